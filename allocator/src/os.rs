@@ -1,0 +1,163 @@
+//! OS memory: the only place that talks to the kernel.
+//!
+//! The page heap reserves arenas and the arena index here, the metadata allocator
+//! maps its chunks here, and the scavenger hands pages back here. Everything is
+//! anonymous private memory, so fresh pages read as zero — the page heap relies on
+//! that to skip zeroing. Also home to the two things the allocator may do when all
+//! else fails: report a fatal heap corruption on stderr and abort, without touching
+//! the heap it is reporting on.
+
+use core::ptr::{self, NonNull};
+
+/// Maps `len` bytes of fresh, zeroed, read-write memory, or `None` when the kernel
+/// refuses. `len` must be a multiple of the OS page size.
+pub fn map(len: usize) -> Option<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping with no address hint touches no existing
+    // memory; the result is checked against MAP_FAILED before use.
+    let p = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        None
+    } else {
+        NonNull::new(p.cast())
+    }
+}
+
+/// Maps `len` bytes aligned to `align` (a power of two ≥ the OS page), trimming the
+/// misaligned head and tail of a larger mapping.
+pub fn map_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {
+    let padded = len.checked_add(align)?;
+    let raw = map(padded)?.as_ptr() as usize;
+    let start = (raw + align - 1) & !(align - 1);
+    let head = start - raw;
+    let tail = padded - head - len;
+    if head > 0 {
+        // SAFETY: [raw, raw+head) is the unused front of the mapping made above.
+        unsafe { unmap(raw as *mut u8, head) };
+    }
+    if tail > 0 {
+        // SAFETY: [start+len, raw+padded) is the unused back of the same mapping.
+        unsafe { unmap((start + len) as *mut u8, tail) };
+    }
+    NonNull::new(start as *mut u8)
+}
+
+/// Returns a mapping to the kernel.
+///
+/// # Safety
+/// `[p, p+len)` must be memory this module mapped and nothing may use it afterwards.
+pub unsafe fn unmap(p: *mut u8, len: usize) {
+    // SAFETY: the caller owns the range; munmap failing leaves it mapped, which is safe.
+    unsafe { libc::munmap(p.cast(), len) };
+}
+
+/// Tells the kernel the contents of `[p, p+len)` are no longer needed: the pages
+/// leave the resident set and read back as zero on next touch.
+///
+/// # Safety
+/// The range must be mapped by this module and hold no live data.
+pub unsafe fn release(p: *mut u8, len: usize) -> bool {
+    // SAFETY: MADV_DONTNEED on a private anonymous mapping only discards contents the
+    // caller declared dead; the mapping itself stays valid.
+    unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
+}
+
+/// Monotonic clock in nanoseconds (vDSO, no system call on Linux).
+pub fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer for the duration of the call.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Writes `parts` to stderr with no allocation.
+pub fn write_stderr(parts: &[&[u8]]) {
+    for part in parts {
+        let mut rest = *part;
+        while !rest.is_empty() {
+            // SAFETY: rest points to rest.len() readable bytes.
+            let n = unsafe { libc::write(2, rest.as_ptr().cast(), rest.len()) };
+            if n <= 0 {
+                return;
+            }
+            rest = &rest[n as usize..];
+        }
+    }
+}
+
+/// Formats `v` as `0x…` hex into `buf`, returning the used part.
+pub fn hex(v: usize, buf: &mut [u8; 18]) -> &[u8] {
+    buf[0] = b'0';
+    buf[1] = b'x';
+    let digits = b"0123456789abcdef";
+    let mut n = 0;
+    let mut tmp = [0u8; 16];
+    let mut x = v;
+    loop {
+        tmp[n] = digits[x & 0xf];
+        n += 1;
+        x >>= 4;
+        if x == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        buf[2 + i] = tmp[n - 1 - i];
+    }
+    &buf[..2 + n]
+}
+
+/// Reports heap corruption at `addr` and aborts the process. Never returns, never
+/// unwinds, never allocates: the heap is not trusted any more.
+#[cold]
+#[inline(never)]
+pub fn fatal(what: &str, addr: usize) -> ! {
+    let mut buf = [0u8; 18];
+    write_stderr(&[
+        b"spanprof: fatal: ",
+        what.as_bytes(),
+        b" ",
+        hex(addr, &mut buf),
+        b"\n",
+    ]);
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_mapping_is_aligned_and_zeroed() {
+        let align = 64 << 20;
+        let p = map_aligned(align, align).unwrap().as_ptr();
+        assert_eq!(p as usize % align, 0);
+        // SAFETY: p is a fresh mapping of `align` bytes.
+        unsafe {
+            assert_eq!(*p.add(12345), 0);
+            *p.add(12345) = 7;
+            assert!(release(p, 1 << 16));
+            assert_eq!(*p.add(12345), 0, "released pages read back as zero");
+            unmap(p, align);
+        }
+    }
+
+    #[test]
+    fn hex_formats() {
+        let mut b = [0u8; 18];
+        assert_eq!(hex(0xdead_beef, &mut b), b"0xdeadbeef");
+        assert_eq!(hex(0, &mut b), b"0x0");
+    }
+}

@@ -1,0 +1,1 @@
+//! Runnable examples for spanprof: `cargo run --release -p spanprof-examples --example NAME`.
