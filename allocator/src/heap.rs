@@ -95,57 +95,63 @@ pub struct PageHeap {
 unsafe impl Send for PageHeap {}
 
 fn bit(words: &[u64; WORDS], i: usize) -> bool {
-    words[i / 64] & (1 << (i % 64)) != 0
+    free_at(words, i)
 }
 
 fn set_bits(words: &mut [u64; WORDS], from: usize, n: usize, on: bool) {
     for i in from..from + n {
-        if on {
-            words[i / 64] |= 1 << (i % 64);
-        } else {
-            words[i / 64] &= !(1 << (i % 64));
+        if let Some(w) = words.get_mut(i / 64) {
+            if on {
+                *w |= 1 << (i % 64);
+            } else {
+                *w &= !(1 << (i % 64));
+            }
         }
     }
 }
 
+/// Bit `i` of `words`, false past the end.
+fn free_at(words: &[u64; WORDS], i: usize) -> bool {
+    words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+/// The first page at or after `i` whose bit is `want`, or `ARENA_PAGES`.
+fn next_with(words: &[u64; WORDS], mut i: usize, want: bool) -> usize {
+    while let Some(&w) = words.get(i / 64) {
+        let w = if want { w } else { !w } >> (i % 64);
+        if w != 0 {
+            return (i + w.trailing_zeros() as usize).min(ARENA_PAGES);
+        }
+        i = (i / 64 + 1) * 64;
+    }
+    ARENA_PAGES
+}
+
 /// First run of `n` free pages at or after `from` whose start is a multiple of
-/// `align` pages. Also returns the first free page seen, for the search hint.
+/// `align` pages (a power of two). Also returns the first free page seen, for the
+/// search hint. Never panics: every index is checked.
 pub fn find_run(
     free: &[u64; WORDS],
     from: usize,
     n: usize,
     align: usize,
 ) -> (Option<usize>, usize) {
-    let mut first_free = ARENA_PAGES;
-    let mut i = from;
-    while i + n <= ARENA_PAGES {
-        let word = free[i / 64] >> (i % 64);
-        if word == 0 {
-            i = (i / 64 + 1) * 64;
-            continue;
-        }
-        i += word.trailing_zeros() as usize;
-        first_free = first_free.min(i);
-        let start = (i + align - 1) & !(align - 1);
+    let align = align.max(1);
+    let n = n.max(1);
+    let first_free = next_with(free, from, true);
+    let mut i = first_free;
+    while i.saturating_add(n) <= ARENA_PAGES {
+        let start = i.next_multiple_of(align);
         if start != i {
-            i = start;
+            i = next_with(free, start, true);
             continue;
         }
-        // Count free pages from i until n or a used page.
-        let mut j = i;
-        while j < i + n {
-            let used = !free[j / 64] >> (j % 64);
-            if used == 0 {
-                j = (j / 64 + 1) * 64;
-            } else {
-                j += used.trailing_zeros() as usize;
-                break;
-            }
-        }
-        if j >= i + n {
+        // The run starting at i ends at the next used page.
+        let end = next_with(free, i, false);
+        if end - i >= n {
             return (Some(i), first_free);
         }
-        i = j + 1;
+        i = next_with(free, end, true);
     }
     (None, first_free)
 }
@@ -441,6 +447,38 @@ mod tests {
             w[p / 64] |= 1 << (p % 64);
         }
         w
+    }
+
+    #[test]
+    fn find_run_agrees_with_a_naive_search() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..300 {
+            let mut w = [0u64; WORDS];
+            let density = rnd() % 4;
+            for word in w.iter_mut() {
+                *word = (0..=density).fold(u64::MAX, |acc, _| acc & rnd());
+                if round % 7 == 0 {
+                    *word = u64::MAX;
+                }
+            }
+            let n = 1 + (rnd() as usize % 300);
+            let align = 1 << (rnd() % 8);
+            let from = rnd() as usize % ARENA_PAGES;
+            let naive = (from..ARENA_PAGES)
+                .filter(|&s| s % align == 0 && s + n <= ARENA_PAGES)
+                .find(|&s| (s..s + n).all(|p| free_at(&w, p)));
+            assert_eq!(
+                find_run(&w, from, n, align).0,
+                naive,
+                "n {n} align {align} from {from}"
+            );
+        }
     }
 
     #[test]
