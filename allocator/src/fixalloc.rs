@@ -105,11 +105,8 @@ mod tests {
         let c = fa.alloc().unwrap();
         assert_eq!(c, a);
         // SAFETY: c is a live 128-byte record.
-        assert!(
-            unsafe { core::slice::from_raw_parts(c.as_ptr(), 128) }
-                .iter()
-                .all(|&x| x == 0)
-        );
+        let bytes = unsafe { core::slice::from_raw_parts(c.as_ptr(), 128) };
+        assert!(bytes.iter().all(|&x| x == 0));
         assert_eq!(fa.in_use, 2);
         for _ in 0..5000 {
             fa.alloc().unwrap();

@@ -508,7 +508,9 @@ mod tests {
         let b = h.alloc_span(index, &counters, 5, 1, 0).unwrap().as_ptr();
         // SAFETY: a and b are live spans from h.
         let (sa, sb) = unsafe { ((*a).start, (*b).start) };
-        assert!(unsafe { (*a).zeroed });
+        // SAFETY: a is a live span.
+        let zeroed = unsafe { (*a).zeroed };
+        assert!(zeroed);
         assert_eq!(sb, sa + 3 * PAGE_SIZE);
         assert_eq!(span_of(index, sa + 2 * PAGE_SIZE + 17), a);
         assert_eq!(span_of(index, sb + 4 * PAGE_SIZE), b);

@@ -78,7 +78,7 @@ static HEAP: Heap = Heap::new();
 
 /// Marks a thread whose cache was flushed at exit: it allocates through the orphan
 /// cache from then on.
-const DEAD: *mut ThreadCache = 1 as *mut ThreadCache;
+const DEAD: *mut ThreadCache = ptr::without_provenance_mut(1);
 
 thread_local! {
     /// The thread's cache: null before first use, `DEAD` after thread exit.

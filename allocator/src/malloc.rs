@@ -107,12 +107,8 @@ impl Heap {
 
     fn index(&self) -> Option<&ArenaIndex> {
         let p = self.index.load(Ordering::Acquire);
-        // SAFETY: once published, the index mapping lives forever.
-        if p.is_null() {
-            None
-        } else {
-            Some(unsafe { &*p })
-        }
+        // SAFETY: non-null means published, and the index mapping lives forever.
+        unsafe { p.as_ref() }
     }
 
     fn index_or_init(&self) -> Option<&ArenaIndex> {
@@ -125,8 +121,9 @@ impl Heap {
         }
         let p = heap::new_index()?;
         self.index.store(p, Ordering::Release);
-        // SAFETY: just published; lives forever.
-        Some(unsafe { &*p })
+        // SAFETY: just mapped and published; the mapping lives forever.
+        let index = unsafe { &*p };
+        Some(index)
     }
 
     /// The span holding `addr`, or null.

@@ -261,7 +261,7 @@ impl Span {
         #[cfg(any(debug_assertions, feature = "hardened"))]
         if self.class != 0 {
             let off = a - self.start;
-            if off % self.elem_size as usize != 0 {
+            if !off.is_multiple_of(self.elem_size as usize) {
                 crate::os::fatal("free of a pointer spanprof never handed out:", a);
             }
             let i = off / self.elem_size as usize;

@@ -77,11 +77,8 @@ fn fill(p: *mut u8, len: usize, tag: u8) {
 fn check_prefix(p: *mut u8, written: usize, upto: usize, tag: u8) {
     for i in positions(written).filter(|&i| i < upto) {
         // SAFETY: p points to a live block of at least `upto` bytes.
-        assert_eq!(
-            unsafe { *p.add(i) },
-            tag,
-            "pattern of block {p:p} damaged at {i}"
-        );
+        let got = unsafe { *p.add(i) };
+        assert_eq!(got, tag, "pattern of block {p:p} damaged at {i}");
     }
 }
 
