@@ -1,45 +1,97 @@
 //! Thread caches: per thread, one current span per size class (Go's `mcache`).
 //!
-//! The fast path lives here: allocation pops a slot from the class's current span
-//! and a free by the span's holder pushes it back, both with plain loads and stores,
-//! no lock, no atomic read-modify-write. When the current span runs dry the cache
-//! first collects the span's remote frees, then *refills* from the central list.
-//! Frees of slots in spans this cache does not hold go to the span's remote list.
+//! The fast path lives here. While a span is a cache's current span, the cache keeps
+//! the span's free-list head, slot range and use count in its own per-class record
+//! (one cache line), so allocation pops a slot and a free into the current span
+//! pushes it back touching nothing but that line and the slot: no lock, no atomic,
+//! no span lookup. The span record is brought up to date when it stops being
+//! current.
+//!
+//! Frees of slots outside the current span go to the cache's *free list* for the
+//! class (a bounded intrusive stack, as in tcmalloc's thread cache): the next
+//! allocations of the class reuse them while they are hot, again with no atomic.
+//! When a free list grows past its bound, half of it is flushed to the owning spans'
+//! remote lists, so memory freed by a thread that does not allocate flows back to
+//! the thread (or central list) that holds the span.
+//!
+//! When the current span and the free list are both empty the cache takes the span's
+//! never-used slots, then its remote frees, then *refills* from the central list.
 //! Counters are per cache and written only by their thread; the registry in
-//! `malloc.rs` sums them for a snapshot, and folds them into its totals when the
-//! thread exits and the cache is flushed.
+//! `malloc.rs` sums them for a snapshot and folds them in when the cache retires.
 
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::malloc::Heap;
 use crate::size_class::NUM_CLASSES;
-use crate::span::Span;
-
-/// Per-class counters of one cache. Only the owning thread writes them (plain
-/// load + store), snapshots read them with acquire loads.
-#[derive(Debug)]
-pub struct ClassCounters {
-    pub allocs: AtomicU64,
-    pub frees: AtomicU64,
-    pub refills: AtomicU64,
-    pub remote_frees: AtomicU64,
-}
+use crate::span::{Slot, Span};
 
 /// Single-writer increment: compiles to a plain add. Release so a snapshot that sees
 /// a free also sees the allocation that preceded it on another thread.
 #[inline(always)]
-pub fn bump(c: &AtomicU64) {
+fn bump(c: &AtomicU64) {
     c.store(c.load(Ordering::Relaxed) + 1, Ordering::Release);
 }
 
-/// A thread cache (a record from the registry's metadata pool).
+/// Free-list bound in bytes per class; the count is clamped to [`MIN_LIST`, `MAX_LIST`].
+const LIST_BYTES: usize = 32 * 1024;
+const MIN_LIST: usize = 4;
+const MAX_LIST: usize = 256;
+
+/// Free-list bound (in slots) per class.
+const LIST_CAP: [u32; NUM_CLASSES] = {
+    let mut caps = [0u32; NUM_CLASSES];
+    let mut c = 1;
+    while c < NUM_CLASSES {
+        let n = LIST_BYTES / crate::size_class::class_size(c);
+        caps[c] = if n < MIN_LIST {
+            MIN_LIST as u32
+        } else if n > MAX_LIST {
+            MAX_LIST as u32
+        } else {
+            n as u32
+        };
+        c += 1;
+    }
+    caps
+};
+
+/// Everything the fast path touches for one class, in one cache line.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub struct Current {
+    /// The current span's free list (authoritative while the span is current).
+    free: *mut Slot,
+    /// The current span's slot range; empty when there is no current span.
+    start: usize,
+    limit: usize,
+    /// The current span, or null.
+    span: *mut Span,
+    /// Length of `list`.
+    list_len: u32,
+    /// Freed slots of other spans.
+    list: *mut Slot,
+    /// Objects allocated.
+    pub allocs: AtomicU64,
+    /// Objects freed.
+    pub frees: AtomicU64,
+}
+
+/// Counters off the fast path.
+#[derive(Debug)]
+pub struct ColdCounters {
+    /// Spans taken from the central list.
+    pub refills: AtomicU64,
+    /// Frees of slots outside the freeing thread's current span.
+    pub remote_frees: AtomicU64,
+}
+
+/// A thread cache (a record from the registry's metadata pool; all-zero is empty).
 #[repr(C)]
 #[derive(Debug)]
 pub struct ThreadCache {
-    /// Current span per class; null until the first allocation of the class.
-    pub spans: [*mut Span; NUM_CLASSES],
-    pub counters: [ClassCounters; NUM_CLASSES],
+    pub cur: [Current; NUM_CLASSES],
+    pub cold: [ColdCounters; NUM_CLASSES],
     /// Registry links.
     pub next: *mut ThreadCache,
     pub prev: *mut ThreadCache,
@@ -52,34 +104,112 @@ impl ThreadCache {
         self as *const ThreadCache as usize
     }
 
+    /// allocs, frees, refills, remote frees of `class`.
+    pub fn counts(&self, class: usize) -> [u64; 4] {
+        let (c, k) = (&self.cur[class], &self.cold[class]);
+        [
+            c.allocs.load(Ordering::Acquire),
+            c.frees.load(Ordering::Acquire),
+            k.refills.load(Ordering::Acquire),
+            k.remote_frees.load(Ordering::Acquire),
+        ]
+    }
+
+    /// The fast path: a slot of `class` from the current span's free list or the
+    /// cache's free list, or null when both are empty. Touches one cache line and the
+    /// slot; no lock, no atomic, no call.
+    #[inline(always)]
+    pub fn try_alloc(&mut self, heap: &Heap, class: usize) -> *mut u8 {
+        let _ = heap;
+        // SAFETY: class < NUM_CLASSES: every caller got it from class_for.
+        let c = unsafe { self.cur.get_unchecked_mut(class) };
+        let p = c.free;
+        if !p.is_null() {
+            // SAFETY: slots on the current free list are free slots holding a link.
+            c.free = unsafe { (*p).next };
+            bump(&c.allocs);
+            #[cfg(any(debug_assertions, feature = "hardened"))]
+            // SAFETY: c.span is the live current span holding p.
+            unsafe {
+                (*c.span).mark_live(p.cast())
+            };
+            return p.cast();
+        }
+        let p = c.list;
+        if !p.is_null() {
+            // SAFETY: slots on our free list are free slots holding a link.
+            c.list = unsafe { (*p).next };
+            c.list_len -= 1;
+            bump(&c.allocs);
+            #[cfg(any(debug_assertions, feature = "hardened"))]
+            // SAFETY: p is a slot of a live span (allocated from the span's view).
+            unsafe {
+                (*heap.span_of(p as usize)).mark_live(p.cast())
+            };
+        }
+        p.cast()
+    }
+
     /// Allocates one slot of `class`. Returns the slot (null when out of memory) and
     /// whether it is known to be zero.
     #[inline(always)]
     pub fn alloc(&mut self, heap: &Heap, class: usize) -> (*mut u8, bool) {
-        let s = self.spans[class];
-        if !s.is_null() {
-            // SAFETY: a non-null current span is held by this cache.
-            let (p, zero) = unsafe { (*s).pop() };
-            if !p.is_null() {
-                // SAFETY: as above.
-                unsafe { (*s).mark_live(p) };
-                bump(&self.counters[class].allocs);
-                return (p, zero);
-            }
+        let p = self.try_alloc(heap, class);
+        if !p.is_null() {
+            return (p, false);
         }
         self.alloc_slow(heap, class)
+    }
+
+    /// Writes the current span's cached state back to its record. The use count is
+    /// not kept on the fast path: it is what the free list and the never-used range
+    /// do not hold (the free list is empty whenever this runs on the allocation path,
+    /// so the walk only costs at flush).
+    fn sync_out(&mut self, class: usize) {
+        let c = &mut self.cur[class];
+        if c.span.is_null() {
+            return;
+        }
+        let mut free = 0usize;
+        let mut f = c.free;
+        while !f.is_null() {
+            free += 1;
+            // SAFETY: the current free list holds free slots linked by their first word.
+            f = unsafe { (*f).next };
+        }
+        // SAFETY: the current span is held by this cache.
+        let s = unsafe { &mut *c.span };
+        let never_used = (s.limit - s.bump) / s.elem_size as usize;
+        let slots = (s.limit - s.start) / s.elem_size as usize;
+        s.free = c.free;
+        s.used = (slots - never_used - free) as u32;
+    }
+
+    /// Makes `span` (held by this cache, or null) the current span of `class`.
+    fn sync_in(&mut self, class: usize, span: *mut Span) {
+        let c = &mut self.cur[class];
+        c.span = span;
+        if span.is_null() {
+            (c.free, c.start, c.limit) = (ptr::null_mut(), 0, 0);
+        } else {
+            // SAFETY: the span is held by this cache.
+            let s = unsafe { &mut *span };
+            (c.free, c.start, c.limit) = (s.free, s.start, s.limit);
+            s.free = ptr::null_mut();
+        }
     }
 
     #[cold]
     #[inline(never)]
     fn alloc_slow(&mut self, heap: &Heap, class: usize) -> (*mut u8, bool) {
-        let mut s = self.spans[class];
-        // Remote frees into our own span come back before we ask for anything.
+        self.sync_out(class);
+        let mut s = self.cur[class].span;
+        // Never-used slots first, then remote frees into our own span, then refill.
         // SAFETY: a non-null current span is held by this cache.
-        if s.is_null() || unsafe { (*s).collect_remote() } == 0 {
+        if s.is_null() || unsafe { (*s).bump >= (*s).limit && (*s).collect_remote() == 0 } {
             let central = &heap.central[class];
             if !s.is_null() {
-                self.spans[class] = ptr::null_mut();
+                self.sync_in(class, ptr::null_mut());
                 // SAFETY: we hold s and give it up here.
                 unsafe { central.release(s, heap) };
             }
@@ -87,55 +217,106 @@ impl ThreadCache {
                 Some(s) => s,
                 None => return (ptr::null_mut(), false),
             };
-            self.spans[class] = s;
-            bump(&self.counters[class].refills);
+            bump(&self.cold[class].refills);
         }
         // SAFETY: s is held by this cache and has a free slot.
         let (p, zero) = unsafe { (*s).pop() };
-        if !p.is_null() {
-            // SAFETY: as above.
-            unsafe { (*s).mark_live(p) };
-            bump(&self.counters[class].allocs);
+        self.sync_in(class, s);
+        if p.is_null() {
+            return (p, false);
         }
+        // SAFETY: as above.
+        unsafe { (*s).mark_live(p) };
+        bump(&self.cur[class].allocs);
         (p, zero)
     }
 
-    /// Frees slot `p` of `class`. Aborts with the address if `p` is not a live slot of
-    /// that class.
+    /// The fast path of a free: into the current span, or onto the cache's free list
+    /// while it has room. Returns false (having done nothing) otherwise.
+    ///
+    /// # Safety
+    /// `p` must have been returned by an allocation of `class` from `heap`.
+    #[inline(always)]
+    pub unsafe fn try_free(&mut self, heap: &Heap, p: *mut u8, class: usize) -> bool {
+        let _ = heap;
+        // SAFETY: class < NUM_CLASSES: every caller got it from class_for.
+        let c = unsafe { self.cur.get_unchecked_mut(class) };
+        let a = p as usize;
+        let slot = p.cast::<Slot>();
+        if a.wrapping_sub(c.start) < c.limit - c.start {
+            #[cfg(any(debug_assertions, feature = "hardened"))]
+            // SAFETY: c.span is the live current span and p lies in it.
+            unsafe {
+                (*c.span).check_free(p)
+            };
+            // SAFETY: p is a slot of our current span, freed: it joins the free list.
+            unsafe { (*slot).next = c.free };
+            c.free = slot;
+            bump(&c.frees);
+            return true;
+        }
+        // SAFETY: LIST_CAP has NUM_CLASSES entries.
+        if c.list_len >= unsafe { *LIST_CAP.get_unchecked(class) } {
+            return false;
+        }
+        #[cfg(any(debug_assertions, feature = "hardened"))]
+        check_foreign(heap, p, class);
+        // SAFETY: p is a freed slot of at least 8 bytes; it now belongs to our list.
+        unsafe { (*slot).next = c.list };
+        c.list = slot;
+        c.list_len += 1;
+        bump(&c.frees);
+        // SAFETY: as above.
+        bump(&unsafe { self.cold.get_unchecked(class) }.remote_frees);
+        true
+    }
+
+    /// Frees slot `p` of `class`.
     ///
     /// # Safety
     /// `p` must have been returned by an allocation of `class` from `heap`.
     #[inline(always)]
     pub unsafe fn free(&mut self, heap: &Heap, p: *mut u8, class: usize) {
-        let s = heap.span_of(p as usize);
-        if s.is_null() {
-            crate::os::fatal("free of a pointer spanprof never handed out:", p as usize);
+        // SAFETY: forwarded.
+        if unsafe { self.try_free(heap, p, class) } {
+            return;
         }
-        // SAFETY: span_of returned the live record of p's span; p is live, so the
-        // span cannot be released under us.
-        let span = unsafe { &mut *s };
-        if span.class as usize != class {
-            bad_class(p);
-        }
-        span.check_free(p);
-        bump(&self.counters[class].frees);
-        if span.owner.load(Ordering::Relaxed) == self.id() {
-            // SAFETY: we hold the span; p is its allocated slot.
-            unsafe { span.push_local(p) };
-        } else {
-            bump(&self.counters[class].remote_frees);
-            // SAFETY: p is an allocated slot of s; s is not touched after an ordinary push.
+        // The free list is full: keep half, flush the rest, then push.
+        self.flush_list(heap, class, LIST_CAP[class] / 2);
+        // SAFETY: forwarded; the list has room now.
+        let pushed = unsafe { self.try_free(heap, p, class) };
+        debug_assert!(pushed);
+    }
+
+    /// Returns all but `keep` slots of a class's free list to their spans' remote lists.
+    #[cold]
+    fn flush_list(&mut self, heap: &Heap, class: usize, keep: u32) {
+        let c = &mut self.cur[class];
+        while c.list_len > keep {
+            let slot = c.list;
+            // SAFETY: the list holds list_len valid slots.
+            c.list = unsafe { (*slot).next };
+            c.list_len -= 1;
+            let p = slot.cast::<u8>();
+            let s = heap.span_of(p as usize);
+            // SAFETY: a non-null span_of result is a live record.
+            if s.is_null() || unsafe { (*s).class as usize != class } {
+                bad_free(p);
+            }
+            // SAFETY: p is an allocated (from its span's view) slot of the live span s.
             unsafe { remote_free(heap, s, p, class) };
         }
     }
 
-    /// Gives every current span back to its central list (thread exit, or a test
-    /// cache being dropped).
+    /// Gives every free-list slot and current span back (thread exit, or a test cache
+    /// being dropped).
     pub fn flush(&mut self, heap: &Heap) {
         for class in 1..NUM_CLASSES {
-            let s = self.spans[class];
+            self.flush_list(heap, class, 0);
+            self.sync_out(class);
+            let s = self.cur[class].span;
             if !s.is_null() {
-                self.spans[class] = ptr::null_mut();
+                self.sync_in(class, ptr::null_mut());
                 // SAFETY: we hold s and give it up here.
                 unsafe { heap.central[class].release(s, heap) };
             }
@@ -143,10 +324,23 @@ impl ThreadCache {
     }
 }
 
+/// Hardened check of a free outside the current span: `p` must be a live slot of
+/// `class`. Marks it free in the span's bitmap.
+#[cfg(any(debug_assertions, feature = "hardened"))]
+fn check_foreign(heap: &Heap, p: *mut u8, class: usize) {
+    let s = heap.span_of(p as usize);
+    // SAFETY: a non-null span_of result is a live record.
+    if s.is_null() || unsafe { (*s).class as usize != class } {
+        bad_free(p);
+    }
+    // SAFETY: as above.
+    unsafe { (*s).check_free(p) };
+}
+
 #[cold]
-fn bad_class(p: *mut u8) -> ! {
+fn bad_free(p: *mut u8) -> ! {
     crate::os::fatal(
-        "free with a Layout that does not match the allocation (or a bad pointer):",
+        "free of a pointer spanprof never handed out, or with the wrong Layout:",
         p as usize,
     )
 }

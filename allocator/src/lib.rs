@@ -149,6 +149,26 @@ fn install_fork_handlers() {
     unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
 }
 
+/// Everything but the two fast paths: first use of a thread, refills, large
+/// objects, threads without a cache. Kept out of line so the fast paths need no
+/// stack frame.
+#[cold]
+#[inline(never)]
+fn alloc_slow(layout: Layout) -> *mut u8 {
+    HEAP.alloc_with(thread_cache(), layout).0
+}
+
+/// See [`alloc_slow`].
+///
+/// # Safety
+/// `p` must be a live block of the global heap allocated with `layout`.
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_slow(p: *mut u8, layout: Layout) {
+    // SAFETY: forwarded.
+    unsafe { HEAP.dealloc_with(thread_cache(), p, layout) }
+}
+
 /// spanprof's global allocator.
 ///
 /// ```
@@ -177,7 +197,16 @@ impl SpanAlloc {
 unsafe impl GlobalAlloc for SpanAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        HEAP.alloc_with(thread_cache(), layout).0
+        let class = size_class::class_for(layout.size(), layout.align());
+        let c = CACHE.with(Cell::get);
+        if class != 0 && c as usize > DEAD as usize {
+            // SAFETY: c is this thread's live cache.
+            let p = unsafe { (*c).try_alloc(&HEAP, class) };
+            if !p.is_null() {
+                return p;
+            }
+        }
+        alloc_slow(layout)
     }
 
     #[inline]
@@ -192,8 +221,15 @@ unsafe impl GlobalAlloc for SpanAlloc {
 
     #[inline]
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        // SAFETY: the caller passes a block we allocated with this layout.
-        unsafe { HEAP.dealloc_with(thread_cache(), p, layout) }
+        let class = size_class::class_for(layout.size(), layout.align());
+        let c = CACHE.with(Cell::get);
+        // SAFETY: c is this thread's live cache; the caller passes a block we
+        // allocated with this layout.
+        if class != 0 && c as usize > DEAD as usize && unsafe { (*c).try_free(&HEAP, p, class) } {
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { dealloc_slow(p, layout) }
     }
 
     #[inline]

@@ -13,7 +13,7 @@ use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
-use crate::cache::{ClassCounters, ThreadCache};
+use crate::cache::ThreadCache;
 use crate::central::{Central, SpanSource};
 use crate::fixalloc::FixAlloc;
 use crate::heap::{self, ArenaIndex, HeapCounters, PageHeap};
@@ -158,12 +158,11 @@ impl Heap {
         let cache = unsafe { &mut *c };
         cache.flush(self);
         let mut reg = self.registry.lock();
-        for (class, k) in cache.counters.iter().enumerate() {
-            let r = &mut reg.retired[class];
-            r[0] += k.allocs.load(Ordering::Relaxed);
-            r[1] += k.frees.load(Ordering::Relaxed);
-            r[2] += k.refills.load(Ordering::Relaxed);
-            r[3] += k.remote_frees.load(Ordering::Relaxed);
+        for class in 1..NUM_CLASSES {
+            let counts = cache.counts(class);
+            for (r, k) in reg.retired[class].iter_mut().zip(counts) {
+                *r += k;
+            }
         }
         // SAFETY: registry links are valid under the lock.
         unsafe {
@@ -361,19 +360,16 @@ impl Heap {
                     Some(c)
                 })
             };
-            let read = |f: fn(&ClassCounters) -> &AtomicU64, slot: usize, class: usize| {
-                caches()
-                    .map(|c| f(&c.counters[class]).load(Ordering::Acquire))
-                    .sum::<u64>()
-                    + reg.retired[class][slot]
+            let read = |slot: usize, class: usize| {
+                caches().map(|c| c.counts(class)[slot]).sum::<u64>() + reg.retired[class][slot]
             };
             for (class, cs) in classes.iter_mut().enumerate().skip(1) {
-                cs.frees = read(|k| &k.frees, 1, class);
-                cs.remote_frees = read(|k| &k.remote_frees, 3, class);
+                cs.frees = read(1, class);
+                cs.remote_frees = read(3, class);
             }
             for (class, cs) in classes.iter_mut().enumerate().skip(1) {
-                cs.allocs = read(|k| &k.allocs, 0, class);
-                cs.refills = read(|k| &k.refills, 2, class);
+                cs.allocs = read(0, class);
+                cs.refills = read(2, class);
             }
             (reg.pool.mapped as u64, reg.live as u64)
         };

@@ -154,8 +154,8 @@ const fn build_table128() -> [u8; (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE
 #[inline]
 pub const fn class_of(size: usize) -> Option<usize> {
     if size <= SMALL_SIZE_MAX {
-        let size = if size == 0 { 1 } else { size };
-        Some(TABLE8[size.div_ceil(SMALL_SIZE_DIV)] as usize)
+        // TABLE8[0] is class 1, so size 0 needs no special case.
+        Some(TABLE8[(size + SMALL_SIZE_DIV - 1) / SMALL_SIZE_DIV] as usize)
     } else if size <= MAX_SMALL_SIZE {
         Some(TABLE128[(size - SMALL_SIZE_MAX).div_ceil(LARGE_SIZE_DIV)] as usize)
     } else {
@@ -172,6 +172,9 @@ pub const fn class_of(size: usize) -> Option<usize> {
 #[inline]
 pub const fn class_for(size: usize, align: usize) -> usize {
     if align <= SMALL_SIZE_DIV {
+        if size <= SMALL_SIZE_MAX {
+            return TABLE8[(size + SMALL_SIZE_DIV - 1) / SMALL_SIZE_DIV] as usize;
+        }
         return match class_of(size) {
             Some(c) => c,
             None => 0,

@@ -135,18 +135,28 @@ impl Span {
     /// Returns the slot and whether it is known zero, or null when exhausted.
     #[inline(always)]
     pub fn pop(&mut self) -> (*mut u8, bool) {
+        let p = self.pop_free();
+        if !p.is_null() {
+            return (p, false);
+        }
+        self.pop_bump()
+    }
+
+    /// Takes a slot from the local free list, or null.
+    #[inline(always)]
+    pub fn pop_free(&mut self) -> *mut u8 {
         let s = self.free;
         if !s.is_null() {
             // SAFETY: slots on the free list are free slots of this span, holding a link.
             self.free = unsafe { (*s).next };
             self.used += 1;
-            return (s.cast(), false);
         }
-        self.pop_bump()
+        s.cast()
     }
 
+    /// Takes a never-used slot; returns it and whether it is known zero, or null.
     #[inline]
-    fn pop_bump(&mut self) -> (*mut u8, bool) {
+    pub fn pop_bump(&mut self) -> (*mut u8, bool) {
         if self.bump < self.limit {
             let p = self.bump;
             self.bump += self.elem_size as usize;
@@ -157,8 +167,9 @@ impl Span {
         }
     }
 
-    /// Returns a slot to the free list (holder only).
-    ///
+    /// Returns a slot to the free list (holder only; thread caches keep the free list
+    /// of their current span themselves, so this serves tests).
+    #[cfg(test)]
     /// # Safety
     /// `p` must be an allocated slot of this span.
     #[inline(always)]

@@ -1,1 +1,479 @@
-//! placeholder
+//! The workloads of the allocator benchmark, shared by every `bench-<allocator>` binary.
+//!
+//! Each workload is a function taking an op count and returning `(seconds, ops)`:
+//! the seconds of the measured loop only (any initial live set is built before the
+//! clock starts and freed after it stops) and the ops actually performed. Sizes come
+//! from a fixed-seed [`SplitMix64`], so every allocator sees the same sequence.
+//! The definitions follow `perf-anchors.md` (shared research notes), so the numbers
+//! can be compared with the ones measured there for glibc, mimalloc and jemalloc.
+//!
+//! The binaries in `src/bin/` differ only in their `#[global_allocator]`; each calls
+//! [`run_cli`], which runs one workload and prints one line:
+//! `workload=<w> allocator=<a> secs=<f64> ops=<n> ns_per_op=<f64>`.
+//! The driver (`benches/allocators.rs`) runs them as child processes.
+
+use std::hint::black_box;
+use std::mem::MaybeUninit;
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Instant;
+
+/// The seed of every workload's random sequence.
+pub const SEED: u64 = 0x5eed_2024_a110_c8ed;
+
+/// The splitmix64 generator: tiny, fast, and identical on every run.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator starting from `seed`.
+    pub const fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+
+    /// The next 64 random bits.
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`), by multiply-high (no division).
+    #[inline]
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// A number in `lo..=hi`.
+    #[inline]
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+}
+
+/// A workload: `(seconds of the measured loop, ops performed)` for a requested op count.
+pub type WorkloadFn = fn(u64) -> (f64, u64);
+
+/// One entry of [`WORKLOADS`].
+#[derive(Clone, Copy, Debug)]
+pub struct Workload {
+    /// The name used on the command line and in the report.
+    pub name: &'static str,
+    /// The function that runs it.
+    pub run: WorkloadFn,
+    /// Default op count: about 1.5 s with glibc malloc on the reference machine.
+    pub default_ops: u64,
+    /// What one op is, for the report.
+    pub op: &'static str,
+}
+
+/// Every workload, in report order.
+pub const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "small-churn",
+        run: small_churn,
+        default_ops: 60_000_000,
+        op: "free+alloc 8-512 B, random slot of 10k",
+    },
+    Workload {
+        name: "go-seed",
+        run: go_seed,
+        default_ops: 150_000_000,
+        op: "alloc 32 B + free (16 live)",
+    },
+    Workload {
+        name: "go-seed-baseline",
+        run: go_seed_baseline,
+        default_ops: 150_000_000,
+        op: "go-seed loop, struct by value (no heap)",
+    },
+    Workload {
+        name: "mixed-sizes",
+        run: mixed_sizes,
+        default_ops: 35_000_000,
+        op: "free+alloc 8 B-64 KB, random slot of 4096",
+    },
+    Workload {
+        name: "xthread",
+        run: xthread,
+        default_ops: 12_000_000,
+        op: "object alloc'd on T1, freed on T2",
+    },
+    Workload {
+        name: "larson",
+        run: larson,
+        default_ops: 40_000_000,
+        op: "free+alloc 8-1000 B (sum of 2 threads)",
+    },
+    Workload {
+        name: "realloc-grow",
+        run: realloc_grow,
+        default_ops: 150_000,
+        op: "one buffer grown to 4-64 KB",
+    },
+];
+
+/// The workload called `name`.
+pub fn workload(name: &str) -> Option<&'static Workload> {
+    WORKLOADS.iter().find(|w| w.name == name)
+}
+
+/// An uninitialised byte buffer of `n > 0` bytes with its first and last byte written.
+#[inline]
+fn touched_block(n: usize) -> Box<[MaybeUninit<u8>]> {
+    let mut b = Box::<[u8]>::new_uninit_slice(n);
+    b[0].write(n as u8);
+    b[n - 1].write(1);
+    b
+}
+
+/// small-churn: a ring of 10k live `Vec<u8>`; each op replaces a random slot with
+/// `Vec::with_capacity(8..=512)` holding one byte (one alloc + one free).
+pub fn small_churn(ops: u64) -> (f64, u64) {
+    const LIVE: usize = 10_000;
+    let mut rng = SplitMix64::new(SEED);
+    let mut ring: Vec<Vec<u8>> = (0..LIVE)
+        .map(|_| {
+            let mut v = Vec::with_capacity(rng.range(8, 512));
+            v.push(1);
+            v
+        })
+        .collect();
+    let start = Instant::now();
+    for _ in 0..ops {
+        let slot = rng.below(LIVE);
+        let n = rng.range(8, 512);
+        let mut v = Vec::with_capacity(n);
+        v.push(n as u8);
+        ring[slot] = black_box(v);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    black_box(&ring);
+    drop(ring);
+    (secs, ops)
+}
+
+/// The 32-byte object of the go-seed workload (Go's `seed` benchmark struct).
+#[derive(Debug)]
+pub struct Seed {
+    /// First field.
+    pub a: i64,
+    /// Second field.
+    pub b: i64,
+    /// Third field.
+    pub c: f64,
+    /// Fourth field.
+    pub d: f64,
+}
+
+/// The go-seed constructor: one 32-byte heap allocation behind a real call.
+#[inline(never)]
+pub fn new_seed(i: u64) -> Box<Seed> {
+    Box::new(Seed {
+        a: i as i64,
+        b: (i as i64).wrapping_mul(3),
+        c: i as f64,
+        d: i as f64 * 0.5,
+    })
+}
+
+/// The go-seed-baseline constructor: the same struct, returned by value (no heap).
+#[inline(never)]
+pub fn new_seed_value(i: u64) -> Seed {
+    Seed {
+        a: i as i64,
+        b: (i as i64).wrapping_mul(3),
+        c: i as f64,
+        d: i as f64 * 0.5,
+    }
+}
+
+/// go-seed: each op boxes a [`Seed`] through the non-inlined [`new_seed`] and frees
+/// the one boxed 16 ops earlier (a window of 16 live objects).
+pub fn go_seed(ops: u64) -> (f64, u64) {
+    let mut window: [Box<Seed>; 16] = std::array::from_fn(|i| new_seed(i as u64));
+    let start = Instant::now();
+    for i in 0..ops {
+        window[(i & 15) as usize] = black_box(new_seed(black_box(i)));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    black_box(&window);
+    drop(window);
+    (secs, ops)
+}
+
+/// go-seed-baseline: the go-seed loop with [`new_seed_value`] (no heap), keeping one
+/// field of each struct in a window of 16: the loop and call overhead that go-seed's
+/// ns/op includes, so `go-seed - go-seed-baseline` is the net alloc+free cost.
+pub fn go_seed_baseline(ops: u64) -> (f64, u64) {
+    let mut window = [0i64; 16];
+    let start = Instant::now();
+    for i in 0..ops {
+        window[(i & 15) as usize] = black_box(new_seed_value(black_box(i)).a);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    black_box(&window);
+    (secs, ops)
+}
+
+/// A mixed-sizes size: 70% 8-128 B, 20% 129 B-1 KB, 7% 1-8 KB, 2% 8-32 KB, 1% 32-64 KB.
+#[inline]
+fn mixed_size(rng: &mut SplitMix64) -> usize {
+    match rng.below(100) {
+        0..70 => rng.range(8, 128),
+        70..90 => rng.range(129, 1024),
+        90..97 => rng.range(1025, 8 * 1024),
+        97..99 => rng.range(8 * 1024 + 1, 32 * 1024),
+        _ => rng.range(32 * 1024 + 1, 64 * 1024),
+    }
+}
+
+/// mixed-sizes: a ring of 4096 live byte boxes; each op replaces a random slot with a
+/// box of a [mixed size](mixed_size), first and last byte written (one alloc + one free).
+pub fn mixed_sizes(ops: u64) -> (f64, u64) {
+    const LIVE: usize = 4096;
+    let mut rng = SplitMix64::new(SEED);
+    let mut ring: Vec<Box<[MaybeUninit<u8>]>> = (0..LIVE)
+        .map(|_| touched_block(mixed_size(&mut rng)))
+        .collect();
+    let start = Instant::now();
+    for _ in 0..ops {
+        let slot = rng.below(LIVE);
+        let n = mixed_size(&mut rng);
+        ring[slot] = black_box(touched_block(n));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    black_box(&ring);
+    drop(ring);
+    (secs, ops)
+}
+
+/// xthread: this thread allocates `ops` objects of 8..=512 B in batches of 256 and
+/// sends each batch over `mpsc::sync_channel(16)`; a consumer thread frees them. One
+/// op = one object allocated on one thread and freed on the other. The clock covers
+/// producing everything and the consumer finishing.
+pub fn xthread(ops: u64) -> (f64, u64) {
+    const BATCH: usize = 256;
+    let (tx, rx) = mpsc::sync_channel::<Vec<Box<[MaybeUninit<u8>]>>>(16);
+    let consumer = thread::spawn(move || {
+        let mut freed = 0u64;
+        for batch in rx {
+            for obj in batch {
+                freed += 1;
+                drop(black_box(obj));
+            }
+        }
+        freed
+    });
+    let mut rng = SplitMix64::new(SEED);
+    let start = Instant::now();
+    let mut left = ops;
+    while left > 0 {
+        let n = left.min(BATCH as u64) as usize;
+        let mut batch = Vec::with_capacity(BATCH);
+        for _ in 0..n {
+            batch.push(touched_block(rng.range(8, 512)));
+        }
+        tx.send(black_box(batch)).expect("xthread consumer hung up");
+        left -= n as u64;
+    }
+    drop(tx);
+    let freed = consumer.join().expect("xthread consumer panicked");
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(
+        freed, ops,
+        "xthread: consumer freed {freed} of {ops} objects"
+    );
+    (secs, ops)
+}
+
+/// larson: 2 threads, each with a live set of 10k objects of 8..=1000 B, replace a
+/// random object per op; the work is cut into 20 rounds, and after every round the
+/// two live sets are swapped between the threads, so the next round frees objects the
+/// other thread allocated. One op = one free + alloc; ops are summed over the threads.
+pub fn larson(ops: u64) -> (f64, u64) {
+    const THREADS: u64 = 2;
+    const ROUNDS: u64 = 20;
+    const LIVE: usize = 10_000;
+    type LiveSet = Vec<Box<[MaybeUninit<u8>]>>;
+
+    let per_round = ops / (THREADS * ROUNDS);
+    let done_ops = per_round * THREADS * ROUNDS;
+    // Two threads plus this one, which owns the clock.
+    let start_line = Arc::new(Barrier::new(THREADS as usize + 1));
+    let (to_1, from_0) = mpsc::channel::<LiveSet>();
+    let (to_0, from_1) = mpsc::channel::<LiveSet>();
+    let ends = [(0u64, to_1, from_1), (1u64, to_0, from_0)];
+    let workers: Vec<_> = ends
+        .into_iter()
+        .map(|(id, send, recv)| {
+            let start_line = Arc::clone(&start_line);
+            thread::spawn(move || {
+                let mut rng = SplitMix64::new(SEED ^ (id + 1).wrapping_mul(0x9e37_79b9));
+                let mut live: LiveSet = (0..LIVE)
+                    .map(|_| touched_block(rng.range(8, 1000)))
+                    .collect();
+                start_line.wait();
+                for _ in 0..ROUNDS {
+                    for _ in 0..per_round {
+                        let slot = rng.below(LIVE);
+                        let n = rng.range(8, 1000);
+                        live[slot] = black_box(touched_block(n));
+                    }
+                    send.send(live).expect("larson peer hung up");
+                    live = recv.recv().expect("larson peer hung up");
+                }
+                live
+            })
+        })
+        .collect();
+    start_line.wait();
+    let start = Instant::now();
+    let sets: Vec<LiveSet> = workers
+        .into_iter()
+        .map(|w| w.join().expect("larson worker panicked"))
+        .collect();
+    let secs = start.elapsed().as_secs_f64();
+    black_box(&sets);
+    drop(sets);
+    (secs, done_ops)
+}
+
+/// 128 bytes to append from, valid UTF-8 for the `String` buffers.
+const PIECE: &str = concat!(
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_",
+    "the quick brown fox jumps over the lazy dog; pack my box with 5."
+);
+
+/// realloc-grow: 8 buffers (4 `Vec<u8>`, 4 `String`) grown together by appending
+/// 8..=128 B pieces; each is dropped on reaching its random 4-64 KB target and starts
+/// again empty. One op = one finished buffer (about ten capacity changes).
+pub fn realloc_grow(ops: u64) -> (f64, u64) {
+    const _: () = assert!(PIECE.len() == 128);
+    fn target(rng: &mut SplitMix64) -> usize {
+        rng.range(4 * 1024, 64 * 1024)
+    }
+    let mut rng = SplitMix64::new(SEED);
+    let mut vecs: [(Vec<u8>, usize); 4] = std::array::from_fn(|_| (Vec::new(), target(&mut rng)));
+    let mut strings: [(String, usize); 4] =
+        std::array::from_fn(|_| (String::new(), target(&mut rng)));
+    let mut done = 0u64;
+    let start = Instant::now();
+    'outer: while done < ops {
+        for (buf, goal) in vecs.iter_mut() {
+            let n = rng.range(8, 128);
+            buf.extend_from_slice(&PIECE.as_bytes()[..n]);
+            if buf.len() >= *goal {
+                drop(black_box(std::mem::take(buf)));
+                *goal = target(&mut rng);
+                done += 1;
+                if done == ops {
+                    break 'outer;
+                }
+            }
+        }
+        for (buf, goal) in strings.iter_mut() {
+            let n = rng.range(8, 128);
+            buf.push_str(&PIECE[..n]);
+            if buf.len() >= *goal {
+                drop(black_box(std::mem::take(buf)));
+                *goal = target(&mut rng);
+                done += 1;
+                if done == ops {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    black_box((&vecs, &strings));
+    drop((vecs, strings));
+    (secs, done)
+}
+
+/// The `main` of every `bench-<allocator>` binary: parses `<workload> [ops]` from the
+/// command line (ops defaults to the workload's default), runs it under whatever
+/// global allocator the binary set, and prints
+/// `workload=<w> allocator=<allocator> secs=<f64> ops=<n> ns_per_op=<f64>`.
+/// Exits with status 2 on a usage error.
+pub fn run_cli(allocator: &str) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || -> ! {
+        let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
+        eprintln!(
+            "usage: bench-{allocator} <workload> [ops]\n  workloads: {}",
+            names.join(", ")
+        );
+        std::process::exit(2)
+    };
+    let (name, ops) = match args.as_slice() {
+        [name] => (name, None),
+        [name, ops] => (name, Some(ops)),
+        _ => usage(),
+    };
+    let Some(w) = workload(name) else { usage() };
+    let ops = match ops {
+        None => w.default_ops,
+        Some(s) => s.replace('_', "").parse().unwrap_or_else(|_| usage()),
+    };
+    let (secs, done) = (w.run)(ops);
+    let ns_per_op = if done == 0 {
+        0.0
+    } else {
+        secs * 1e9 / done as f64
+    };
+    println!(
+        "workload={} allocator={allocator} secs={secs:.6} ops={done} ns_per_op={ns_per_op:.3}",
+        w.name
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix_is_deterministic_and_in_range() {
+        let mut a = SplitMix64::new(SEED);
+        let mut b = SplitMix64::new(SEED);
+        for _ in 0..1000 {
+            let x = a.range(8, 512);
+            assert_eq!(x, b.range(8, 512));
+            assert!((8..=512).contains(&x));
+        }
+        let mut rng = SplitMix64::new(SEED);
+        let sizes: Vec<usize> = (0..10_000).map(|_| mixed_size(&mut rng)).collect();
+        assert!(sizes.iter().all(|&n| (8..=64 * 1024).contains(&n)));
+        let small = sizes.iter().filter(|&&n| n <= 128).count();
+        assert!(
+            (6500..7500).contains(&small),
+            "{small} of 10000 sizes <= 128 B"
+        );
+    }
+
+    #[test]
+    fn every_workload_runs() {
+        for w in WORKLOADS {
+            let ops = (w.default_ops / 10_000).max(10);
+            let (secs, done) = (w.run)(ops);
+            assert!(secs > 0.0 && secs < 10.0, "{}: {secs} s", w.name);
+            // larson rounds down to whole rounds; the others do exactly `ops`.
+            if w.name == "larson" {
+                assert_eq!(done, ops - ops % 40, "{}", w.name);
+            } else {
+                assert_eq!(done, ops, "{}", w.name);
+            }
+        }
+    }
+
+    #[test]
+    fn zero_ops_is_fine() {
+        for w in WORKLOADS {
+            assert_eq!((w.run)(0).1, 0, "{}", w.name);
+        }
+    }
+}
