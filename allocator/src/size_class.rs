@@ -152,6 +152,7 @@ const fn build_table128() -> [u8; (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE
 /// The smallest class whose slots hold `size` bytes, or `None` when the object is
 /// large (> 32 KiB). Size 0 is served by class 1, as a 1-byte request would be.
 #[inline]
+#[allow(clippy::manual_div_ceil)] // size ≤ 1024 cannot overflow; the plain form is shorter
 pub const fn class_of(size: usize) -> Option<usize> {
     if size <= SMALL_SIZE_MAX {
         // TABLE8[0] is class 1, so size 0 needs no special case.
@@ -170,6 +171,7 @@ pub const fn class_of(size: usize) -> Option<usize> {
 /// page, so every slot is then aligned. Alignments of 8 or less fit every class.
 /// Allocation and free both call this with the same `Layout`, so they agree.
 #[inline]
+#[allow(clippy::manual_div_ceil)] // as in class_of
 pub const fn class_for(size: usize, align: usize) -> usize {
     if align <= SMALL_SIZE_DIV {
         if size <= SMALL_SIZE_MAX {
