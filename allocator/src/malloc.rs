@@ -320,7 +320,7 @@ impl Heap {
         // SAFETY: a non-null span_of result is a live record.
         if s.is_null() || unsafe { (*s).state != SpanState::Large || (*s).start != p as usize } {
             crate::os::fatal(
-                "free of a large pointer spanprof does not hold (double free?):",
+                "free of a pointer spanprof never handed out (or a large object freed twice):",
                 p as usize,
             );
         }

@@ -27,6 +27,10 @@ pub struct Slot {
 /// Set in `Span::remote` while the span sits exhausted in its central list, so the
 /// first remote free tells the central list that the span has room again.
 pub const REMOTE_FULL: usize = 1;
+/// The remote word is `count << 48 | head | REMOTE_FULL`: user-space addresses fit in
+/// 47 bits and slots are 8-aligned, and a span has at most 1024 slots.
+const REMOTE_COUNT_SHIFT: usize = 48;
+const REMOTE_PTR: usize = (1 << REMOTE_COUNT_SHIFT) - 8;
 
 /// Where a span is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,18 +194,29 @@ impl Span {
     /// after this returns false (its holder may release it at once).
     #[inline]
     pub unsafe fn push_remote(&self, p: *mut u8) -> bool {
-        let s = p.cast::<Slot>();
+        // SAFETY: forwarded: a chain of one.
+        unsafe { self.push_remote_chain(p, p, 1) }
+    }
+
+    /// Pushes a chain of `n` slots `head ..= tail` (linked through their first words)
+    /// onto the remote list with one CAS. Returns what [`Span::push_remote`] returns.
+    ///
+    /// # Safety
+    /// Every slot of the chain must be an allocated slot of this span; the caller must
+    /// not touch the span after this returns false.
+    #[inline]
+    pub unsafe fn push_remote_chain(&self, head: *mut u8, tail: *mut u8, n: usize) -> bool {
+        let tail = tail.cast::<Slot>();
         let mut old = self.remote.load(Ordering::Relaxed);
         loop {
-            // SAFETY: the slot is being freed by us; nobody else reads it until the
-            // CAS below publishes it.
-            unsafe { (*s).next = (old & !REMOTE_FULL) as *mut Slot };
-            match self.remote.compare_exchange_weak(
-                old,
-                s as usize,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            // SAFETY: the chain is ours until the CAS below publishes it.
+            unsafe { (*tail).next = (old & REMOTE_PTR) as *mut Slot };
+            let count = (old >> REMOTE_COUNT_SHIFT) + n;
+            let new = (count << REMOTE_COUNT_SHIFT) | head as usize;
+            match self
+                .remote
+                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return old & REMOTE_FULL != 0,
                 Err(now) => old = now,
             }
@@ -209,25 +224,28 @@ impl Span {
     }
 
     /// Moves every remotely freed slot onto the local free list (holder only) and
-    /// returns how many there were.
+    /// returns how many there were. The count travels in the remote word, so only a
+    /// non-empty local free list needs the chain walked (to splice it).
     pub fn collect_remote(&mut self) -> u32 {
-        if self.remote.load(Ordering::Relaxed) & !REMOTE_FULL == 0 {
+        if self.remote.load(Ordering::Relaxed) & REMOTE_PTR == 0 {
             return 0;
         }
-        let head = (self.remote.swap(0, Ordering::Acquire) & !REMOTE_FULL) as *mut Slot;
+        let word = self.remote.swap(0, Ordering::Acquire);
+        let head = (word & REMOTE_PTR) as *mut Slot;
         if head.is_null() {
             return 0;
         }
-        let mut n = 1;
-        let mut tail = head;
-        // SAFETY: the list was published with Release by push_remote and taken whole by
-        // the swap; its slots are free slots of this span.
-        unsafe {
-            while !(*tail).next.is_null() {
-                tail = (*tail).next;
-                n += 1;
+        let n = (word >> REMOTE_COUNT_SHIFT) as u32;
+        if !self.free.is_null() {
+            let mut tail = head;
+            // SAFETY: the list was published with Release by push_remote_chain and
+            // taken whole by the swap; its slots are free slots of this span.
+            unsafe {
+                while !(*tail).next.is_null() {
+                    tail = (*tail).next;
+                }
+                (*tail).next = self.free;
             }
-            (*tail).next = self.free;
         }
         self.free = head;
         self.used -= n;
