@@ -159,3 +159,58 @@ fn counts_are_exact_per_class() {
     assert!(mid.classes[c32].refills - before.classes[c32].refills >= 10_000 / 256 - 1);
     assert!(mid.classes[c32].spans_in_use >= 10_000 / 256);
 }
+
+#[test]
+fn out_of_memory_returns_null() {
+    use std::alloc::{GlobalAlloc, Layout};
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // More than the whole user address space: the OS must refuse.
+    for size in [1usize << 47, (1 << 48) + 12345, isize::MAX as usize - 8192] {
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        // SAFETY: a valid layout; a null result is the expected answer.
+        let p = unsafe { GLOBAL.alloc(layout) };
+        assert!(p.is_null(), "{size} bytes cannot be mapped");
+    }
+    let mut v: Vec<u8> = Vec::new();
+    assert!(v.try_reserve(1 << 47).is_err());
+    // The heap still works afterwards.
+    let b = vec![1u8; 100_000];
+    assert_eq!(b[99_999], 1);
+}
+
+#[test]
+fn free_pages_are_scavenged_and_reused() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let touch = |n: usize| -> Vec<Vec<u8>> { (0..n).map(|i| vec![i as u8 | 1; 1 << 20]).collect() };
+    let before = spanprof::stats().heap;
+    let big = touch(192);
+    let rss_full = rss_kib();
+    drop(big);
+    // Released on demand (Go's debug.FreeOSMemory)...
+    let released = spanprof::release_free_memory();
+    assert!(released >= 150 << 20, "released {released} bytes");
+    let rss_after = rss_kib();
+    assert!(
+        rss_after + 100 * 1024 < rss_full,
+        "RSS {rss_full} KiB -> {rss_after} KiB"
+    );
+    // ...and the pages come back (zeroed) when needed again, without a new arena.
+    let again = touch(192);
+    assert!(again.iter().all(|v| v[0] == v[v.len() - 1]));
+    let after = spanprof::stats().heap;
+    assert!(after.bytes_scavenged >= before.bytes_scavenged + (150 << 20));
+    assert!(after.arenas_mapped <= before.arenas_mapped + 4);
+    drop(again);
+    // Pages that stay free for about a second are returned by the heap itself, on
+    // its next page-level operation.
+    let scav = spanprof::stats().heap.bytes_scavenged;
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    for _ in 0..3 {
+        drop(vec![0u8; 1 << 20]);
+        std::thread::sleep(std::time::Duration::from_millis(600));
+    }
+    assert!(
+        spanprof::stats().heap.bytes_scavenged >= scav + (150 << 20),
+        "the scavenger returned the long-free pages"
+    );
+}
