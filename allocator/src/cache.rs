@@ -34,8 +34,8 @@ fn bump(c: &AtomicU64) {
 }
 
 /// Free-list bound in bytes per class; the count is clamped to [`MIN_LIST`, `MAX_LIST`].
-const LIST_BYTES: usize = 32 * 1024;
-const MIN_LIST: usize = 4;
+const LIST_BYTES: usize = 16 * 1024;
+const MIN_LIST: usize = 1;
 const MAX_LIST: usize = 256;
 
 /// Free-list bound (in slots) per class.

@@ -122,7 +122,7 @@ impl Central {
         let s = unsafe { &mut *span };
         s.owner.store(0, Ordering::Relaxed);
         s.collect_remote();
-        if s.used == 0 && partial.len > 0 {
+        if s.used == 0 {
             drop(partial);
             // SAFETY: empty span held by us.
             unsafe { self.give_back(span, src) };
@@ -172,7 +172,7 @@ impl Central {
             let next = sp.ready_next;
             sp.ready_next = ptr::null_mut();
             sp.collect_remote();
-            if sp.used == 0 && partial.len > 0 {
+            if sp.used == 0 {
                 // SAFETY: empty span held by us.
                 unsafe { self.give_back(s, src) };
             } else {

@@ -89,7 +89,18 @@ pub struct PageHeap {
     spans: FixAlloc,
     epoch: u16,
     last_tick: u64,
+    /// Freed spans of up to `CACHED_MAX_PAGES` pages kept whole, by length, so that
+    /// churn of same-sized spans (large objects, span turnover) skips the bitmap
+    /// search. Flushed to the bitmap every scavenger tick.
+    cached: [*mut Span; CACHED_MAX_PAGES + 1],
+    cached_pages: usize,
 }
+
+/// Longest span kept in the span cache (512 KiB).
+const CACHED_MAX_PAGES: usize = 64;
+/// The span cache holds at most an eighth of the pages in use, plus this many, so it
+/// adds little to the resident set of a small heap.
+const CACHED_SLACK: usize = 32;
 
 // SAFETY: all pointers are to process-wide mappings; access is under the heap lock.
 unsafe impl Send for PageHeap {}
@@ -163,6 +174,8 @@ impl PageHeap {
             spans: FixAlloc::new(core::mem::size_of::<Span>()),
             epoch: 0,
             last_tick: 0,
+            cached: [ptr::null_mut(); CACHED_MAX_PAGES + 1],
+            cached_pages: 0,
         }
     }
 
@@ -178,6 +191,20 @@ impl PageHeap {
     ) -> Option<NonNull<Span>> {
         if npages > ARENA_PAGES || align_pages > ARENA_PAGES {
             return self.alloc_direct(index, counters, npages);
+        }
+        if align_pages <= 1 && npages <= CACHED_MAX_PAGES && !self.cached[npages].is_null() {
+            let rec = self.cached[npages];
+            // SAFETY: cached spans are whole, dead records whose pages (still mapped
+            // to the record) nobody uses.
+            unsafe {
+                self.cached[npages] = (*rec).next;
+                Span::init(rec, (*rec).start, npages, class, false);
+            }
+            self.cached_pages -= npages;
+            counters
+                .pages_in_use
+                .fetch_add(npages as u64, Ordering::Relaxed);
+            return NonNull::new(rec);
         }
         let (arena, first) = match self.find(npages, align_pages) {
             Some(found) => found,
@@ -292,7 +319,7 @@ impl PageHeap {
     }
 
     /// Returns a span's pages to the heap (or its mapping to the OS) and its record to
-    /// the metadata pool.
+    /// the metadata pool; short spans wait whole in the span cache first.
     ///
     /// # Safety
     /// `span` must come from this heap, be held by the caller and never used again.
@@ -304,13 +331,60 @@ impl PageHeap {
     ) {
         // SAFETY: the caller holds the span.
         let s = unsafe { &mut *span };
+        let in_use = counters.pages_in_use.load(Ordering::Relaxed) as usize;
+        if s.npages <= CACHED_MAX_PAGES && self.cached_pages + s.npages <= in_use / 8 + CACHED_SLACK
+        {
+            // The page map keeps pointing at the dead record, so a second free of the
+            // same object is still recognised.
+            s.state = SpanState::Dead;
+            s.next = self.cached[s.npages];
+            self.cached[s.npages] = span;
+            self.cached_pages += s.npages;
+            counters
+                .pages_in_use
+                .fetch_sub(s.npages as u64, Ordering::Relaxed);
+            self.tick(index, counters);
+            return;
+        }
+        counters
+            .pages_in_use
+            .fetch_sub(s.npages as u64, Ordering::Relaxed);
+        // SAFETY: forwarded.
+        unsafe { self.release_span(index, counters, span) };
+        self.tick(index, counters);
+    }
+
+    /// Empties the span cache into the bitmaps.
+    pub fn flush_cached(&mut self, index: &ArenaIndex, counters: &HeapCounters) {
+        for n in 1..=CACHED_MAX_PAGES {
+            while !self.cached[n].is_null() {
+                let s = self.cached[n];
+                // SAFETY: cached spans are dead records held by the page heap.
+                self.cached[n] = unsafe { (*s).next };
+                // SAFETY: as above.
+                unsafe { self.release_span(index, counters, s) };
+            }
+        }
+        self.cached_pages = 0;
+    }
+
+    /// Gives a dead span's pages to the bitmap (or its mapping to the OS) and its
+    /// record to the metadata pool.
+    ///
+    /// # Safety
+    /// `span` must be a record of this heap that nobody uses any more.
+    unsafe fn release_span(
+        &mut self,
+        index: &ArenaIndex,
+        counters: &HeapCounters,
+        span: *mut Span,
+    ) {
+        // SAFETY: the caller gives us the span.
+        let s = unsafe { &mut *span };
         let meta = index[s.start >> ARENA_SHIFT].load(Ordering::Acquire);
         // SAFETY: a live span's arena is registered and stays mapped.
         let a = unsafe { &mut *meta };
         s.state = SpanState::Dead;
-        counters
-            .pages_in_use
-            .fetch_sub(s.npages as u64, Ordering::Relaxed);
         if a.direct_len != 0 {
             index[s.start >> ARENA_SHIFT].store(ptr::null_mut(), Ordering::Release);
             counters
@@ -333,23 +407,24 @@ impl PageHeap {
         }
         // SAFETY: the record came from our pool and is dead now.
         unsafe { self.spans.free(NonNull::new_unchecked(span.cast())) };
-        self.tick(counters);
     }
 
-    /// Advances the scavenger clock; on a new tick, returns long-free pages.
-    fn tick(&mut self, counters: &HeapCounters) {
+    /// Advances the scavenger clock; on a new tick, empties the span cache and
+    /// returns long-free pages.
+    fn tick(&mut self, index: &ArenaIndex, counters: &HeapCounters) {
         let now = os::now_ns();
         if now.saturating_sub(self.last_tick) < SCAVENGE_PERIOD_NS {
             return;
         }
         self.last_tick = now;
         self.epoch = self.epoch.wrapping_add(1);
-        self.scavenge(counters, SCAVENGE_AGE);
+        self.scavenge(index, counters, SCAVENGE_AGE);
     }
 
     /// Returns to the OS every free page freed at least `min_age` ticks ago (0 = all
-    /// free pages). Returns the bytes released.
-    pub fn scavenge(&mut self, counters: &HeapCounters, min_age: u16) -> usize {
+    /// free pages, including the span cache). Returns the bytes released.
+    pub fn scavenge(&mut self, index: &ArenaIndex, counters: &HeapCounters, min_age: u16) -> usize {
+        self.flush_cached(index, counters);
         let mut released = 0;
         let mut a = self.arenas;
         while !a.is_null() {
@@ -521,6 +596,15 @@ mod tests {
             h.free_span(index, &counters, a);
             h.free_span(index, &counters, b);
         }
+        // Freed spans wait whole in the span cache: a same-sized request reuses one.
+        let again = h.alloc_span(index, &counters, 5, 1, 0).unwrap().as_ptr();
+        assert_eq!(again, b);
+        // SAFETY: again is live.
+        unsafe {
+            assert!(!(*again).zeroed, "a reused span is dirty");
+            h.free_span(index, &counters, again);
+        }
+        h.flush_cached(index, &counters);
         assert!(span_of(index, sa).is_null());
         // The two runs coalesced: 8 pages fit at the start again, dirty.
         let c = h.alloc_span(index, &counters, 8, 1, 0).unwrap().as_ptr();
@@ -530,7 +614,7 @@ mod tests {
             assert!(!(*c).zeroed);
             h.free_span(index, &counters, c);
         }
-        assert!(h.scavenge(&counters, 0) >= 8 * PAGE_SIZE);
+        assert!(h.scavenge(index, &counters, 0) >= 8 * PAGE_SIZE);
         let d = h.alloc_span(index, &counters, 8, 1, 0).unwrap().as_ptr();
         // SAFETY: d is live and its pages are mapped.
         unsafe {

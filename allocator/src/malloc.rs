@@ -340,7 +340,8 @@ impl Heap {
         for c in &self.central[1..] {
             c.shrink(self);
         }
-        self.pages.lock().scavenge(&self.counters, 0)
+        let Some(index) = self.index() else { return 0 };
+        self.pages.lock().scavenge(index, &self.counters, 0)
     }
 
     /// A snapshot of every counter.
