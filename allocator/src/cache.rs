@@ -33,8 +33,11 @@ fn bump(c: &AtomicU64) {
     c.store(c.load(Ordering::Relaxed) + 1, Ordering::Release);
 }
 
-/// Free-list bound in bytes per class; the count is clamped to [`MIN_LIST`, `MAX_LIST`].
-const LIST_BYTES: usize = 16 * 1024;
+/// Free-list bound in bytes per class: generous for small objects (churn of small
+/// objects is where reuse pays), tight for big ones (where it would cost resident
+/// memory). The count is clamped to [`MIN_LIST`, `MAX_LIST`].
+const LIST_BYTES_SMALL: usize = 64 * 1024;
+const LIST_BYTES_BIG: usize = 16 * 1024;
 const MIN_LIST: usize = 1;
 const MAX_LIST: usize = 256;
 
@@ -43,7 +46,12 @@ const LIST_CAP: [u32; NUM_CLASSES] = {
     let mut caps = [0u32; NUM_CLASSES];
     let mut c = 1;
     while c < NUM_CLASSES {
-        let n = LIST_BYTES / crate::size_class::class_size(c);
+        let size = crate::size_class::class_size(c);
+        let n = if size <= 1024 {
+            LIST_BYTES_SMALL
+        } else {
+            LIST_BYTES_BIG
+        } / size;
         caps[c] = if n < MIN_LIST {
             MIN_LIST as u32
         } else if n > MAX_LIST {
