@@ -33,9 +33,11 @@
 //!   with free slots; when there is none the central list cuts a new span from the
 //!   page heap; when the page heap has no room it maps a new 64 MiB arena.
 //! * **Large (> 32 KiB)**: a page-rounded run straight from the page heap.
-//! * **Free**: a page → span map finds the span in O(1). A free by the thread whose
-//!   cache holds the span is a plain push; any other goes to the span's lock-free
-//!   remote list, collected before more memory is requested, so a thread that only
+//! * **Free**: a free into the thread's current span is a plain push; any other
+//!   goes onto the thread cache's bounded free list for the class and is reused by
+//!   the next allocations. Overflowing lists go back, one chain per span, to the
+//!   spans' lock-free remote lists (a page → span map finds a span in O(1)), which
+//!   their holders collect before asking for more memory, so a thread that only
 //!   frees what another allocates keeps the heap bounded.
 //! * Empty spans go back to the page heap, free pages coalesce, and pages free for
 //!   about a second are returned to the OS (scavenged) and reused later.
