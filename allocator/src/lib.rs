@@ -51,7 +51,7 @@
 //!
 //! One concept per file, named as in Go's runtime: [`size_class`] (the table),
 //! `heap` (page heap, arenas), `span`, `central` (central lists), `cache` (thread
-//! caches), `fixalloc` (metadata), `malloc` (the entry points), [`stats`] (snapshots).
+//! caches), `fixalloc` (metadata), `malloc` (the entry points), [`mod@stats`] (snapshots).
 
 #![warn(missing_docs)]
 
@@ -180,7 +180,7 @@ unsafe fn dealloc_slow(p: *mut u8, layout: Layout) {
 /// ```
 ///
 /// All `SpanAlloc` values share one process-wide heap; read its counters with
-/// [`stats`].
+/// [`stats()`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SpanAlloc {
     _private: (),

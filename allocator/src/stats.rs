@@ -1,4 +1,4 @@
-//! Counter snapshots: what [`crate::stats`] returns.
+//! Counter snapshots: what [`crate::stats()`] returns.
 //!
 //! The counters themselves live where they are cheapest to bump (per thread cache,
 //! per central list, in the page heap); `Heap::stats` in `malloc.rs` reads them all
