@@ -100,6 +100,13 @@ pub struct ColdCounters {
 pub struct ThreadCache {
     pub cur: [Current; NUM_CLASSES],
     pub cold: [ColdCounters; NUM_CLASSES],
+    /// The profiler's per-thread state (site stack, sampler, per-context counters).
+    pub prof: crate::profile::hooks::ThreadProf,
+    /// Large objects allocated and freed by this thread (for `measure`).
+    pub large_allocs: AtomicU64,
+    pub large_frees: AtomicU64,
+    pub large_bytes: AtomicU64,
+    pub large_freed_bytes: AtomicU64,
     /// Registry links.
     pub next: *mut ThreadCache,
     pub prev: *mut ThreadCache,

@@ -94,6 +94,22 @@ pub struct PageHeap {
     /// search. Flushed to the bitmap every scavenger tick.
     cached: [*mut Span; CACHED_MAX_PAGES + 1],
     cached_pages: usize,
+    /// Heap growth and scavenging, oldest first (the first `EVENTS` are kept).
+    events: [HeapEvent; EVENTS],
+    nevents: usize,
+}
+
+/// Events the page heap remembers.
+const EVENTS: usize = 512;
+
+/// A moment the heap grew or shrank.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeapEvent {
+    /// Monotonic clock, nanoseconds.
+    pub at_ns: u64,
+    /// 0 = arena mapped, 1 = huge object mapped, 2 = pages scavenged.
+    pub kind: u8,
+    pub bytes: u64,
 }
 
 /// Longest span kept in the span cache (512 KiB).
@@ -176,6 +192,12 @@ impl PageHeap {
             last_tick: 0,
             cached: [ptr::null_mut(); CACHED_MAX_PAGES + 1],
             cached_pages: 0,
+            events: [HeapEvent {
+                at_ns: 0,
+                kind: 0,
+                bytes: 0,
+            }; EVENTS],
+            nevents: 0,
         }
     }
 
@@ -235,6 +257,22 @@ impl PageHeap {
         Some(rec)
     }
 
+    fn event(&mut self, kind: u8, bytes: u64) {
+        if self.nevents < EVENTS {
+            self.events[self.nevents] = HeapEvent {
+                at_ns: os::now_ns(),
+                kind,
+                bytes,
+            };
+            self.nevents += 1;
+        }
+    }
+
+    /// The events recorded so far.
+    pub fn events(&self) -> &[HeapEvent] {
+        &self.events[..self.nevents]
+    }
+
     fn find(&mut self, npages: usize, align: usize) -> Option<(*mut HeapArena, usize)> {
         let mut a = self.arenas;
         while !a.is_null() {
@@ -271,6 +309,7 @@ impl PageHeap {
         self.arenas = meta;
         index[base >> ARENA_SHIFT].store(meta, Ordering::Release);
         counters.arenas_mapped.fetch_add(1, Ordering::Relaxed);
+        self.event(0, ARENA_SIZE as u64);
         counters
             .bytes_mapped
             .fetch_add(ARENA_SIZE as u64, Ordering::Relaxed);
@@ -309,6 +348,7 @@ impl PageHeap {
         }
         index[base >> ARENA_SHIFT].store(meta, Ordering::Release);
         counters.direct_mappings.fetch_add(1, Ordering::Relaxed);
+        self.event(1, len as u64);
         counters
             .bytes_mapped
             .fetch_add(len as u64, Ordering::Relaxed);
@@ -331,6 +371,7 @@ impl PageHeap {
     ) {
         // SAFETY: the caller holds the span.
         let s = unsafe { &mut *span };
+        crate::profile::tags::release(s);
         let in_use = counters.pages_in_use.load(Ordering::Relaxed) as usize;
         if s.npages <= CACHED_MAX_PAGES && self.cached_pages + s.npages <= in_use / 8 + CACHED_SLACK
         {
@@ -434,6 +475,7 @@ impl PageHeap {
             a = arena.next;
         }
         if released > 0 {
+            self.event(2, released as u64);
             counters
                 .bytes_scavenged
                 .fetch_add(released as u64, Ordering::Relaxed);

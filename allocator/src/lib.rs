@@ -62,6 +62,7 @@ mod heap;
 mod lock;
 mod malloc;
 mod os;
+mod profile;
 pub mod size_class;
 mod span;
 pub mod stats;
@@ -73,7 +74,19 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use cache::ThreadCache;
 pub use malloc::{CacheHandle, Heap};
+pub use profile::format;
+pub use profile::format::Profile;
+pub use profile::measure::{ClassMeasurement, Measurement, measure};
+pub use profile::site::{Finding, SITES, Site, SiteGuard, enter};
+pub use profile::writer::{expand_path, write_profile};
 pub use stats::{ClassStats, HeapStats, LargeStats, Stats};
+
+use profile::{hooks, tags};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use linkme;
+}
 
 /// The process-wide heap behind [`SpanAlloc`].
 static HEAP: Heap = Heap::new();
@@ -120,6 +133,7 @@ fn thread_cache() -> *mut ThreadCache {
 #[inline(never)]
 fn new_thread_cache() -> *mut ThreadCache {
     install_fork_handlers();
+    profile::writer::init_from_env();
     // Registering the exit hook fails once the thread's TLS is being torn down; such a
     // thread never gets a cache of its own.
     if EXIT.try_with(|_| ()).is_err() {
@@ -128,10 +142,34 @@ fn new_thread_cache() -> *mut ThreadCache {
     }
     match HEAP.new_cache() {
         Some(c) => {
+            // SAFETY: a fresh cache, ours alone.
+            unsafe { (*c).prof.stack = thread_stack() };
             CACHE.with(|slot| slot.set(c));
             c
         }
         None => ptr::null_mut(),
+    }
+}
+
+/// The calling thread's stack as (lowest, highest) address, for the frame-pointer
+/// walker; (0, 0) when unknown (the walker then takes no frames).
+fn thread_stack() -> (usize, usize) {
+    // SAFETY: attr is initialised by pthread_getattr_np before use and destroyed after;
+    // glibc's implementation allocates with its own malloc, not ours.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return (0, 0);
+        }
+        let mut addr: *mut libc::c_void = ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        if ok {
+            (addr as usize, addr as usize + size)
+        } else {
+            (0, 0)
+        }
     }
 }
 
@@ -156,8 +194,24 @@ fn install_fork_handlers() {
 /// stack frame.
 #[cold]
 #[inline(never)]
-fn alloc_slow(layout: Layout) -> *mut u8 {
-    HEAP.alloc_with(thread_cache(), layout).0
+fn alloc_slow(layout: Layout) -> (*mut u8, bool) {
+    let c = thread_cache();
+    if c.is_null() {
+        return HEAP.alloc_with(c, layout);
+    }
+    // SAFETY: the calling thread's own live cache.
+    let cache = unsafe { &*c };
+    let r = if hooks::wants_alloc_hook(cache) {
+        hooks::alloc(&HEAP, c, layout)
+    } else {
+        HEAP.alloc_with(c, layout)
+    };
+    if !r.0.is_null() && size_class::class_for(layout.size(), layout.align()) == 0 {
+        let bytes = (size_class::large_pages(layout.size().max(1)) * size_class::PAGE_SIZE) as u64;
+        profile::counters::add(&cache.large_allocs, 1);
+        profile::counters::add(&cache.large_bytes, bytes);
+    }
+    r
 }
 
 /// See [`alloc_slow`].
@@ -167,8 +221,23 @@ fn alloc_slow(layout: Layout) -> *mut u8 {
 #[cold]
 #[inline(never)]
 unsafe fn dealloc_slow(p: *mut u8, layout: Layout) {
+    let c = thread_cache();
+    if tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: c is null or this thread's cache: checked inside.
+        let busy = !c.is_null() && unsafe { (*c).prof.busy };
+        if !busy {
+            hooks::on_free(&HEAP, c, p, layout);
+        }
+    }
+    if !c.is_null() && size_class::class_for(layout.size(), layout.align()) == 0 {
+        // SAFETY: the calling thread's own live cache.
+        let cache = unsafe { &*c };
+        let bytes = (size_class::large_pages(layout.size().max(1)) * size_class::PAGE_SIZE) as u64;
+        profile::counters::add(&cache.large_frees, 1);
+        profile::counters::add(&cache.large_freed_bytes, bytes);
+    }
     // SAFETY: forwarded.
-    unsafe { HEAP.dealloc_with(thread_cache(), p, layout) }
+    unsafe { HEAP.dealloc_with(c, p, layout) }
 }
 
 /// spanprof's global allocator.
@@ -201,19 +270,20 @@ unsafe impl GlobalAlloc for SpanAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let class = size_class::class_for(layout.size(), layout.align());
         let c = CACHE.with(Cell::get);
-        if class != 0 && c as usize > DEAD as usize {
-            // SAFETY: c is this thread's live cache.
+        // SAFETY: c is this thread's live cache when above DEAD.
+        if class != 0 && c as usize > DEAD as usize && !hooks::wants_alloc_hook(unsafe { &*c }) {
+            // SAFETY: as above.
             let p = unsafe { (*c).try_alloc(&HEAP, class) };
             if !p.is_null() {
                 return p;
             }
         }
-        alloc_slow(layout)
+        alloc_slow(layout).0
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let (p, zero) = HEAP.alloc_with(thread_cache(), layout);
+        let (p, zero) = alloc_slow(layout);
         if !p.is_null() && !zero {
             // SAFETY: p is a fresh block of layout.size() bytes.
             unsafe { ptr::write_bytes(p, 0, layout.size()) };
@@ -227,7 +297,11 @@ unsafe impl GlobalAlloc for SpanAlloc {
         let c = CACHE.with(Cell::get);
         // SAFETY: c is this thread's live cache; the caller passes a block we
         // allocated with this layout.
-        if class != 0 && c as usize > DEAD as usize && unsafe { (*c).try_free(&HEAP, p, class) } {
+        if class != 0
+            && c as usize > DEAD as usize
+            && !tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed)
+            && unsafe { (*c).try_free(&HEAP, p, class) }
+        {
             return;
         }
         // SAFETY: as above.
@@ -236,8 +310,34 @@ unsafe impl GlobalAlloc for SpanAlloc {
 
     #[inline]
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded from the caller, who upholds GlobalAlloc::realloc's contract.
-        unsafe { HEAP.realloc_with(thread_cache(), p, layout, new_size) }
+        let c = thread_cache();
+        // SAFETY: c is null or this thread's live cache.
+        let hooked = !c.is_null() && unsafe { hooks::wants_alloc_hook(&*c) }
+            || tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed);
+        if !hooked {
+            // SAFETY: forwarded from the caller, who upholds GlobalAlloc::realloc's contract.
+            return unsafe { HEAP.realloc_with(c, p, layout, new_size) };
+        }
+        let old = size_class::class_for(layout.size(), layout.align());
+        let new = size_class::class_for(new_size, layout.align());
+        if old == new
+            && (old != 0
+                || size_class::large_pages(layout.size()) == size_class::large_pages(new_size))
+        {
+            return p;
+        }
+        // SAFETY: the caller guarantees new_size rounded to align fits isize.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let (q, _) = alloc_slow(new_layout);
+        if !q.is_null() {
+            // SAFETY: both blocks are live and at least min(old, new) bytes long; p is
+            // freed with its own layout.
+            unsafe {
+                ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
+                dealloc_slow(p, layout);
+            }
+        }
+        q
     }
 }
 
@@ -255,4 +355,105 @@ pub fn stats() -> Stats {
 /// itself for pages that stay free for about a second.
 pub fn release_free_memory() -> usize {
     HEAP.release_free_memory()
+}
+
+/// Aggregated counters of every context whose innermost site is named `name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SiteStats {
+    /// Objects allocated while the site was current (innermost).
+    pub allocs: u64,
+    /// Slot (or page-rounded) bytes of those objects.
+    pub slot_bytes: u64,
+    /// Bytes asked for: `slot_bytes - requested_bytes` is rounding waste.
+    pub requested_bytes: u64,
+    /// Refills those allocations caused.
+    pub refills: u64,
+    /// Of those objects, how many were freed (on any thread).
+    pub frees: u64,
+    /// `allocs - frees`.
+    pub live_objects: u64,
+    /// Per size class (index = class, 0 = large): allocations.
+    pub class_allocs: Vec<u64>,
+}
+
+/// Counters of the site(s) named `name` (summed over every stack in which it is the
+/// innermost site), or `None` when no such site ran.
+pub fn site_stats(name: &str) -> Option<SiteStats> {
+    hooks::suspended(|| {
+        let totals = profile::writer::context_totals();
+        let mut out = SiteStats {
+            class_allocs: vec![0; size_class::NUM_CLASSES],
+            ..SiteStats::default()
+        };
+        let mut found = false;
+        for (ctx, row) in totals.iter().enumerate().skip(1) {
+            let stack = profile::context::stack(ctx as u32);
+            if stack.last().is_none_or(|s| s.name != name) {
+                continue;
+            }
+            found = true;
+            for (class, t) in row.iter().enumerate() {
+                out.allocs += t.allocs;
+                out.slot_bytes += t.slot_bytes;
+                out.requested_bytes += t.requested_bytes;
+                out.refills += t.refills;
+                out.frees += t.frees;
+                out.class_allocs[class] += t.allocs;
+            }
+        }
+        out.live_objects = out.allocs.saturating_sub(out.frees);
+        found.then_some(out)
+    })
+}
+
+/// Sets the sampling rate: mean bytes between sampled allocations (`1` = every
+/// allocation, `0` = no stacks). `SPANPROF_RATE` sets it at start-up.
+pub fn set_sample_rate(bytes: u64) {
+    profile::sample::RATE.store(bytes, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The profile as it stands now, without writing it.
+pub fn profile() -> Profile {
+    profile::writer::build()
+}
+
+/// Writes a profile to its path when dropped (errors go to stderr as one line).
+#[derive(Debug)]
+pub struct ProfileGuard {
+    path: std::path::PathBuf,
+}
+
+impl ProfileGuard {
+    /// A guard writing to `path` (`%p` becomes the process id). Turns sampling on at
+    /// the default rate if it is off.
+    pub fn new(path: impl AsRef<str>) -> ProfileGuard {
+        if profile::sample::RATE.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+            set_sample_rate(profile::writer::DEFAULT_RATE);
+        }
+        ProfileGuard {
+            path: expand_path(path.as_ref()),
+        }
+    }
+}
+
+impl Drop for ProfileGuard {
+    fn drop(&mut self) {
+        if let Err(e) = write_profile(&self.path) {
+            eprintln!(
+                "spanprof: cannot write profile {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+fn heap_events() -> Vec<heap::HeapEvent> {
+    let (events, n) = HEAP.events();
+    events[..n].to_vec()
+}
+
+fn with_thread_tables<R>(
+    f: impl FnOnce(&mut dyn Iterator<Item = *mut profile::counters::ThreadTable>) -> R,
+) -> R {
+    HEAP.with_tables(f)
 }

@@ -157,6 +157,9 @@ impl Heap {
         // SAFETY: the caller gives us the cache.
         let cache = unsafe { &mut *c };
         cache.flush(self);
+        // SAFETY: the table is the retiring thread's and nobody uses it any more.
+        unsafe { crate::profile::counters::retire(cache.prof.table) };
+        cache.prof.table = ptr::null_mut();
         let mut reg = self.registry.lock();
         for class in 1..NUM_CLASSES {
             let counts = cache.counts(class);
@@ -409,6 +412,31 @@ impl Heap {
             large,
             heap,
         }
+    }
+
+    /// Runs `f` over the per-context tables of live caches (registry lock held).
+    pub(crate) fn with_tables<R>(
+        &self,
+        f: impl FnOnce(&mut dyn Iterator<Item = *mut crate::profile::counters::ThreadTable>) -> R,
+    ) -> R {
+        let reg = self.registry.lock();
+        let mut v = reg.head;
+        let mut it = core::iter::from_fn(move || {
+            // SAFETY: registry links are valid while we hold its lock.
+            let c = unsafe { v.as_ref()? };
+            v = c.next;
+            Some(c.prof.table)
+        });
+        f(&mut it)
+    }
+
+    /// The page heap's growth and scavenging events.
+    pub(crate) fn events(&self) -> ([crate::heap::HeapEvent; 512], usize) {
+        let pages = self.pages.lock();
+        let e = pages.events();
+        let mut out = [crate::heap::HeapEvent::default(); 512];
+        out[..e.len()].copy_from_slice(e);
+        (out, e.len())
     }
 
     /// A cache of this heap driven by hand, for tests and embedders that manage

@@ -86,6 +86,8 @@ pub struct Span {
     pub prev: *mut Span,
     /// Link in the central list's ready stack.
     pub ready_next: *mut Span,
+    /// The profiler's slot tags (see `profile/tags.rs`), or null.
+    pub tags: core::sync::atomic::AtomicPtr<u32>,
     /// One bit per slot, set while the slot is allocated.
     #[cfg(any(debug_assertions, feature = "hardened"))]
     pub live_bits: [AtomicU64; CHECK_WORDS],
@@ -128,6 +130,7 @@ impl Span {
                     next: ptr::null_mut(),
                     prev: ptr::null_mut(),
                     ready_next: ptr::null_mut(),
+                    tags: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
                     #[cfg(any(debug_assertions, feature = "hardened"))]
                     live_bits: [const { AtomicU64::new(0) }; CHECK_WORDS],
                 },

@@ -1,0 +1,199 @@
+//! Per-context counters: for each site stack and size class, what was allocated
+//! and freed.
+//!
+//! Each thread counts into its own table (single writer, no lock, no atomic
+//! read-modify-write); a snapshot sums the tables of live threads and the totals of
+//! threads that exited. Class 0 holds large objects. Frees are counted by the thread
+//! that frees, under the context that allocated the object (read from the slot's
+//! tag), so live = allocations − frees holds across threads.
+
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::fixalloc::FixAlloc;
+use crate::lock::SpinLock;
+use crate::os;
+use crate::profile::context::MAX_CTX;
+use crate::size_class::NUM_CLASSES;
+
+/// Counters of one (context, class).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct Cell6 {
+    pub allocs: AtomicU64,
+    pub slot_bytes: AtomicU64,
+    pub requested_bytes: AtomicU64,
+    pub refills: AtomicU64,
+    pub frees: AtomicU64,
+    pub freed_bytes: AtomicU64,
+}
+
+/// Plain totals of one (context, class), as a snapshot reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub allocs: u64,
+    pub slot_bytes: u64,
+    pub requested_bytes: u64,
+    pub refills: u64,
+    pub frees: u64,
+    pub freed_bytes: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, o: &Totals) {
+        self.allocs += o.allocs;
+        self.slot_bytes += o.slot_bytes;
+        self.requested_bytes += o.requested_bytes;
+        self.refills += o.refills;
+        self.frees += o.frees;
+        self.freed_bytes += o.freed_bytes;
+    }
+}
+
+impl Cell6 {
+    fn totals(&self) -> Totals {
+        Totals {
+            allocs: self.allocs.load(Ordering::Acquire),
+            slot_bytes: self.slot_bytes.load(Ordering::Acquire),
+            requested_bytes: self.requested_bytes.load(Ordering::Acquire),
+            refills: self.refills.load(Ordering::Acquire),
+            frees: self.frees.load(Ordering::Acquire),
+            freed_bytes: self.freed_bytes.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Single-writer add.
+#[inline]
+pub fn add(c: &AtomicU64, v: u64) {
+    c.store(c.load(Ordering::Relaxed) + v, Ordering::Release);
+}
+
+/// One context's counters, per class.
+#[repr(C)]
+pub struct CtxCounters {
+    pub classes: [Cell6; NUM_CLASSES],
+}
+
+/// A thread's table: context id → its counters (allocated on first use).
+pub struct ThreadTable {
+    slots: [*mut CtxCounters; MAX_CTX],
+}
+
+struct Pools {
+    records: FixAlloc,
+    tables: FixAlloc,
+    /// Totals of exited threads, by context and class.
+    retired: *mut [[Totals; NUM_CLASSES]; MAX_CTX],
+}
+
+// SAFETY: process-wide mappings, used under the lock.
+unsafe impl Send for Pools {}
+
+static POOLS: SpinLock<Pools> = SpinLock::new(Pools {
+    records: FixAlloc::new(core::mem::size_of::<CtxCounters>()),
+    tables: FixAlloc::new(core::mem::size_of::<ThreadTable>()),
+    retired: ptr::null_mut(),
+});
+
+/// The counters of context `ctx` in `table` (created on first use), or `None` when
+/// out of memory.
+pub fn cell(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&Cell6> {
+    if table.is_null() {
+        *table = POOLS.lock().tables.alloc()?.as_ptr().cast();
+    }
+    // SAFETY: a non-null table is ours (zeroed at creation: all slots null).
+    let t = unsafe { &mut **table };
+    let slot = t.slots.get_mut(ctx as usize)?;
+    if slot.is_null() {
+        *slot = POOLS.lock().records.alloc()?.as_ptr().cast();
+    }
+    // SAFETY: the record is live and zero-initialised (valid atomics).
+    unsafe { (**slot).classes.get(class) }
+}
+
+/// Adds a thread's table into the retired totals and frees it (thread exit).
+///
+/// # Safety
+/// `table` must come from [`cell`] and not be used afterwards.
+pub unsafe fn retire(table: *mut ThreadTable) {
+    if table.is_null() {
+        return;
+    }
+    let mut pools = POOLS.lock();
+    if pools.retired.is_null() {
+        match os::map(core::mem::size_of::<[[Totals; NUM_CLASSES]; MAX_CTX]>()) {
+            Some(p) => pools.retired = p.as_ptr().cast(),
+            None => return,
+        }
+    }
+    // SAFETY: the table is ours; retired is a live mapping.
+    unsafe {
+        for (ctx, &rec) in (*table).slots.iter().enumerate() {
+            if rec.is_null() {
+                continue;
+            }
+            for (class, c) in (*rec).classes.iter().enumerate() {
+                (*pools.retired)[ctx][class].add(&c.totals());
+            }
+            pools.records.free(NonNull::new_unchecked(rec.cast()));
+        }
+        pools.tables.free(NonNull::new_unchecked(table.cast()));
+    }
+}
+
+/// Sums `tables` (live threads) and the retired totals into `out[ctx][class]` for
+/// contexts below `out.len()`.
+pub fn sum_into(tables: impl Iterator<Item = *mut ThreadTable>, out: &mut [[Totals; NUM_CLASSES]]) {
+    let pools = POOLS.lock();
+    for t in tables {
+        if t.is_null() {
+            continue;
+        }
+        // SAFETY: live threads' tables stay valid while the registry lock (held by the
+        // caller) keeps them from retiring.
+        let slots = unsafe { &(*t).slots };
+        for (ctx, row) in out.iter_mut().enumerate() {
+            let rec = slots[ctx];
+            if rec.is_null() {
+                continue;
+            }
+            for (class, total) in row.iter_mut().enumerate() {
+                // SAFETY: live record.
+                total.add(&unsafe { &(*rec).classes[class] }.totals());
+            }
+        }
+    }
+    if !pools.retired.is_null() {
+        for (ctx, row) in out.iter_mut().enumerate() {
+            for (class, total) in row.iter_mut().enumerate() {
+                // SAFETY: retired is a live mapping of MAX_CTX rows.
+                total.add(unsafe { &(*pools.retired)[ctx][class] });
+            }
+        }
+    }
+}
+
+/// A free of a block tagged with `ctx` by a thread without a cache (thread teardown):
+/// charged straight to the retired totals.
+pub fn orphan_free(ctx: u32, layout: core::alloc::Layout) {
+    let class = crate::size_class::class_for(layout.size(), layout.align());
+    let slot = if class == 0 {
+        crate::size_class::large_pages(layout.size().max(1)) * crate::size_class::PAGE_SIZE
+    } else {
+        crate::size_class::class_size(class)
+    } as u64;
+    let mut pools = POOLS.lock();
+    if pools.retired.is_null() {
+        match os::map(core::mem::size_of::<[[Totals; NUM_CLASSES]; MAX_CTX]>()) {
+            Some(p) => pools.retired = p.as_ptr().cast(),
+            None => return,
+        }
+    }
+    if (ctx as usize) < MAX_CTX {
+        // SAFETY: retired is a live mapping of MAX_CTX rows; ctx and class are in range.
+        let t = unsafe { &mut (*pools.retired)[ctx as usize][class] };
+        t.frees += 1;
+        t.freed_bytes += slot;
+    }
+}

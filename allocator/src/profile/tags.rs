@@ -1,0 +1,109 @@
+//! Slot tags: which context allocated a slot, and which sample (if any) it belongs to.
+//!
+//! A free must be charged to the context that made the object and must tell a
+//! sampled object's stack that it died, but the allocator's fast paths keep no
+//! per-object data. So spans that hold such objects get a side table of one `u32`
+//! per slot, made the first time one is needed (off the Rust heap, freed with the
+//! span). Once any table exists, frees take the hooked path, which looks at the
+//! span's table only when it has one: spans without tagged objects cost one load.
+
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use crate::fixalloc::FixAlloc;
+use crate::lock::SpinLock;
+use crate::size_class::{PAGE_SIZE, span_objects};
+use crate::span::Span;
+
+/// Set once the first tag table exists: from then on frees take the hooked path.
+pub static TAGGED: AtomicBool = AtomicBool::new(false);
+
+/// Low bits of a tag: the context id; high bits: sample record + 1.
+pub const CTX_BITS: u32 = 12;
+const CTX_MASK: u32 = (1 << CTX_BITS) - 1;
+
+/// One table record holds a tag per slot of the largest span (1024 slots).
+const TABLE_BYTES: usize = 4096;
+
+static POOL: SpinLock<FixAlloc> = SpinLock::new(FixAlloc::new(TABLE_BYTES));
+
+/// Packs a context and an optional sample record.
+pub fn pack(ctx: u32, sample: Option<u32>) -> u32 {
+    (ctx & CTX_MASK) | sample.map_or(0, |s| (s + 1) << CTX_BITS)
+}
+
+/// Unpacks a tag into (context, sample record).
+pub fn unpack(tag: u32) -> (u32, Option<u32>) {
+    let s = tag >> CTX_BITS;
+    (tag & CTX_MASK, if s == 0 { None } else { Some(s - 1) })
+}
+
+fn slot_index(span: &Span, p: usize) -> usize {
+    if span.class == 0 {
+        0
+    } else {
+        (p - span.start) / span.elem_size as usize
+    }
+}
+
+fn table(span: &Span) -> *mut AtomicU32 {
+    span.tags.load(Ordering::Acquire).cast()
+}
+
+/// Tags slot `p` of `span`, making the span's table if needed. Returns false when
+/// the table cannot be made (out of memory): the object then goes untagged.
+pub fn set(span: &Span, p: usize, tag: u32) -> bool {
+    let mut t = table(span);
+    if t.is_null() {
+        let Some(fresh) = POOL.lock().alloc() else {
+            return false;
+        };
+        let fresh = fresh.as_ptr().cast::<u32>();
+        match span.tags.compare_exchange(
+            ptr::null_mut(),
+            fresh,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => t = fresh.cast(),
+            Err(other) => {
+                // SAFETY: our fresh record was never published.
+                unsafe { POOL.lock().free(NonNull::new_unchecked(fresh.cast())) };
+                t = other.cast();
+            }
+        }
+        TAGGED.store(true, Ordering::Release);
+    }
+    let i = slot_index(span, p);
+    if i >= TABLE_BYTES / 4 {
+        return false;
+    }
+    // SAFETY: i < 1024 slots of the table record.
+    unsafe { (*t.add(i)).store(tag, Ordering::Release) };
+    true
+}
+
+/// Takes (and clears) the tag of slot `p`, or 0.
+pub fn take(span: &Span, p: usize) -> u32 {
+    let t = table(span);
+    if t.is_null() {
+        return 0;
+    }
+    let i = slot_index(span, p);
+    if i >= TABLE_BYTES / 4 {
+        return 0;
+    }
+    // SAFETY: i < 1024 slots of the live table record.
+    unsafe { (*t.add(i)).swap(0, Ordering::AcqRel) }
+}
+
+/// Frees a span's table (the span is going back to the page heap).
+pub fn release(span: &Span) {
+    let t = span.tags.swap(ptr::null_mut(), Ordering::AcqRel);
+    if let Some(t) = NonNull::new(t) {
+        // SAFETY: the table came from POOL and the span no longer references it.
+        unsafe { POOL.lock().free(t.cast()) };
+    }
+}
+
+const _: () = assert!(span_objects(1) * 4 <= TABLE_BYTES && PAGE_SIZE / 8 == 1024);

@@ -1,0 +1,465 @@
+//! Building the profile and writing it: on demand, and at exit when `SPANPROF_OUT`
+//! asks for it.
+//!
+//! `init_from_env` runs once, when the first thread cache is made: it reads
+//! `SPANPROF_OUT`, `SPANPROF_RATE` and `SPANPROF_UNWIND` with `getenv` (no
+//! allocation) and, when a path is set, registers an `atexit` hook (the main
+//! thread's TLS destructors never run). Building a profile gathers the counters
+//! (allocator, per context, samples), symbolizes the sampled stacks once, and
+//! serializes the format of `format.rs`; all of it runs with the hooks suspended.
+//! Files are written to a temporary file in the same folder and renamed over the
+//! target, so a reader never sees half a profile.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::lock::SpinLock;
+use crate::profile::context;
+use crate::profile::counters::{self, Totals};
+use crate::profile::format::*;
+use crate::profile::hooks;
+use crate::profile::sample::{self, RATE};
+use crate::profile::site::SITES;
+use crate::size_class::{NUM_CLASSES, class_of, classes};
+
+/// Default sampling rate when a profile is asked for: Go's 512 KiB.
+pub const DEFAULT_RATE: u64 = 512 * 1024;
+
+static INIT: AtomicBool = AtomicBool::new(false);
+static START_UNIX_MS: AtomicU64 = AtomicU64::new(0);
+static START_NS: AtomicU64 = AtomicU64::new(0);
+/// `SPANPROF_OUT`, copied at start-up (NUL-terminated; empty = not set).
+static OUT: SpinLock<[u8; 4096]> = SpinLock::new([0; 4096]);
+
+fn getenv(name: &[u8]) -> Option<&'static [u8]> {
+    // SAFETY: name is NUL-terminated; getenv returns a pointer into the environment
+    // block or null, and we only read up to the NUL.
+    unsafe {
+        let p = libc::getenv(name.as_ptr().cast());
+        if p.is_null() {
+            return None;
+        }
+        Some(core::slice::from_raw_parts(p.cast::<u8>(), libc::strlen(p)))
+    }
+}
+
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// Reads the environment once (first thread cache). Allocates nothing.
+pub fn init_from_env() {
+    if INIT.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    START_NS.store(crate::os::now_ns(), Ordering::Relaxed);
+    let unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    START_UNIX_MS.store(unix_ms, Ordering::Relaxed);
+    let out = getenv(b"SPANPROF_OUT\0").filter(|s| !s.is_empty());
+    let rate = match getenv(b"SPANPROF_RATE\0") {
+        Some(s) => match parse_u64(s) {
+            Some(r) => Some(r),
+            None => {
+                crate::os::write_stderr(&[
+                    b"spanprof: SPANPROF_RATE is not a number of bytes; using 524288\n",
+                ]);
+                Some(DEFAULT_RATE)
+            }
+        },
+        None => None,
+    };
+    if let Some(u) = getenv(b"SPANPROF_UNWIND\0") {
+        sample::FRAME_POINTERS.store(u == b"fp", Ordering::Relaxed);
+    }
+    match (out, rate) {
+        (Some(_), None) => RATE.store(DEFAULT_RATE, Ordering::Relaxed),
+        (_, Some(r)) => RATE.store(r, Ordering::Relaxed),
+        (None, None) => {}
+    }
+    if let Some(path) = out {
+        let mut buf = OUT.lock();
+        let n = path.len().min(buf.len() - 1);
+        buf[..n].copy_from_slice(&path[..n]);
+        extern "C" fn at_exit() {
+            write_at_exit();
+        }
+        // SAFETY: registering a plain function; it runs once at exit.
+        unsafe { libc::atexit(at_exit) };
+    }
+}
+
+fn write_at_exit() {
+    let path = {
+        let buf = OUT.lock();
+        let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    if path.is_empty() {
+        return;
+    }
+    let target = expand_path(&path);
+    if let Err(e) = write_profile(&target) {
+        eprintln!("spanprof: cannot write profile {}: {e}", target.display());
+    }
+}
+
+/// `%p` in `pattern` becomes the process id, so many processes can write side by side.
+pub fn expand_path(pattern: &str) -> PathBuf {
+    PathBuf::from(pattern.replace("%p", &std::process::id().to_string()))
+}
+
+/// Builds the profile and writes it to `path` atomically (temporary file in the same
+/// folder, then rename). The previous file at `path`, if any, stays intact on error.
+pub fn write_profile(path: impl AsRef<Path>) -> io::Result<()> {
+    let path = path.as_ref();
+    hooks::suspended(|| {
+        let profile = build();
+        let json = serde_json::to_vec(&profile).map_err(io::Error::other)?;
+        write_atomic(path, &json)
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// The profile as it stands now (allocates; runs with the hooks suspended).
+pub fn build() -> Profile {
+    hooks::suspended(build_inner)
+}
+
+fn build_inner() -> Profile {
+    let stats = crate::stats();
+    let rate = RATE.load(Ordering::Relaxed);
+    let sites: Vec<&'static crate::Site> = SITES.iter().copied().collect();
+    let site_id = |key: usize| sites.iter().position(|s| s.key() == key).map(|i| i as u32);
+    let mut profile = Profile {
+        version: FORMAT_VERSION,
+        spanprof_version: env!("CARGO_PKG_VERSION").to_string(),
+        program: std::env::args().next().unwrap_or_default(),
+        args: std::env::args().skip(1).collect(),
+        pid: std::process::id(),
+        start_unix_ms: START_UNIX_MS.load(Ordering::Relaxed),
+        end_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        sample_rate: rate,
+        size_classes: classes()
+            .map(|c| SizeClassRow {
+                class: c.class as u32,
+                size: c.size as u64,
+                pages: c.pages as u32,
+                objects: c.objects as u32,
+                tail_waste: c.tail_waste as u64,
+            })
+            .collect(),
+        ..Profile::default()
+    };
+    profile.classes = stats
+        .size_classes()
+        .iter()
+        .map(|c| ClassCounters {
+            class: c.class as u32,
+            size: c.size as u64,
+            allocs: c.allocs,
+            frees: c.frees,
+            bytes_allocated: c.bytes_allocated,
+            live_objects: c.live_objects,
+            live_bytes: c.live_bytes,
+            refills: c.refills,
+            remote_frees: c.remote_frees,
+            spans_in_use: c.spans_in_use,
+        })
+        .collect();
+    let l = stats.large;
+    profile.large = LargeCounters {
+        allocs: l.allocs,
+        frees: l.frees,
+        bytes_allocated: l.bytes_allocated,
+        bytes_freed: l.bytes_freed,
+        requested_bytes: l.requested_bytes,
+    };
+    let h = stats.heap;
+    profile.heap = HeapFigures {
+        arenas_mapped: h.arenas_mapped,
+        bytes_mapped: h.bytes_mapped,
+        bytes_in_use: h.bytes_in_use,
+        bytes_scavenged: h.bytes_scavenged,
+        metadata_bytes: h.metadata_bytes,
+    };
+    let start = START_NS.load(Ordering::Relaxed);
+    profile.events = crate::heap_events()
+        .into_iter()
+        .map(|e| HeapEvent {
+            at_ms: e.at_ns.saturating_sub(start) / 1_000_000,
+            kind: ["arena_mapped", "huge_mapped", "scavenged"][e.kind.min(2) as usize].to_string(),
+            bytes: e.bytes,
+        })
+        .collect();
+    profile.sites = sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| site_info(i as u32, s))
+        .collect();
+    profile.site_stats = site_stats(&stats, &site_id);
+    let (samples, dropped) = sample::snapshot();
+    profile.samples = symbolize(samples, rate);
+    profile.dropped_samples = dropped;
+    profile
+}
+
+fn site_info(id: u32, s: &crate::Site) -> SiteInfo {
+    SiteInfo {
+        id,
+        name: s.name.to_string(),
+        module: s.module.to_string(),
+        file: s.file.to_string(),
+        line: s.line,
+        column: s.column,
+        findings: s
+            .findings
+            .iter()
+            .map(|f| FindingInfo {
+                line: f.line,
+                column: f.column,
+                expr: f.expr.to_string(),
+                kind: f.kind.to_string(),
+                reason: f.reason.to_string(),
+                type_name: f.type_name.map(str::to_string),
+                size: f.size.map(|s| s as u64),
+                align: f.align.map(|a| a as u64),
+                size_class: f.size.map(|s| class_of(s).unwrap_or(0) as u32),
+            })
+            .collect(),
+    }
+}
+
+/// Per-context totals summed over live and exited threads: `[ctx][class]`.
+pub fn context_totals() -> Vec<[Totals; NUM_CLASSES]> {
+    let n = context::count();
+    let mut totals = vec![[Totals::default(); NUM_CLASSES]; n];
+    crate::with_thread_tables(|tables| counters::sum_into(tables, &mut totals));
+    totals
+}
+
+fn site_stats(stats: &crate::Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> Vec<SiteStat> {
+    let totals = context_totals();
+    let mut out = Vec::new();
+    let mut attributed = [Totals::default(); NUM_CLASSES];
+    for (ctx, row) in totals.iter().enumerate().skip(1) {
+        let stack: Vec<u32> = context::stack(ctx as u32)
+            .iter()
+            .filter_map(|s| site_id(s.key()))
+            .collect();
+        for (class, t) in row.iter().enumerate() {
+            if t.allocs == 0 && t.frees == 0 {
+                continue;
+            }
+            attributed[class].add(t);
+            out.push(stat(stack.clone(), class, t));
+        }
+    }
+    // "(no site)": what the allocator counted minus what sites account for.
+    for class in 0..NUM_CLASSES {
+        let (allocs, frees, bytes, freed, req) = if class == 0 {
+            let l = &stats.large;
+            (
+                l.allocs,
+                l.frees,
+                l.bytes_allocated,
+                l.bytes_freed,
+                l.requested_bytes,
+            )
+        } else {
+            let c = &stats.classes[class];
+            (
+                c.allocs,
+                c.frees,
+                c.bytes_allocated,
+                c.bytes_freed,
+                c.bytes_allocated,
+            )
+        };
+        let a = &attributed[class];
+        let rest = Totals {
+            allocs: allocs.saturating_sub(a.allocs),
+            slot_bytes: bytes.saturating_sub(a.slot_bytes),
+            requested_bytes: if class == 0 {
+                req.saturating_sub(a.requested_bytes)
+            } else {
+                bytes.saturating_sub(a.slot_bytes)
+            },
+            refills: if class == 0 {
+                0
+            } else {
+                stats.classes[class].refills.saturating_sub(a.refills)
+            },
+            frees: frees.saturating_sub(a.frees),
+            freed_bytes: freed.saturating_sub(a.freed_bytes),
+        };
+        if rest.allocs != 0 || rest.frees != 0 {
+            out.push(stat(Vec::new(), class, &rest));
+        }
+    }
+    out
+}
+
+fn stat(stack: Vec<u32>, class: usize, t: &Totals) -> SiteStat {
+    SiteStat {
+        stack,
+        class: class as u32,
+        allocs: t.allocs,
+        slot_bytes: t.slot_bytes,
+        requested_bytes: t.requested_bytes,
+        refills: t.refills,
+        frees: t.frees,
+        live_objects: t.allocs.saturating_sub(t.frees),
+        live_bytes: t.slot_bytes.saturating_sub(t.freed_bytes),
+    }
+}
+
+/// Resolves every distinct address once and turns records into samples.
+fn symbolize(samples: Vec<sample::Sampled>, rate: u64) -> Vec<Sample> {
+    let mut cache: std::collections::HashMap<usize, Vec<Frame>> = std::collections::HashMap::new();
+    samples
+        .into_iter()
+        .map(|s| {
+            let mut frames = Vec::new();
+            for &ip in &s.ips {
+                let resolved = cache.entry(ip).or_insert_with(|| resolve(ip));
+                frames.extend(resolved.iter().cloned());
+            }
+            let frames = trim(frames);
+            let scale = unbias(s.size, rate);
+            let inuse_objects = s.alloc_objects.saturating_sub(s.free_objects);
+            let inuse_bytes = s.alloc_bytes.saturating_sub(s.free_bytes);
+            Sample {
+                frames,
+                size: s.size,
+                alloc_objects: s.alloc_objects,
+                alloc_bytes: s.alloc_bytes,
+                free_objects: s.free_objects,
+                free_bytes: s.free_bytes,
+                alloc_objects_est: s.alloc_objects as f64 * scale,
+                alloc_bytes_est: s.alloc_bytes as f64 * scale,
+                inuse_objects_est: inuse_objects as f64 * scale,
+                inuse_bytes_est: inuse_bytes as f64 * scale,
+            }
+        })
+        .collect()
+}
+
+/// pprof's correction for byte sampling: an allocation of `size` bytes is sampled
+/// with probability 1 − e^(−size/rate).
+pub fn unbias(size: u64, rate: u64) -> f64 {
+    if rate <= 1 || size == 0 {
+        return 1.0;
+    }
+    1.0 / (1.0 - (-(size as f64) / rate as f64).exp())
+}
+
+fn resolve(ip: usize) -> Vec<Frame> {
+    let mut out = Vec::new();
+    // A return address points after the call: look up the call instruction itself.
+    let lookup = ip.saturating_sub(1);
+    backtrace::resolve(lookup as *mut core::ffi::c_void, |sym| {
+        out.push(Frame {
+            function: sym
+                .name()
+                .map_or_else(|| format!("{ip:#x}"), |n| format!("{n:#}")),
+            file: sym.filename().map(|f| f.display().to_string()),
+            line: sym.lineno(),
+            address: ip as u64,
+            inlined: true,
+        });
+    });
+    if out.is_empty() {
+        out.push(Frame {
+            function: format!("{ip:#x}"),
+            file: None,
+            line: None,
+            address: ip as u64,
+            inlined: false,
+        });
+    }
+    // The last symbol of an address is the real (non-inlined) frame.
+    if let Some(last) = out.last_mut() {
+        last.inlined = false;
+    }
+    out
+}
+
+/// Drops spanprof's own frames from the top and the runtime's frames below `main`.
+fn trim(frames: Vec<Frame>) -> Vec<Frame> {
+    let ours = |f: &Frame| {
+        let n = f.function.as_str();
+        n.starts_with("spanprof::")
+            || n.starts_with("<spanprof::")
+            || n.starts_with("backtrace::")
+            || n.starts_with("__rustc::")
+            || n.starts_with("__rust_")
+            || n.starts_with("__rdl_")
+    };
+    let start = frames.iter().position(|f| !ours(f)).unwrap_or(frames.len());
+    let mut kept: Vec<Frame> = frames.into_iter().skip(start).collect();
+    if let Some(main) = kept
+        .iter()
+        .position(|f| f.function.ends_with("::main") && !f.function.starts_with("std::"))
+    {
+        kept.truncate(main + 1);
+    } else {
+        let runtime = |f: &Frame| {
+            let n = f.function.as_str();
+            n.starts_with("std::sys::")
+                || n.starts_with("std::thread::")
+                || n.starts_with("core::ops::function::")
+                || n.starts_with("std::rt::")
+                || n.starts_with("std::panic")
+                || n.starts_with("__libc_start")
+                || n == "_start"
+                || n == "start_thread"
+                || n == "clone3"
+                || n == "clone"
+                || n.starts_with("0x")
+        };
+        while kept.last().is_some_and(runtime) {
+            kept.pop();
+        }
+    }
+    kept
+}
