@@ -150,6 +150,8 @@ pub struct Sample {
     pub frames: Vec<Frame>,
     /// Slot size of the sampled allocations.
     pub size: u64,
+    /// Sampling rate these allocations were sampled at.
+    pub rate: u64,
     /// Raw counts of sampled allocations and of their frees.
     pub alloc_objects: u64,
     pub alloc_bytes: u64,

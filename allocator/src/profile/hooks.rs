@@ -128,11 +128,13 @@ fn maybe_sample(cache: &mut ThreadCache, slot: u64) -> Option<u32> {
     if rate == 0 {
         return None;
     }
-    let seed = (cache as *const ThreadCache as u64) | 1;
     let st = &mut cache.prof;
     if st.sample_rate != rate {
         if st.rng == 0 {
-            st.rng = seed;
+            // Deterministic per thread (by creation order), so runs repeat.
+            static THREADS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+            let n = THREADS.fetch_add(1, Ordering::Relaxed) + 1;
+            st.rng = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         }
         st.sample_rate = rate;
         st.sample_left = sample::next_interval(&mut st.rng, rate);
@@ -145,7 +147,7 @@ fn maybe_sample(cache: &mut ThreadCache, slot: u64) -> Option<u32> {
     st.busy = true;
     let mut ips = [0usize; MAX_FRAMES];
     let n = sample::capture(&mut ips, st.stack);
-    let id = sample::record(&ips[..n], slot);
+    let id = sample::record(&ips[..n], slot, rate);
     cache.prof.busy = false;
     id
 }

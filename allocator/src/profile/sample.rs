@@ -32,6 +32,9 @@ const INDEX_LEN: usize = MAX_RECORDS * 2;
 pub struct Record {
     pub hash: u64,
     pub size: u64,
+    /// The sampling rate in force when these samples were taken (part of the key, so
+    /// every record can be unbiased exactly even if the rate changes).
+    pub rate: u64,
     pub depth: u32,
     pub ips: [usize; MAX_FRAMES],
     pub alloc_objects: AtomicU64,
@@ -134,8 +137,8 @@ fn hash(ips: &[usize], size: u64) -> u64 {
 /// Counts one sampled allocation of `size` slot bytes at stack `ips`; returns its
 /// record index, or `None` when the table is full (the sample is dropped and
 /// counted as such).
-pub fn record(ips: &[usize], size: u64) -> Option<u32> {
-    let h = hash(ips, size);
+pub fn record(ips: &[usize], size: u64, rate: u64) -> Option<u32> {
+    let h = hash(ips, size) ^ rate.rotate_left(17);
     let mut t = TABLE.lock();
     if t.records.is_null() {
         let r = os::map(MAX_RECORDS * core::mem::size_of::<Record>())?;
@@ -158,6 +161,7 @@ pub fn record(ips: &[usize], size: u64) -> Option<u32> {
                 let r = &mut *t.records.add(id);
                 r.hash = h;
                 r.size = size;
+                r.rate = rate;
                 r.depth = ips.len() as u32;
                 r.ips[..ips.len()].copy_from_slice(ips);
                 *t.index.add(slot) = id as u32 + 1;
@@ -168,7 +172,7 @@ pub fn record(ips: &[usize], size: u64) -> Option<u32> {
         let id = (v - 1) as usize;
         // SAFETY: id < len.
         let r = unsafe { &*t.records.add(id) };
-        if r.hash == h && r.size == size && r.ips[..r.depth as usize] == *ips {
+        if r.hash == h && r.size == size && r.rate == rate && r.ips[..r.depth as usize] == *ips {
             break id;
         }
         slot = (slot + 1) % INDEX_LEN;
@@ -196,6 +200,7 @@ pub fn freed(id: u32) {
 pub struct Sampled {
     pub ips: Vec<usize>,
     pub size: u64,
+    pub rate: u64,
     pub alloc_objects: u64,
     pub alloc_bytes: u64,
     pub free_objects: u64,
@@ -212,6 +217,7 @@ pub fn snapshot() -> (Vec<Sampled>, u64) {
         out.push(Sampled {
             ips: r.ips[..r.depth as usize].to_vec(),
             size: r.size,
+            rate: r.rate,
             alloc_objects: r.alloc_objects.load(Ordering::Relaxed),
             alloc_bytes: r.alloc_bytes.load(Ordering::Relaxed),
             free_objects: r.free_objects.load(Ordering::Relaxed),

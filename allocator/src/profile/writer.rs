@@ -238,7 +238,7 @@ fn build_inner() -> Profile {
         .collect();
     profile.site_stats = site_stats(&stats, &site_id);
     let (samples, dropped) = sample::snapshot();
-    profile.samples = symbolize(samples, rate);
+    profile.samples = symbolize(samples);
     profile.dropped_samples = dropped;
     profile
 }
@@ -354,7 +354,7 @@ fn stat(stack: Vec<u32>, class: usize, t: &Totals) -> SiteStat {
 }
 
 /// Resolves every distinct address once and turns records into samples.
-fn symbolize(samples: Vec<sample::Sampled>, rate: u64) -> Vec<Sample> {
+fn symbolize(samples: Vec<sample::Sampled>) -> Vec<Sample> {
     let mut cache: std::collections::HashMap<usize, Vec<Frame>> = std::collections::HashMap::new();
     samples
         .into_iter()
@@ -365,12 +365,13 @@ fn symbolize(samples: Vec<sample::Sampled>, rate: u64) -> Vec<Sample> {
                 frames.extend(resolved.iter().cloned());
             }
             let frames = trim(frames);
-            let scale = unbias(s.size, rate);
+            let scale = unbias(s.size, s.rate);
             let inuse_objects = s.alloc_objects.saturating_sub(s.free_objects);
             let inuse_bytes = s.alloc_bytes.saturating_sub(s.free_bytes);
             Sample {
                 frames,
                 size: s.size,
+                rate: s.rate,
                 alloc_objects: s.alloc_objects,
                 alloc_bytes: s.alloc_bytes,
                 free_objects: s.free_objects,
