@@ -412,6 +412,15 @@ pub fn set_sample_rate(bytes: u64) {
     profile::sample::RATE.store(bytes, core::sync::atomic::Ordering::Relaxed);
 }
 
+/// Captures sampled stacks by walking frame pointers (tens of nanoseconds) instead
+/// of the DWARF unwinder (microseconds). Only correct when the whole program is
+/// built with `-C force-frame-pointers=yes` (this workspace's `.cargo/config.toml`
+/// does so); frames without a frame pointer end the walk early. Also set by
+/// `SPANPROF_UNWIND=fp`.
+pub fn set_frame_pointer_unwinding(on: bool) {
+    profile::sample::FRAME_POINTERS.store(on, core::sync::atomic::Ordering::Relaxed);
+}
+
 /// The profile as it stands now, without writing it.
 pub fn profile() -> Profile {
     profile::writer::build()
