@@ -24,6 +24,45 @@
 //! }
 //! ```
 //!
+//! # Profiling
+//!
+//! Set `SPANPROF_OUT` and the program writes a profile when it exits: per size class,
+//! per site, and sampled native stacks (Go's byte sampler, 512 KiB by default):
+//!
+//! ```console
+//! $ SPANPROF_OUT=heap-%p.json cargo run --release
+//! $ SPANPROF_OUT=heap.json SPANPROF_RATE=1 cargo run --release   # every allocation
+//! ```
+//!
+//! Mark functions to attribute their allocations exactly, per size class, with
+//! rounding waste and the refills they cause; measure a closure on the calling
+//! thread (safe in parallel tests):
+//!
+//! ```
+//! #[global_allocator]
+//! static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
+//!
+//! fn build_index(words: &[&str]) -> Vec<String> {
+//!     let _site = spanprof::enter(spanprof::site!("build_index"));
+//!     words.iter().map(|w| w.to_uppercase()).collect()
+//! }
+//!
+//! let (index, m) = spanprof::measure(|| build_index(&["alpha", "beta", "gamma"]));
+//! assert_eq!(m.allocs, 4); // three strings and the Vec
+//! let site = spanprof::site_stats("build_index").unwrap();
+//! assert_eq!(site.allocs, 4);
+//! assert!(site.slot_bytes > site.requested_bytes); // 5-byte strings use 8-byte slots
+//! drop(index);
+//! ```
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `SPANPROF_OUT` | write a profile here at exit (`%p` = pid); turns sampling on |
+//! | `SPANPROF_RATE` | mean bytes between sampled stacks (`1` = all, `0` = none; default 524288 when `SPANPROF_OUT` is set, else 0) |
+//! | `SPANPROF_UNWIND` | `fp` walks frame pointers (fast; build with `-C force-frame-pointers=yes`), else DWARF |
+//!
+//! The format is documented field by field in `docs/profile-format.md`.
+//!
 //! # How an allocation is served
 //!
 //! * **Small (≤ 32 KiB)**: the size (and alignment) picks a size class; the thread

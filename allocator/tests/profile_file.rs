@@ -44,10 +44,18 @@ fn run_child(out: Option<&str>, cwd: &Path) -> (std::process::ExitStatus, u32, S
         Some(o) => cmd.env("SPANPROF_OUT", o),
         None => cmd.env_remove("SPANPROF_OUT"),
     };
-    let child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
-    (out.status, pid, String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status,
+        pid,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -61,21 +69,46 @@ fn child_writes_a_valid_profile_at_exit() {
     let p: spanprof::Profile = serde_json::from_str(&text).expect("profile parses");
     assert_eq!(p.version, spanprof::format::FORMAT_VERSION);
     assert_eq!(p.pid, pid);
-    assert_eq!(p.sample_rate, 512 * 1024, "SPANPROF_OUT alone turns on default sampling");
+    assert_eq!(
+        p.sample_rate,
+        512 * 1024,
+        "SPANPROF_OUT alone turns on default sampling"
+    );
     assert_eq!(p.size_classes.len(), 67);
-    let site = p.sites.iter().find(|s| s.name == "child_site").expect("site listed");
-    let site_allocs: u64 = p.site_stats.iter().filter(|s| s.stack == [site.id]).map(|s| s.allocs).sum();
+    let site = p
+        .sites
+        .iter()
+        .find(|s| s.name == "child_site")
+        .expect("site listed");
+    let site_allocs: u64 = p
+        .site_stats
+        .iter()
+        .filter(|s| s.stack == [site.id])
+        .map(|s| s.allocs)
+        .sum();
     assert_eq!(site_allocs, 20_001, "20000 buffers and the Vec");
     // Every class adds up: sites plus "(no site)" equal the allocator's counters.
     for c in &p.classes {
-        let sum: u64 = p.site_stats.iter().filter(|s| s.class == c.class).map(|s| s.allocs).sum();
+        let sum: u64 = p
+            .site_stats
+            .iter()
+            .filter(|s| s.class == c.class)
+            .map(|s| s.allocs)
+            .sum();
         assert_eq!(sum, c.allocs, "class {}", c.class);
     }
     // ~12 MB allocated at a 512 KiB rate: a few dozen samples, symbolized.
     assert!(!p.samples.is_empty());
-    assert!(p.samples.iter().any(|s| s.frames.iter().any(|f| f.function.contains("child_work"))));
+    assert!(
+        p.samples
+            .iter()
+            .any(|s| s.frames.iter().any(|f| f.function.contains("child_work")))
+    );
     // Only the final file is there: no temporary file left behind.
-    let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -85,9 +118,16 @@ fn unwritable_path_costs_one_line_and_not_the_exit_status() {
     let dir = scratch("unwritable");
     let (status, _, stderr) = run_child(Some("/proc/no-such-dir/profile.json"), &dir);
     assert!(status.success(), "the profiled program still exits 0");
-    let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("spanprof:")).collect();
+    let lines: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.starts_with("spanprof:"))
+        .collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains("/proc/no-such-dir/profile.json"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("/proc/no-such-dir/profile.json"),
+        "{}",
+        lines[0]
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -108,9 +148,11 @@ fn write_profile_round_trips_and_replaces_atomically() {
     std::fs::write(&path, b"old").unwrap();
     let v: Vec<Box<u64>> = (0..100).map(Box::new).collect();
     spanprof::write_profile(&path).unwrap();
-    let p: spanprof::Profile = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let p: spanprof::Profile =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     // Round trip through the documented types is lossless.
-    let again: spanprof::Profile = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+    let again: spanprof::Profile =
+        serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
     assert_eq!(p, again);
     assert!(p.classes.iter().map(|c| c.allocs).sum::<u64>() > 100);
     // A failed write leaves the previous file intact.
@@ -125,5 +167,8 @@ fn write_profile_round_trips_and_replaces_atomically() {
 #[test]
 fn percent_p_becomes_the_pid() {
     let p = spanprof::expand_path("/tmp/x-%p.json");
-    assert_eq!(p, PathBuf::from(format!("/tmp/x-{}.json", std::process::id())));
+    assert_eq!(
+        p,
+        PathBuf::from(format!("/tmp/x-{}.json", std::process::id()))
+    );
 }
