@@ -334,13 +334,12 @@ unsafe impl GlobalAlloc for SpanAlloc {
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         let class = size_class::class_for(layout.size(), layout.align());
         let c = CACHE.with(Cell::get);
+        let fast = class != 0
+            && c as usize > DEAD as usize
+            && !tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed);
         // SAFETY: c is this thread's live cache; the caller passes a block we
         // allocated with this layout.
-        if class != 0
-            && c as usize > DEAD as usize
-            && !tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed)
-            && unsafe { (*c).try_free(&HEAP, p, class) }
-        {
+        if fast && unsafe { (*c).try_free(&HEAP, p, class) } {
             return;
         }
         // SAFETY: as above.

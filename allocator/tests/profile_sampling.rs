@@ -88,6 +88,7 @@ fn unbiased_estimate_is_close_to_the_truth() {
 }
 
 #[inline(never)]
+#[allow(clippy::vec_box)] // one 4000 B allocation per box is the point
 fn keep_some(n: usize) -> Vec<Box<[u8; 4000]>> {
     (0..n).map(|_| Box::new([7u8; 4000])).collect()
 }

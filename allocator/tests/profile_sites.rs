@@ -23,6 +23,7 @@ struct Seed {
 }
 
 #[inline(never)]
+#[allow(clippy::vec_box)] // the boxes are the point: one 32 B allocation each
 fn seeds(v: &mut Vec<Box<Seed>>, n: usize) {
     let _site = spanprof::enter(spanprof::site!("seeds"));
     for i in 0..n {

@@ -69,10 +69,10 @@ pub fn set_context(ctx: u32) {
 /// neither counted per site nor sampled.
 pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
     let c = crate::thread_cache();
-    // SAFETY: the calling thread's own live cache (or none).
     let was = if c.is_null() {
         true
     } else {
+        // SAFETY: the calling thread's own live cache.
         unsafe { core::mem::replace(&mut (*c).prof.busy, true) }
     };
     let r = f();

@@ -295,7 +295,7 @@ fn site_stats(stats: &crate::Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> V
         }
     }
     // "(no site)": what the allocator counted minus what sites account for.
-    for class in 0..NUM_CLASSES {
+    for (class, a) in attributed.iter().enumerate() {
         let (allocs, frees, bytes, freed, req) = if class == 0 {
             let l = &stats.large;
             (
@@ -315,7 +315,6 @@ fn site_stats(stats: &crate::Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> V
                 c.bytes_allocated,
             )
         };
-        let a = &attributed[class];
         let rest = Totals {
             allocs: allocs.saturating_sub(a.allocs),
             slot_bytes: bytes.saturating_sub(a.slot_bytes),
