@@ -218,11 +218,11 @@ fn install_fork_handlers() {
         return;
     }
     extern "C" fn prepare() {
-        HEAP.lock_all();
+        profile::lock_all(&HEAP);
     }
     extern "C" fn after() {
         // SAFETY: prepare() locked everything on this thread before the fork.
-        unsafe { HEAP.unlock_all() };
+        unsafe { profile::unlock_all(&HEAP) };
     }
     // SAFETY: the handlers are plain functions that take and release our own locks.
     unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };

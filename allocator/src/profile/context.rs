@@ -147,3 +147,17 @@ pub fn stack(id: u32) -> Vec<&'static Site> {
     out.reverse();
     out
 }
+
+/// Holds the lock until [`force_unlock`] (around `fork`).
+pub(crate) fn lock_forever() {
+    TABLE.lock_forever();
+}
+
+/// Releases [`lock_forever`]'s lock.
+///
+/// # Safety
+/// Must follow `lock_forever` on the same thread.
+pub(crate) unsafe fn force_unlock() {
+    // SAFETY: forwarded.
+    unsafe { TABLE.force_unlock() };
+}

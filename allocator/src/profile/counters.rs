@@ -197,3 +197,17 @@ pub fn orphan_free(ctx: u32, layout: core::alloc::Layout) {
         t.freed_bytes += slot;
     }
 }
+
+/// Holds the lock until [`force_unlock`] (around `fork`).
+pub(crate) fn lock_forever() {
+    POOLS.lock_forever();
+}
+
+/// Releases [`lock_forever`]'s lock.
+///
+/// # Safety
+/// Must follow `lock_forever` on the same thread.
+pub(crate) unsafe fn force_unlock() {
+    // SAFETY: forwarded.
+    unsafe { POOLS.force_unlock() };
+}

@@ -17,3 +17,28 @@ pub mod sample;
 pub mod site;
 pub mod tags;
 pub mod writer;
+
+/// Takes every profiler lock (before `fork`, around the allocator's own locks, in
+/// the order they nest at run time).
+pub(crate) fn lock_all(heap: &crate::Heap) {
+    context::lock_forever();
+    sample::lock_forever();
+    heap.lock_all();
+    counters::lock_forever();
+    tags::lock_forever();
+}
+
+/// Releases what [`lock_all`] took (after `fork`, in parent and child).
+///
+/// # Safety
+/// Must follow `lock_all` on the same thread.
+pub(crate) unsafe fn unlock_all(heap: &crate::Heap) {
+    // SAFETY: lock_all took each of these on this thread.
+    unsafe {
+        tags::force_unlock();
+        counters::force_unlock();
+        heap.unlock_all();
+        sample::force_unlock();
+        context::force_unlock();
+    }
+}

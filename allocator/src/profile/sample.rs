@@ -53,6 +53,10 @@ struct Table {
 // SAFETY: process-wide mappings, used under the lock (counters are atomics).
 unsafe impl Send for Table {}
 
+/// The records, published once mapped (they never move), so frees need no lock.
+static RECORDS: core::sync::atomic::AtomicPtr<Record> =
+    core::sync::atomic::AtomicPtr::new(ptr::null_mut());
+
 static TABLE: SpinLock<Table> = SpinLock::new(Table {
     records: ptr::null_mut(),
     index: ptr::null_mut(),
@@ -145,6 +149,7 @@ pub fn record(ips: &[usize], size: u64, rate: u64) -> Option<u32> {
         let i = os::map(INDEX_LEN * 4)?;
         t.records = r.as_ptr().cast();
         t.index = i.as_ptr().cast();
+        RECORDS.store(t.records, Ordering::Release);
     }
     let mut slot = (h as usize) % INDEX_LEN;
     let id = loop {
@@ -186,13 +191,15 @@ pub fn record(ips: &[usize], size: u64, rate: u64) -> Option<u32> {
 
 /// A sampled object of record `id` was freed.
 pub fn freed(id: u32) {
-    let t = TABLE.lock();
-    if (id as usize) < t.len {
-        // SAFETY: id < len.
-        let r = unsafe { &*t.records.add(id as usize) };
-        r.free_objects.fetch_add(1, Ordering::Relaxed);
-        r.free_bytes.fetch_add(r.size, Ordering::Relaxed);
+    let records = RECORDS.load(Ordering::Acquire);
+    if records.is_null() || id as usize >= MAX_RECORDS {
+        return;
     }
+    // SAFETY: ids come from `record`, which initialised the record before handing the
+    // id out (published to us through the object's tag); records never move.
+    let r = unsafe { &*records.add(id as usize) };
+    r.free_objects.fetch_add(1, Ordering::Relaxed);
+    r.free_bytes.fetch_add(r.size, Ordering::Relaxed);
 }
 
 /// A copy of one record, for the profile writer.
@@ -225,4 +232,18 @@ pub fn snapshot() -> (Vec<Sampled>, u64) {
         });
     }
     (out, t.dropped)
+}
+
+/// Holds the lock until [`force_unlock`] (around `fork`).
+pub(crate) fn lock_forever() {
+    TABLE.lock_forever();
+}
+
+/// Releases [`lock_forever`]'s lock.
+///
+/// # Safety
+/// Must follow `lock_forever` on the same thread.
+pub(crate) unsafe fn force_unlock() {
+    // SAFETY: forwarded.
+    unsafe { TABLE.force_unlock() };
 }

@@ -107,3 +107,17 @@ pub fn release(span: &Span) {
 }
 
 const _: () = assert!(span_objects(1) * 4 <= TABLE_BYTES && PAGE_SIZE / 8 == 1024);
+
+/// Holds the lock until [`force_unlock`] (around `fork`).
+pub(crate) fn lock_forever() {
+    POOL.lock_forever();
+}
+
+/// Releases [`lock_forever`]'s lock.
+///
+/// # Safety
+/// Must follow `lock_forever` on the same thread.
+pub(crate) unsafe fn force_unlock() {
+    // SAFETY: forwarded.
+    unsafe { POOL.force_unlock() };
+}
