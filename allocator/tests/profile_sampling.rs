@@ -111,3 +111,31 @@ fn in_use_counts_live_sampled_objects() {
         .sum();
     assert_eq!(inuse, 0.0);
 }
+
+#[inline(never)]
+fn fp_target(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|_| black_box(Vec::with_capacity(2000)))
+        .collect()
+}
+
+#[test]
+fn frame_pointer_stacks_reach_the_caller() {
+    // This workspace builds with -C force-frame-pointers=yes (.cargo/config.toml).
+    let _g = RATE.lock().unwrap_or_else(|e| e.into_inner());
+    spanprof::set_frame_pointer_unwinding(true);
+    spanprof::set_sample_rate(1);
+    let v = fp_target(50);
+    spanprof::set_sample_rate(0);
+    spanprof::set_frame_pointer_unwinding(false);
+    let p = spanprof::profile();
+    let s = samples_in(&p, "fp_target", 2048);
+    assert_eq!(s.iter().map(|s| s.alloc_objects).sum::<u64>(), 50);
+    // The walk continues past fp_target into the test function that called it.
+    assert!(s.iter().any(|s| {
+        s.frames
+            .iter()
+            .any(|f| f.function.contains("frame_pointer_stacks_reach_the_caller"))
+    }));
+    drop(v);
+}
