@@ -1,7 +1,11 @@
 //! The Go seed program in Rust: a non-inlined constructor returning a boxed 32-byte
-//! struct, run under spanprof, then the per-class counters it produced.
+//! struct, run under spanprof with the constructor as a site, then what the
+//! allocator and the site counted.
 //!
-//! `cargo run --release -p spanprof-examples --example go_seed`
+//! ```console
+//! $ cargo run --release -p spanprof-examples --example go_seed
+//! $ SPANPROF_OUT=go-seed.json cargo run --release -p spanprof-examples --example go_seed
+//! ```
 
 #[global_allocator]
 static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
@@ -17,6 +21,7 @@ struct Seed {
 
 #[inline(never)]
 fn new_seed(i: i64) -> Box<Seed> {
+    let _site = spanprof::enter(spanprof::site!("new_seed"));
     Box::new(Seed {
         a: i,
         b: i * 2,
@@ -44,4 +49,10 @@ fn main() {
         "32 B class (class {class}): {} allocations, {} frees, {} refills, {} spans in use",
         c.allocs, c.frees, c.refills, c.spans_in_use
     );
+    if let Some(s) = spanprof::site_stats("new_seed") {
+        println!(
+            "site new_seed: {} allocations ({} in the 32 B class), {} B of slots for {} B asked, {} live",
+            s.allocs, s.class_allocs[class], s.slot_bytes, s.requested_bytes, s.live_objects
+        );
+    }
 }

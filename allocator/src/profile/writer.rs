@@ -424,23 +424,31 @@ fn resolve(ip: usize) -> Vec<Frame> {
     out
 }
 
-/// Drops spanprof's own frames from the top and the runtime's frames below `main`.
+/// Drops spanprof's own frames from the top and the runtime's below `main`.
+///
+/// The top boundary is the global-allocator shim (`__rust_alloc` and friends): every
+/// allocation passes it, and everything above it is spanprof. Names alone would not
+/// do: with line-tables-only debug info, inlined frames carry short names.
 fn trim(frames: Vec<Frame>) -> Vec<Frame> {
-    let ours = |f: &Frame| {
-        let n = f.function.as_str();
-        n.starts_with("spanprof::")
-            || n.starts_with("<spanprof::")
-            || n.starts_with("backtrace::")
-            || n.starts_with("__rustc::")
-            || n.starts_with("__rust_")
-            || n.starts_with("__rdl_")
+    let shim = |f: &Frame| {
+        let n = f.function.strip_prefix("__rustc::").unwrap_or(&f.function);
+        n.starts_with("__rust_alloc") || n.starts_with("__rust_realloc") || n.starts_with("__rdl_")
     };
-    let start = frames.iter().position(|f| !ours(f)).unwrap_or(frames.len());
+    let start = match frames.iter().position(shim) {
+        Some(i) => i + 1,
+        None => frames
+            .iter()
+            .position(|f| {
+                !f.function.starts_with("spanprof::") && !f.function.starts_with("backtrace::")
+            })
+            .unwrap_or(frames.len()),
+    };
     let mut kept: Vec<Frame> = frames.into_iter().skip(start).collect();
-    if let Some(main) = kept
-        .iter()
-        .position(|f| f.function.ends_with("::main") && !f.function.starts_with("std::"))
-    {
+    let is_main = |f: &Frame| {
+        let n = f.function.as_str();
+        (n == "main" || n.ends_with("::main")) && !n.starts_with("std::")
+    };
+    if let Some(main) = kept.iter().position(is_main) {
         kept.truncate(main + 1);
     } else {
         let runtime = |f: &Frame| {
