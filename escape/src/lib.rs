@@ -1,4 +1,134 @@
 //! Go-style escape analysis over Rust syntax trees, for spanprof.
 //!
-//! Not built yet: the analysis arrives with the `#[track_alloc]` issue. This crate
-//! exists so the workspace has its final shape.
+//! Go users run `go build -gcflags=-m` to learn which values escape to the heap. This
+//! crate asks Go's question of Rust code: which heap allocations in a function outlive
+//! it, which die inside it (and could have been a stack value, a reused buffer or an
+//! arena), and which are handed somewhere the analysis cannot see.
+//!
+//! ```
+//! use spanprof_escape::{analyze_file, render_text, Kind};
+//!
+//! let src = r#"
+//! struct SmallStruct { a: i32, b: i32, c: f64, d: f64 }
+//!
+//! fn small_allocation() -> Box<SmallStruct> {
+//!     Box::new(SmallStruct { a: 1, b: 2, c: 3.0, d: 4.0 })
+//! }
+//!
+//! fn scratch(n: usize) -> usize {
+//!     let v: Vec<u64> = Vec::with_capacity(n);
+//!     v.len()
+//! }
+//! "#;
+//! let findings = analyze_file(src, "src/main.rs").unwrap();
+//! assert_eq!(
+//!     render_text(&findings, false),
+//!     "src/main.rs:5:5: Box::new(SmallStruct { .. }) escapes to heap: returned\n\
+//!      src/main.rs:9:23: Vec::with_capacity(n) does not escape\n"
+//! );
+//! assert_eq!(findings[0].kind, Kind::Escapes);
+//! assert_eq!(findings[0].ty.as_deref(), Some("SmallStruct"));
+//! assert_eq!(findings[1].ty.as_deref(), Some("u64"));
+//! ```
+//!
+//! # What it reports
+//!
+//! Allocation sites are recognised by name (`Box::new`, `Rc::new`, `Arc::new`, `vec![..]`,
+//! `Vec::with_capacity`, `String::from`, `format!`, `.to_string()`, `.to_owned()`,
+//! `.to_vec()`, `.collect()`, `.into_boxed_slice()`, maps and sets with capacity, and an
+//! empty collection that is grown). Each value is followed through bindings, moves,
+//! aggregates, branches, loops, closures and calls, and gets one [`Kind`]:
+//!
+//! - `escapes to heap: returned` / `stored in self.x` / `captured by a spawned thread`..;
+//! - `leaks` (`Box::leak`, `mem::forget`, `into_raw`);
+//! - `may escape: passed to f` when it goes where the analysis cannot follow;
+//! - `does not escape` (with `allocated in a loop` when it is);
+//! - `moved to heap: x` for a stack value moved into an allocation that escapes;
+//! - `leaking param: p to result ~r0 level=0` for results that borrow from a parameter.
+//!
+//! Borrows (`&v`, `v.len()`, `println!("{v}")`, `for x in &v`) never make a value escape.
+//!
+//! # Limits
+//!
+//! It reads syntax, not types: a method it does not know, called on a value that holds an
+//! allocation, makes that allocation `may escape` (it might take `self` by value), and
+//! destructuring does not tell the parts of a value apart (every part may hold every
+//! allocation the whole held). Calls are not followed into other functions. When unsure
+//! it says `may escape`, never `does not escape`.
+#![warn(missing_docs)]
+
+mod calls;
+mod control;
+mod env;
+mod finding;
+mod flow;
+mod params;
+mod places;
+mod render;
+mod sites;
+mod text;
+mod verdict;
+mod walk;
+
+pub use finding::{FileError, Finding, Kind};
+pub use render::{render_json, render_text};
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Analyses one function, as the `#[track_alloc]` macro sees it. `file` is copied into
+/// the findings; lines and columns come from the item's spans.
+///
+/// Methods called on values are judged without knowing the rest of the file; use
+/// [`analyze_file`] when the whole file is at hand.
+pub fn analyze_fn(item: &syn::ItemFn, file: &str) -> Vec<Finding> {
+    walk::body(
+        &item.sig,
+        &item.block,
+        file,
+        &item.sig.ident.to_string(),
+        &BTreeSet::new(),
+    )
+}
+
+/// Analyses a function given by signature and body (a method from an `impl` block, for
+/// example), printing `function` as its path (`Type::method`).
+pub fn analyze_body(
+    sig: &syn::Signature,
+    block: &syn::Block,
+    file: &str,
+    function: &str,
+) -> Vec<Finding> {
+    walk::body(sig, block, file, function, &BTreeSet::new())
+}
+
+/// Parses `src` and analyses every function in it: free functions, methods, default trait
+/// methods, functions in inline modules and functions nested in bodies. Findings are
+/// sorted by position. A file that does not parse gives one [`FileError`].
+pub fn analyze_file(src: &str, file: &str) -> Result<Vec<Finding>, FileError> {
+    walk::file(src, file)
+}
+
+/// Analyses every `.rs` file under `path` (or the file `path`), skipping `target/` and
+/// hidden directories. Files that cannot be read or parsed are reported as errors and the
+/// rest is analysed.
+pub fn analyze_path(path: impl AsRef<Path>) -> (Vec<Finding>, Vec<FileError>) {
+    let (files, mut errors) = walk::rust_files(path.as_ref());
+    let mut findings = Vec::new();
+    for f in files {
+        let name = f.display().to_string();
+        match std::fs::read_to_string(&f) {
+            Ok(src) => match analyze_file(&src, &name) {
+                Ok(found) => findings.extend(found),
+                Err(e) => errors.push(e),
+            },
+            Err(e) => errors.push(FileError {
+                file: name,
+                line: 0,
+                column: 0,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    (findings, errors)
+}
