@@ -261,12 +261,10 @@ fn alloc_slow(layout: Layout) -> (*mut u8, bool) {
 #[inline(never)]
 unsafe fn dealloc_slow(p: *mut u8, layout: Layout) {
     let c = thread_cache();
+    // Even while the profiler itself runs: a tag left behind would be inherited by
+    // the slot's next object. Charging a free allocates nothing.
     if tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
-        // SAFETY: c is null or this thread's cache: checked inside.
-        let busy = !c.is_null() && unsafe { (*c).prof.busy };
-        if !busy {
-            hooks::on_free(&HEAP, c, p, layout);
-        }
+        hooks::on_free(&HEAP, c, p, layout);
     }
     if !c.is_null() && size_class::class_for(layout.size(), layout.align()) == 0 {
         // SAFETY: the calling thread's own live cache.

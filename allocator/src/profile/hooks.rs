@@ -92,7 +92,10 @@ pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout) -> (*mut u8, bool
     }
     let class = class_for(layout.size(), layout.align());
     let refills_before = cache.cold[class].refills.load(Ordering::Relaxed);
-    let (p, zero) = heap.alloc_with(c, layout);
+    let (p, zero) = match class {
+        0 => heap.alloc_with(c, layout),
+        _ => cache.alloc(heap, class),
+    };
     if p.is_null() {
         return (p, zero);
     }

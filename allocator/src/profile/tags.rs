@@ -93,8 +93,14 @@ pub fn take(span: &Span, p: usize) -> u32 {
     if i >= TABLE_BYTES / 4 {
         return 0;
     }
-    // SAFETY: i < 1024 slots of the live table record.
-    unsafe { (*t.add(i)).swap(0, Ordering::AcqRel) }
+    // SAFETY: i < 1024 slots of the live table record. Only the thread freeing the
+    // slot touches its tag now, so a load and a store suffice (no atomic swap).
+    let tag = unsafe { &*t.add(i) };
+    let v = tag.load(Ordering::Acquire);
+    if v != 0 {
+        tag.store(0, Ordering::Relaxed);
+    }
+    v
 }
 
 /// Frees a span's table (the span is going back to the page heap).
