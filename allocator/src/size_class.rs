@@ -199,6 +199,25 @@ pub const fn class_for(size: usize, align: usize) -> usize {
     0
 }
 
+/// Per class, `ceil(2^32 / size)`: `(offset * DIV_MAGIC[c]) >> 32 == offset / size` for
+/// every offset inside a span (Go's `divMagic`; checked by a test), so a slot index
+/// costs a multiply instead of a division.
+pub const DIV_MAGIC: [u64; NUM_CLASSES] = {
+    let mut m = [0u64; NUM_CLASSES];
+    let mut c = 1;
+    while c < NUM_CLASSES {
+        m[c] = (u32::MAX as u64) / (CLASS_SIZE[c] as u64) + 1;
+        c += 1;
+    }
+    m
+};
+
+/// The slot index of byte `offset` of a span of `class`.
+#[inline(always)]
+pub const fn slot_index(class: usize, offset: usize) -> usize {
+    ((offset as u64 * DIV_MAGIC[class]) >> 32) as usize
+}
+
 /// Pages needed for a large object of `size` bytes.
 #[inline]
 pub const fn large_pages(size: usize) -> usize {
@@ -358,6 +377,20 @@ mod tests {
         assert_eq!(class_for(65, 64), class_of(128).unwrap());
         assert_eq!(class_for(8, 16384), 0);
         assert_eq!(class_for(40_000, 8), 0);
+    }
+
+    #[test]
+    fn slot_index_by_multiplication_is_exact() {
+        for c in classes() {
+            for off in 0..c.pages * PAGE_SIZE {
+                assert_eq!(
+                    slot_index(c.class, off),
+                    off / c.size,
+                    "class {} offset {off}",
+                    c.class
+                );
+            }
+        }
     }
 
     #[test]

@@ -98,7 +98,21 @@ static POOLS: SpinLock<Pools> = SpinLock::new(Pools {
 
 /// The counters of context `ctx` in `table` (created on first use), or `None` when
 /// out of memory.
+#[inline]
 pub fn cell(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&Cell6> {
+    if !table.is_null() {
+        // SAFETY: a non-null table is ours and its non-null slots are live records.
+        let rec = unsafe { *(**table).slots.get(ctx as usize)? };
+        if !rec.is_null() {
+            // SAFETY: as above.
+            return unsafe { (*rec).classes.get(class) };
+        }
+    }
+    cell_slow(table, ctx, class)
+}
+
+#[cold]
+fn cell_slow(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&Cell6> {
     if table.is_null() {
         *table = POOLS.lock().tables.alloc()?.as_ptr().cast();
     }

@@ -38,11 +38,12 @@ pub fn unpack(tag: u32) -> (u32, Option<u32>) {
     (tag & CTX_MASK, if s == 0 { None } else { Some(s - 1) })
 }
 
+#[inline]
 fn slot_index(span: &Span, p: usize) -> usize {
-    if span.class == 0 {
-        0
-    } else {
-        (p - span.start) / span.elem_size as usize
+    match span.class as usize {
+        0 => 0,
+        c if c < crate::size_class::NUM_CLASSES => crate::size_class::slot_index(c, p - span.start),
+        _ => usize::MAX,
     }
 }
 
