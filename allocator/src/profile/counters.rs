@@ -51,14 +51,27 @@ impl Totals {
 }
 
 impl Cell6 {
-    fn totals(&self) -> Totals {
+    /// The counts of class `class`; small classes' byte counts are derived from the
+    /// object counts (the hooks only add bytes for large objects).
+    fn totals(&self, class: usize) -> Totals {
+        let frees = self.frees.load(Ordering::Acquire);
+        let allocs = self.allocs.load(Ordering::Acquire);
+        let size = crate::size_class::class_size(class) as u64;
         Totals {
-            allocs: self.allocs.load(Ordering::Acquire),
-            slot_bytes: self.slot_bytes.load(Ordering::Acquire),
+            allocs,
+            slot_bytes: if class == 0 {
+                self.slot_bytes.load(Ordering::Acquire)
+            } else {
+                allocs * size
+            },
             requested_bytes: self.requested_bytes.load(Ordering::Acquire),
             refills: self.refills.load(Ordering::Acquire),
-            frees: self.frees.load(Ordering::Acquire),
-            freed_bytes: self.freed_bytes.load(Ordering::Acquire),
+            frees,
+            freed_bytes: if class == 0 {
+                self.freed_bytes.load(Ordering::Acquire)
+            } else {
+                frees * size
+            },
         }
     }
 }
@@ -148,7 +161,7 @@ pub unsafe fn retire(table: *mut ThreadTable) {
                 continue;
             }
             for (class, c) in (*rec).classes.iter().enumerate() {
-                (*pools.retired)[ctx][class].add(&c.totals());
+                (*pools.retired)[ctx][class].add(&c.totals(class));
             }
             pools.records.free(NonNull::new_unchecked(rec.cast()));
         }
@@ -174,7 +187,7 @@ pub fn sum_into(tables: impl Iterator<Item = *mut ThreadTable>, out: &mut [[Tota
             }
             for (class, total) in row.iter_mut().enumerate() {
                 // SAFETY: live record.
-                total.add(&unsafe { &(*rec).classes[class] }.totals());
+                total.add(&unsafe { &(*rec).classes[class] }.totals(class));
             }
         }
     }

@@ -109,9 +109,14 @@ pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout) -> (*mut u8, bool
         let refills = cache.cold[class].refills.load(Ordering::Relaxed) - refills_before;
         if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
             counters::add(&cell.allocs, 1);
-            counters::add(&cell.slot_bytes, slot);
             counters::add(&cell.requested_bytes, layout.size() as u64);
-            counters::add(&cell.refills, refills);
+            // Small classes' slot bytes are allocs × size: only large ones vary.
+            if class == 0 {
+                counters::add(&cell.slot_bytes, slot);
+            }
+            if refills != 0 {
+                counters::add(&cell.refills, refills);
+            }
         }
     }
     let sample = maybe_sample(cache, slot);
@@ -187,6 +192,8 @@ pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout) {
     };
     if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
         counters::add(&cell.frees, 1);
-        counters::add(&cell.freed_bytes, slot);
+        if class == 0 {
+            counters::add(&cell.freed_bytes, slot);
+        }
     }
 }
