@@ -11,11 +11,18 @@
 //! [`run_cli`], which runs one workload and prints one line:
 //! `workload=<w> allocator=<a> secs=<f64> ops=<n> ns_per_op=<f64>`.
 //! The driver (`benches/allocators.rs`) runs them as child processes.
+//!
+//! Profiling binaries (`bench-spanprof-sites`, `bench-dhat`, …) also install a
+//! [thread hook](set_thread_hook) before [`run_cli`]: every workload calls it at the
+//! start of each thread that does its work and keeps what it returns (e.g. a
+//! `spanprof::SiteGuard`) alive for that thread's work. `benches/profiling.rs` drives
+//! them.
 
+use std::any::Any;
 use std::hint::black_box;
 use std::mem::MaybeUninit;
 use std::sync::mpsc;
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, OnceLock};
 use std::thread;
 use std::time::Instant;
 
@@ -53,6 +60,34 @@ impl SplitMix64 {
     pub fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + self.below(hi - lo + 1)
     }
+}
+
+/// What a [thread hook](set_thread_hook) returns: a guard kept alive for the thread's work.
+pub type ThreadGuard = Box<dyn Any>;
+
+/// The process-wide thread hook; unset by default.
+static THREAD_HOOK: OnceLock<fn() -> ThreadGuard> = OnceLock::new();
+
+/// Installs `hook`, which every workload then calls at the start of each thread that
+/// does its work (the loop thread, and the producer/consumer or worker threads of
+/// `xthread` and `larson`), keeping the returned guard alive until that thread's work
+/// is done — e.g. `|| Box::new(spanprof::enter(spanprof::site!("bench")))` runs every
+/// workload under a site. Call it before [`run_cli`]; it can be set once per process.
+///
+/// # Panics
+///
+/// If a hook was already set.
+pub fn set_thread_hook(hook: fn() -> ThreadGuard) {
+    assert!(
+        THREAD_HOOK.set(hook).is_ok(),
+        "spanprof-bench: the thread hook can be set only once"
+    );
+}
+
+/// Calls the thread hook, if one is set; the caller keeps the guard for its work.
+#[inline(never)]
+fn thread_hook() -> Option<ThreadGuard> {
+    THREAD_HOOK.get().map(|hook| hook())
 }
 
 /// A workload: `(seconds of the measured loop, ops performed)` for a requested op count.
@@ -117,6 +152,14 @@ pub const WORKLOADS: &[Workload] = &[
     },
 ];
 
+impl Workload {
+    /// Whether each op allocates: all but `go-seed-baseline`, the no-heap loop. The
+    /// profiling binaries expect counted or sampled allocations only from these.
+    pub fn allocates(&self) -> bool {
+        self.name != "go-seed-baseline"
+    }
+}
+
 /// The workload called `name`.
 pub fn workload(name: &str) -> Option<&'static Workload> {
     WORKLOADS.iter().find(|w| w.name == name)
@@ -134,6 +177,7 @@ fn touched_block(n: usize) -> Box<[MaybeUninit<u8>]> {
 /// small-churn: a ring of 10k live `Vec<u8>`; each op replaces a random slot with
 /// `Vec::with_capacity(8..=512)` holding one byte (one alloc + one free).
 pub fn small_churn(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
     const LIVE: usize = 10_000;
     let mut rng = SplitMix64::new(SEED);
     let mut ring: Vec<Vec<u8>> = (0..LIVE)
@@ -195,6 +239,7 @@ pub fn new_seed_value(i: u64) -> Seed {
 /// go-seed: each op boxes a [`Seed`] through the non-inlined [`new_seed`] and frees
 /// the one boxed 16 ops earlier (a window of 16 live objects).
 pub fn go_seed(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
     let mut window: [Box<Seed>; 16] = std::array::from_fn(|i| new_seed(i as u64));
     let start = Instant::now();
     for i in 0..ops {
@@ -210,6 +255,7 @@ pub fn go_seed(ops: u64) -> (f64, u64) {
 /// field of each struct in a window of 16: the loop and call overhead that go-seed's
 /// ns/op includes, so `go-seed - go-seed-baseline` is the net alloc+free cost.
 pub fn go_seed_baseline(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
     let mut window = [0i64; 16];
     let start = Instant::now();
     for i in 0..ops {
@@ -235,6 +281,7 @@ fn mixed_size(rng: &mut SplitMix64) -> usize {
 /// mixed-sizes: a ring of 4096 live byte boxes; each op replaces a random slot with a
 /// box of a [mixed size](mixed_size), first and last byte written (one alloc + one free).
 pub fn mixed_sizes(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
     const LIVE: usize = 4096;
     let mut rng = SplitMix64::new(SEED);
     let mut ring: Vec<Box<[MaybeUninit<u8>]>> = (0..LIVE)
@@ -257,9 +304,11 @@ pub fn mixed_sizes(ops: u64) -> (f64, u64) {
 /// op = one object allocated on one thread and freed on the other. The clock covers
 /// producing everything and the consumer finishing.
 pub fn xthread(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
     const BATCH: usize = 256;
     let (tx, rx) = mpsc::sync_channel::<Vec<Box<[MaybeUninit<u8>]>>>(16);
     let consumer = thread::spawn(move || {
+        let _hook = thread_hook();
         let mut freed = 0u64;
         for batch in rx {
             for obj in batch {
@@ -296,6 +345,7 @@ pub fn xthread(ops: u64) -> (f64, u64) {
 /// two live sets are swapped between the threads, so the next round frees objects the
 /// other thread allocated. One op = one free + alloc; ops are summed over the threads.
 pub fn larson(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
     const THREADS: u64 = 2;
     const ROUNDS: u64 = 20;
     const LIVE: usize = 10_000;
@@ -313,6 +363,7 @@ pub fn larson(ops: u64) -> (f64, u64) {
         .map(|(id, send, recv)| {
             let start_line = Arc::clone(&start_line);
             thread::spawn(move || {
+                let _hook = thread_hook();
                 let mut rng = SplitMix64::new(SEED ^ (id + 1).wrapping_mul(0x9e37_79b9));
                 let mut live: LiveSet = (0..LIVE)
                     .map(|_| touched_block(rng.range(8, 1000)))
@@ -353,6 +404,7 @@ const PIECE: &str = concat!(
 /// 8..=128 B pieces; each is dropped on reaching its random 4-64 KB target and starts
 /// again empty. One op = one finished buffer (about ten capacity changes).
 pub fn realloc_grow(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
     const _: () = assert!(PIECE.len() == 128);
     fn target(rng: &mut SplitMix64) -> usize {
         rng.range(4 * 1024, 64 * 1024)
@@ -399,8 +451,8 @@ pub fn realloc_grow(ops: u64) -> (f64, u64) {
 /// command line (ops defaults to the workload's default), runs it under whatever
 /// global allocator the binary set, and prints
 /// `workload=<w> allocator=<allocator> secs=<f64> ops=<n> ns_per_op=<f64>`.
-/// Exits with status 2 on a usage error.
-pub fn run_cli(allocator: &str) {
+/// Exits with status 2 on a usage error. Returns what ran, for checks after the run.
+pub fn run_cli(allocator: &str) -> Run {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
         let names: Vec<&str> = WORKLOADS.iter().map(|w| w.name).collect();
@@ -430,6 +482,88 @@ pub fn run_cli(allocator: &str) {
         "workload={} allocator={allocator} secs={secs:.6} ops={done} ns_per_op={ns_per_op:.3}",
         w.name
     );
+    Run {
+        workload: w,
+        ops: done,
+        secs,
+    }
+}
+
+/// What [`run_cli`] ran.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    /// The workload.
+    pub workload: &'static Workload,
+    /// Ops performed.
+    pub ops: u64,
+    /// Seconds of the measured loop.
+    pub secs: f64,
+}
+
+/// For the profiling binaries: prints `bench-<allocator>: <what>` to stderr and exits
+/// with status 1 (the driver reports the run as failed).
+pub fn fail(allocator: &str, what: &str) -> ! {
+    eprintln!("bench-{allocator}: {what}");
+    std::process::exit(1)
+}
+
+/// Checks, run after the measured loop, that the spanprof profiling binaries really
+/// profiled: each fails the run ([`fail`]) if not.
+pub mod check {
+    use super::{Run, fail};
+
+    /// The run's allocations were counted under the site `site`: at least one per op
+    /// (per op of a workload that [allocates](super::Workload::allocates)).
+    /// Returns the site's counters.
+    pub fn site_counted(allocator: &str, run: &Run, site: &str) -> spanprof::SiteStats {
+        let Some(stats) = spanprof::site_stats(site) else {
+            fail(
+                allocator,
+                &format!(
+                    "spanprof::site_stats({site:?}) is None after {} ops of {}",
+                    run.ops, run.workload.name
+                ),
+            )
+        };
+        let want = if run.workload.allocates() { run.ops } else { 0 };
+        if stats.allocs < want || stats.allocs == 0 {
+            fail(
+                allocator,
+                &format!(
+                    "site {site:?} counted {} allocations in {} ops of {} (expected >= {})",
+                    stats.allocs,
+                    run.ops,
+                    run.workload.name,
+                    want.max(1)
+                ),
+            );
+        }
+        stats
+    }
+
+    /// `spanprof::profile()` holds at least `min_objects` sampled allocations (raw
+    /// counts, plus any dropped for a full stack table), and some sample at all when
+    /// `min_objects > 0`.
+    pub fn sampled(allocator: &str, run: &Run, min_objects: u64) {
+        let profile = spanprof::profile();
+        let objects: u64 = profile.samples.iter().map(|s| s.alloc_objects).sum();
+        if min_objects > 0
+            && (profile.samples.is_empty() || objects + profile.dropped_samples < min_objects)
+        {
+            fail(
+                allocator,
+                &format!(
+                    "spanprof::profile() has {} sample stacks, {objects} sampled + {} dropped \
+                     allocations after {} ops of {} at rate {} (expected >= {min_objects})",
+                    profile.samples.len(),
+                    profile.dropped_samples,
+                    run.ops,
+                    run.workload.name,
+                    profile.sample_rate,
+                ),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

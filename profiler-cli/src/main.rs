@@ -1,28 +1,278 @@
-//! The `spanprof` command.
-//!
-//! Only `spanprof classes` exists so far (it prints the size-class table); reports,
-//! flamegraphs, audits and pprof arrive with the CLI issue.
+//! The `spanprof` command: reports, flamegraphs, pprof, diffs, escape analysis and
+//! audits from spanprof profiles. This file is the command line and the dispatch;
+//! each subcommand lives in its own module.
 
+mod audit;
+mod demo;
+mod diff;
+mod escape;
+mod flame;
+mod folded;
+mod load;
+mod output;
+mod pprof;
+mod report;
+mod workload;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use output::{CliError, Result, check_not_input, write_output};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+// The CLI is a Rust program too: `spanprof demo` profiles its own workload. With no
+// SPANPROF_RATE the sampler is off and the other subcommands pay next to nothing.
+#[global_allocator]
+static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "spanprof",
+    version,
+    about = "Heap profiles of Rust programs, the Go way"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print Go's size-class table.
+    Classes,
+    /// Totals, top sites, size classes, large objects, heap events and top stacks.
+    Report {
+        /// The profile (JSON, written with SPANPROF_OUT).
+        profile: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// How many sites and stacks to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+    /// Draw a flamegraph SVG of the heap.
+    Flamegraph {
+        profile: PathBuf,
+        /// Output file (`-` = stdout).
+        #[arg(short, long, default_value = "heap.svg")]
+        output: PathBuf,
+        #[command(flatten)]
+        stacks: folded::StackOpts,
+        /// Draw top-down (icicle graph).
+        #[arg(long)]
+        icicle: bool,
+        /// Title of the graph.
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Print folded stacks (`root;…;leaf weight`), as flamegraph tools read them.
+    Folded {
+        profile: PathBuf,
+        /// Output file (`-` = stdout).
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
+        #[command(flatten)]
+        stacks: folded::StackOpts,
+    },
+    /// Write a gzipped pprof protobuf (Go's heap sample types) for `go tool pprof`.
+    Pprof {
+        profile: PathBuf,
+        /// Output file (`-` = stdout).
+        #[arg(short, long, default_value = "heap.pb.gz")]
+        output: PathBuf,
+    },
+    /// Differential flamegraph of two profiles and a table of what changed most.
+    Diff {
+        before: PathBuf,
+        after: PathBuf,
+        /// Output file (`-` = stdout; the table then goes to stderr).
+        #[arg(short, long, default_value = "diff.svg")]
+        output: PathBuf,
+        #[command(flatten)]
+        stacks: folded::StackOpts,
+        #[arg(long)]
+        icicle: bool,
+        #[arg(long)]
+        title: Option<String>,
+        /// Rows in the change table.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+    /// Static escape analysis of Rust sources, in Go's `-gcflags=-m` format.
+    Escape {
+        /// Files or folders (default: src/ of the package here).
+        paths: Vec<PathBuf>,
+        /// Show why: the flow that led to each verdict.
+        #[arg(short, long)]
+        verbose: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Keep only these verdicts (repeatable).
+        #[arg(long, value_enum)]
+        only: Vec<escape::OnlyKind>,
+    },
+    /// Types named by escape findings: size class, slot, waste and how to save.
+    Audit {
+        profile: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Run a built-in workload under spanprof and write every output into DIR.
+    Demo {
+        #[arg(default_value = "spanprof-demo")]
+        dir: PathBuf,
+    },
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    // Plain data with string keys: serialising cannot fail.
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn stdout(text: &str) -> Result<()> {
+    write_output(Path::new("-"), text.as_bytes())
+}
+
+fn folded_lines(profile: &Path, opts: &folded::StackOpts) -> Result<Vec<String>> {
+    let p = load::load(profile)?;
+    let f = folded::fold(&p, &profile.display().to_string(), opts)?;
+    Ok(f.iter().map(|(s, w)| format!("{s} {w}")).collect())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Classes => stdout(&spanprof::size_class::render_table()),
+        Command::Report {
+            profile,
+            format,
+            top,
+        } => {
+            let r = report::build(&load::load(&profile)?, top);
+            match format {
+                Format::Text => stdout(&report::render_text(&r)),
+                Format::Json => stdout(&json(&r)),
+            }
+        }
+        Command::Flamegraph {
+            profile,
+            output,
+            stacks,
+            icicle,
+            title,
+        } => {
+            check_not_input(&output, &[&profile])?;
+            let lines = folded_lines(&profile, &stacks)?;
+            let look = flame::Look { title, icicle };
+            let svg = flame::svg(&profile.display().to_string(), &lines, &stacks, &look)?;
+            write_output(&output, &svg)
+        }
+        Command::Folded {
+            profile,
+            output,
+            stacks,
+        } => {
+            check_not_input(&output, &[&profile])?;
+            let p = load::load(&profile)?;
+            let f = folded::fold(&p, &profile.display().to_string(), &stacks)?;
+            write_output(&output, folded::render(&f).as_bytes())
+        }
+        Command::Pprof { profile, output } => {
+            check_not_input(&output, &[&profile])?;
+            let p = load::load(&profile)?;
+            write_output(
+                &output,
+                &pprof::gzipped(&p, &profile.display().to_string())?,
+            )
+        }
+        Command::Diff {
+            before,
+            after,
+            output,
+            stacks,
+            icicle,
+            title,
+            top,
+        } => {
+            check_not_input(&output, &[&before, &after])?;
+            let (b, a) = (load::load(&before)?, load::load(&after)?);
+            let (bn, an) = (before.display().to_string(), after.display().to_string());
+            let (bf, af) = diff::fold_both((&b, &bn), (&a, &an), &stacks)?;
+            let look = flame::Look {
+                title: title.or_else(|| Some(format!("{} (diff)", flame::default_title(&stacks)))),
+                icicle,
+            };
+            let svg = flame::svg(&an, &diff::lines(&bf, &af), &stacks, &look)?;
+            write_output(&output, &svg)?;
+            let table = diff::table(&b, &a, top);
+            if output.as_os_str() == "-" {
+                eprint!("{table}");
+                Ok(())
+            } else {
+                stdout(&table)
+            }
+        }
+        Command::Escape {
+            paths,
+            verbose,
+            format,
+            only,
+        } => {
+            let paths = escape::default_paths(paths)?;
+            let (findings, errors) = escape::analyze(&paths, &only);
+            stdout(&escape::render(&findings, format == Format::Json, verbose))?;
+            match errors.first() {
+                None => Ok(()),
+                Some(first) => {
+                    for e in &errors[1..] {
+                        eprintln!("spanprof: {e}");
+                    }
+                    Err(CliError::new(
+                        &first.file,
+                        first
+                            .to_string()
+                            .trim_start_matches(&format!("{}: ", first.file)),
+                    ))
+                }
+            }
+        }
+        Command::Audit { profile, format } => {
+            let rows = audit::build(&load::load(&profile)?);
+            match format {
+                Format::Text => stdout(&audit::render_text(&rows)),
+                Format::Json => stdout(&json(&rows)),
+            }
+        }
+        Command::Demo { dir } => {
+            let (text, written) = demo::run(&dir)?;
+            let mut out = text;
+            out.push_str("\nWrote:\n");
+            for p in written {
+                out.push_str(&format!("  {}\n", p.display()));
+            }
+            stdout(&out)
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("classes") => {
-            print!("{}", spanprof::size_class::render_table());
-            ExitCode::SUCCESS
-        }
-        Some("--version") | Some("-V") => {
-            println!("spanprof {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("spanprof: unknown command '{other}' (available: classes)");
-            ExitCode::from(2)
-        }
-        None => {
-            eprintln!("usage: spanprof classes");
-            ExitCode::from(2)
+    // This binary runs on spanprof (for `demo`); a SPANPROF_OUT or SPANPROF_RATE meant
+    // for the program being profiled must not make the CLI sample itself or write its
+    // own profile over the one it is reading.
+    spanprof::cancel_exit_profile();
+    spanprof::set_sample_rate(0);
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.code)
         }
     }
 }

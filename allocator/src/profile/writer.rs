@@ -101,6 +101,12 @@ pub fn init_from_env() {
     }
 }
 
+/// Forgets `SPANPROF_OUT`: no profile is written at exit. For programs that install
+/// spanprof but must not write over a profile they were asked to read.
+pub fn cancel_exit_profile() {
+    OUT.lock()[0] = 0;
+}
+
 fn write_at_exit() {
     let path = {
         let buf = OUT.lock();

@@ -1,0 +1,240 @@
+//! Folded stacks (`root;…;leaf count`) from a profile: native sampled stacks or site
+//! stacks, weighted by bytes, objects or refills, optionally one size class only and
+//! with the size class as the leaf frame. Also `spanprof folded`.
+
+use crate::output::{CliError, Result};
+use clap::{Args, ValueEnum};
+use spanprof::Profile;
+use spanprof::format::Frame;
+use std::collections::BTreeMap;
+
+/// What a stack is weighted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Weight {
+    AllocBytes,
+    AllocObjects,
+    InuseBytes,
+    InuseObjects,
+    Refills,
+}
+
+impl Weight {
+    /// The unit shown in flamegraph tooltips.
+    pub fn count_name(self) -> &'static str {
+        match self {
+            Weight::AllocBytes | Weight::InuseBytes => "bytes",
+            Weight::AllocObjects | Weight::InuseObjects => "objects",
+            Weight::Refills => "refills",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Weight::AllocBytes => "alloc-bytes",
+            Weight::AllocObjects => "alloc-objects",
+            Weight::InuseBytes => "inuse-bytes",
+            Weight::InuseObjects => "inuse-objects",
+            Weight::Refills => "refills",
+        }
+    }
+}
+
+/// Which stacks to draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Stacks {
+    /// Sampled native call stacks (needs SPANPROF_RATE).
+    Native,
+    /// Site stacks (`#[track_alloc]` / `site!`), exact counts.
+    Sites,
+}
+
+/// Options shared by `flamegraph`, `folded` and `diff`.
+#[derive(Args, Clone, Debug)]
+pub struct StackOpts {
+    /// What each stack is weighted by (refills needs --stacks sites).
+    #[arg(long, value_enum, default_value = "alloc-bytes")]
+    pub weight: Weight,
+    /// Native sampled stacks or site stacks.
+    #[arg(long, value_enum, default_value = "native")]
+    pub stacks: Stacks,
+    /// Only this size class: a class number (`4`) or a slot size (`32B`); 0 = large.
+    #[arg(long, value_name = "N|BYTES")]
+    pub size_class: Option<String>,
+    /// Append the size class (`[32 B]`) as the leaf frame.
+    #[arg(long)]
+    pub class_frames: bool,
+}
+
+/// A size-class filter, resolved to a class number (0 for large).
+#[derive(Clone, Copy, Debug)]
+pub struct ClassFilter {
+    pub class: u32,
+}
+
+/// Parses `4`, `32B`, `32 B` or `large` into a class.
+pub fn parse_class(text: &str) -> std::result::Result<ClassFilter, String> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("large") || t == "0" {
+        return Ok(ClassFilter { class: 0 });
+    }
+    let classes = spanprof::size_class::classes;
+    if let Some(bytes) = t.strip_suffix(['B', 'b']) {
+        let n: u64 = bytes.trim().parse().map_err(|_| {
+            format!("unknown size class '{text}' (give a class number or a slot size like 32B)")
+        })?;
+        if let Some(c) = classes().find(|c| c.size as u64 == n) {
+            return Ok(ClassFilter {
+                class: c.class as u32,
+            });
+        }
+        return Err(match classes().find(|c| c.size as u64 >= n) {
+            Some(c) => format!(
+                "unknown size class '{text}': {n} B is not a slot size (it lands in class {} of {} B)",
+                c.class, c.size
+            ),
+            None => format!(
+                "unknown size class '{text}': over 32 KiB is large (use --size-class large)"
+            ),
+        });
+    }
+    let n: usize = t.parse().map_err(|_| {
+        format!("unknown size class '{text}' (give a class number or a slot size like 32B)")
+    })?;
+    match classes().find(|c| c.class == n) {
+        Some(c) => Ok(ClassFilter {
+            class: c.class as u32,
+        }),
+        None => Err(format!(
+            "unknown size class '{text}' (classes are 1 to 67, or 0 = large)"
+        )),
+    }
+}
+
+/// The display names of a site stack, outermost first; "(no site)" for the empty stack.
+pub fn site_names(p: &Profile, stack: &[u32]) -> Vec<String> {
+    if stack.is_empty() {
+        return vec!["(no site)".into()];
+    }
+    stack
+        .iter()
+        .map(|id| match p.sites.iter().find(|s| s.id == *id) {
+            Some(s) => s.name.clone(),
+            None => format!("site#{id}"),
+        })
+        .collect()
+}
+
+/// The innermost frame outside the standard library and dependencies, with its
+/// `file:line`; the innermost frame when there is none.
+pub fn user_frame(frames: &[Frame]) -> (String, String) {
+    let is_lib = |f: &Frame| match &f.file {
+        Some(file) => file.starts_with("/rustc/") || file.contains("/.cargo/registry/"),
+        None => true,
+    };
+    let f = frames.iter().find(|f| !is_lib(f)).or(frames.first());
+    match f {
+        Some(f) => {
+            let loc = match (&f.file, f.line) {
+                (Some(file), Some(line)) => format!("{file}:{line}"),
+                (Some(file), None) => file.clone(),
+                _ => String::new(),
+            };
+            (f.function.clone(), loc)
+        }
+        None => ("[unknown]".into(), String::new()),
+    }
+}
+
+/// A frame name safe for the folded format (no `;`, never empty).
+fn clean(name: &str) -> String {
+    if name.is_empty() {
+        "[unknown]".into()
+    } else {
+        name.replace(';', ",")
+    }
+}
+
+fn class_frame(class: u32, size: u64) -> String {
+    if class == 0 {
+        "[large]".into()
+    } else {
+        format!("[{size} B]")
+    }
+}
+
+/// Folded stacks and their weights, sorted by stack. `file` names the profile in errors.
+pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String, u64>> {
+    let filter = match &opts.size_class {
+        Some(t) => Some(parse_class(t).map_err(|e| CliError::usage(file, e))?),
+        None => None,
+    };
+    let mut out: BTreeMap<String, u64> = BTreeMap::new();
+    match opts.stacks {
+        Stacks::Native => {
+            if opts.weight == Weight::Refills {
+                return Err(CliError::usage(
+                    file,
+                    "--weight refills needs --stacks sites (samples do not count refills)",
+                ));
+            }
+            if p.samples.is_empty() {
+                return Err(CliError::new(
+                    file,
+                    "no sampled stacks; run with SPANPROF_RATE=4096 (or use --stacks sites)",
+                ));
+            }
+            for s in &p.samples {
+                let class = spanprof::size_class::classes()
+                    .find(|c| c.size as u64 == s.size)
+                    .map_or(0, |c| c.class as u32);
+                if filter.is_some_and(|f| f.class != class) {
+                    continue;
+                }
+                let w = match opts.weight {
+                    Weight::AllocBytes => s.alloc_bytes_est,
+                    Weight::AllocObjects => s.alloc_objects_est,
+                    Weight::InuseBytes => s.inuse_bytes_est,
+                    Weight::InuseObjects => s.inuse_objects_est,
+                    Weight::Refills => 0.0,
+                };
+                let mut names: Vec<String> =
+                    s.frames.iter().rev().map(|f| clean(&f.function)).collect();
+                if names.is_empty() {
+                    names.push("[unknown]".into());
+                }
+                if opts.class_frames {
+                    names.push(class_frame(class, s.size));
+                }
+                *out.entry(names.join(";")).or_default() += w.max(0.0).round() as u64;
+            }
+        }
+        Stacks::Sites => {
+            for s in &p.site_stats {
+                if filter.is_some_and(|f| f.class != s.class) {
+                    continue;
+                }
+                let w = match opts.weight {
+                    Weight::AllocBytes => s.slot_bytes,
+                    Weight::AllocObjects => s.allocs,
+                    Weight::InuseBytes => s.live_bytes,
+                    Weight::InuseObjects => s.live_objects,
+                    Weight::Refills => s.refills,
+                };
+                let mut names: Vec<String> =
+                    site_names(p, &s.stack).iter().map(|n| clean(n)).collect();
+                if opts.class_frames {
+                    let size = spanprof::size_class::class_info(s.class as usize).size as u64;
+                    names.push(class_frame(s.class, size));
+                }
+                *out.entry(names.join(";")).or_default() += w;
+            }
+        }
+    }
+    out.retain(|_, w| *w > 0);
+    Ok(out)
+}
+
+/// Folded lines, one per stack.
+pub fn render(folded: &BTreeMap<String, u64>) -> String {
+    folded.iter().map(|(s, w)| format!("{s} {w}\n")).collect()
+}

@@ -1,0 +1,300 @@
+//! `spanprof report`: totals, top site stacks, the size-class table, large objects,
+//! heap events and the top sampled stacks, as text or JSON.
+
+use crate::folded::{site_names, user_frame};
+use serde::Serialize;
+use spanprof::Profile;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The whole report; serialised as is for `--format json`.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub program: String,
+    pub sample_rate: u64,
+    pub totals: Totals,
+    pub sites: Vec<SiteRow>,
+    pub classes: Vec<ClassRow>,
+    pub large: spanprof::format::LargeCounters,
+    pub events: Vec<spanprof::format::HeapEvent>,
+    pub stacks: Vec<StackRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub objects: u64,
+    pub bytes: u64,
+    pub requested_bytes: u64,
+    pub waste_bytes: u64,
+    pub live_objects: u64,
+    pub live_bytes: u64,
+    pub refills: u64,
+    pub arenas: u64,
+    pub bytes_mapped: u64,
+    pub bytes_scavenged: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SiteRow {
+    pub stack: String,
+    pub objects: u64,
+    pub bytes: u64,
+    pub requested_bytes: u64,
+    pub refills: u64,
+    pub live_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClassRow {
+    pub class: u32,
+    pub size: u64,
+    pub objects: u64,
+    pub bytes: u64,
+    pub requested_bytes: u64,
+    pub waste_pct: f64,
+    pub refills: u64,
+    pub spans: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StackRow {
+    pub frame: String,
+    pub location: String,
+    pub alloc_bytes_est: u64,
+    pub alloc_objects_est: u64,
+    pub inuse_bytes_est: u64,
+}
+
+/// Builds the report, keeping the `top` biggest sites and stacks.
+pub fn build(p: &Profile, top: usize) -> Report {
+    let mut requested_by_class: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut sites: BTreeMap<String, SiteRow> = BTreeMap::new();
+    for s in &p.site_stats {
+        *requested_by_class.entry(s.class).or_default() += s.requested_bytes;
+        let name = site_names(p, &s.stack).join(" > ");
+        let row = sites.entry(name.clone()).or_default();
+        row.stack = name;
+        row.objects += s.allocs;
+        row.bytes += s.slot_bytes;
+        row.requested_bytes += s.requested_bytes;
+        row.refills += s.refills;
+        row.live_bytes += s.live_bytes;
+    }
+    let mut sites: Vec<SiteRow> = sites.into_values().collect();
+    sites.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.stack.cmp(&b.stack)));
+    sites.truncate(top);
+
+    let classes: Vec<ClassRow> = p
+        .classes
+        .iter()
+        .filter(|c| c.allocs > 0)
+        .map(|c| {
+            let requested = requested_by_class
+                .get(&c.class)
+                .copied()
+                .unwrap_or(c.bytes_allocated);
+            ClassRow {
+                class: c.class,
+                size: c.size,
+                objects: c.allocs,
+                bytes: c.bytes_allocated,
+                requested_bytes: requested,
+                waste_pct: pct(
+                    c.bytes_allocated.saturating_sub(requested),
+                    c.bytes_allocated,
+                ),
+                refills: c.refills,
+                spans: c.spans_in_use,
+            }
+        })
+        .collect();
+
+    let small_bytes: u64 = p.classes.iter().map(|c| c.bytes_allocated).sum();
+    let bytes = small_bytes + p.large.bytes_allocated;
+    let requested: u64 = classes.iter().map(|c| c.requested_bytes).sum::<u64>()
+        + if p.large.allocs > 0 {
+            p.large.requested_bytes
+        } else {
+            0
+        };
+    let totals = Totals {
+        objects: p.classes.iter().map(|c| c.allocs).sum::<u64>() + p.large.allocs,
+        bytes,
+        requested_bytes: requested,
+        waste_bytes: bytes.saturating_sub(requested),
+        live_objects: p.classes.iter().map(|c| c.live_objects).sum::<u64>()
+            + p.large.allocs.saturating_sub(p.large.frees),
+        live_bytes: p.classes.iter().map(|c| c.live_bytes).sum::<u64>()
+            + p.large.bytes_allocated.saturating_sub(p.large.bytes_freed),
+        refills: p.classes.iter().map(|c| c.refills).sum(),
+        arenas: p.heap.arenas_mapped,
+        bytes_mapped: p.heap.bytes_mapped,
+        bytes_scavenged: p.heap.bytes_scavenged,
+    };
+
+    let mut stacks: BTreeMap<(String, String), [f64; 3]> = BTreeMap::new();
+    for s in &p.samples {
+        let (frame, location) = user_frame(&s.frames);
+        let e = stacks.entry((frame, location)).or_default();
+        e[0] += s.alloc_bytes_est;
+        e[1] += s.alloc_objects_est;
+        e[2] += s.inuse_bytes_est;
+    }
+    let mut stacks: Vec<StackRow> = stacks
+        .into_iter()
+        .map(|((frame, location), v)| StackRow {
+            frame,
+            location,
+            alloc_bytes_est: v[0].round() as u64,
+            alloc_objects_est: v[1].round() as u64,
+            inuse_bytes_est: v[2].round() as u64,
+        })
+        .collect();
+    stacks.sort_by(|a, b| {
+        b.alloc_bytes_est
+            .cmp(&a.alloc_bytes_est)
+            .then(a.frame.cmp(&b.frame))
+    });
+    stacks.truncate(top);
+
+    Report {
+        program: p.program.clone(),
+        sample_rate: p.sample_rate,
+        totals,
+        sites,
+        classes,
+        large: p.large.clone(),
+        events: p.events.clone(),
+        stacks,
+    }
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (part as f64 * 1000.0 / whole as f64).round() / 10.0
+    }
+}
+
+/// Bytes with a binary unit: `512 B`, `4.0 KiB`, `1.5 MiB`.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The report as text.
+pub fn render_text(r: &Report) -> String {
+    let mut o = String::new();
+    let t = &r.totals;
+    let _ = writeln!(o, "spanprof report: {}", r.program);
+    let _ = writeln!(o, "\nTotals");
+    let _ = writeln!(o, "  objects allocated  {}", t.objects);
+    let _ = writeln!(o, "  bytes (slots)      {} ({})", t.bytes, human(t.bytes));
+    let _ = writeln!(
+        o,
+        "  requested bytes    {} ({})",
+        t.requested_bytes,
+        human(t.requested_bytes)
+    );
+    let _ = writeln!(
+        o,
+        "  waste              {} ({}, {:.1} %)",
+        t.waste_bytes,
+        human(t.waste_bytes),
+        pct(t.waste_bytes, t.bytes)
+    );
+    let _ = writeln!(
+        o,
+        "  live at end        {} objects, {}",
+        t.live_objects,
+        human(t.live_bytes)
+    );
+    let _ = writeln!(o, "  refills            {}", t.refills);
+    let _ = writeln!(
+        o,
+        "  arenas             {} ({} mapped)",
+        t.arenas,
+        human(t.bytes_mapped)
+    );
+    let _ = writeln!(o, "  scavenged          {}", human(t.bytes_scavenged));
+
+    let _ = writeln!(o, "\nTop sites (by slot bytes)");
+    let _ = writeln!(
+        o,
+        "  {:>12} {:>10} {:>7} {:>8}  stack",
+        "bytes", "objects", "waste", "refills"
+    );
+    for s in &r.sites {
+        let waste = pct(s.bytes.saturating_sub(s.requested_bytes), s.bytes);
+        let _ = writeln!(
+            o,
+            "  {:>12} {:>10} {:>6.1}% {:>8}  {}",
+            s.bytes, s.objects, waste, s.refills, s.stack
+        );
+    }
+
+    let _ = writeln!(o, "\nSize classes");
+    let _ = writeln!(
+        o,
+        "  {:>5} {:>6} {:>10} {:>12} {:>12} {:>7} {:>8} {:>6}",
+        "class", "slot", "objects", "bytes", "requested", "waste", "refills", "spans"
+    );
+    for c in &r.classes {
+        let _ = writeln!(
+            o,
+            "  {:>5} {:>6} {:>10} {:>12} {:>12} {:>6.1}% {:>8} {:>6}",
+            c.class, c.size, c.objects, c.bytes, c.requested_bytes, c.waste_pct, c.refills, c.spans
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  (requested bytes are known only under sites; elsewhere they count as slot bytes)"
+    );
+
+    let l = &r.large;
+    let _ = writeln!(o, "\nLarge allocations (> 32 KiB)");
+    let _ = writeln!(
+        o,
+        "  {} allocated, {} freed, {} ({} requested, {} rounding waste)",
+        l.allocs,
+        l.frees,
+        human(l.bytes_allocated),
+        human(l.requested_bytes),
+        human(l.bytes_allocated.saturating_sub(l.requested_bytes))
+    );
+
+    let _ = writeln!(o, "\nHeap events");
+    if r.events.is_empty() {
+        let _ = writeln!(o, "  (none)");
+    }
+    for e in &r.events {
+        let _ = writeln!(o, "  {:>8} ms  {:<12} {}", e.at_ms, e.kind, human(e.bytes));
+    }
+
+    let _ = writeln!(o, "\nTop sampled stacks (innermost user frame, estimated)");
+    if r.stacks.is_empty() {
+        let _ = writeln!(
+            o,
+            "  (no samples; run with SPANPROF_RATE=4096 to record stacks)"
+        );
+    }
+    for s in &r.stacks {
+        let _ = writeln!(
+            o,
+            "  {:>12} {:>10}  {}  {}",
+            s.alloc_bytes_est, s.alloc_objects_est, s.frame, s.location
+        );
+    }
+    o
+}

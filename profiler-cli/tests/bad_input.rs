@@ -1,0 +1,235 @@
+//! Bad input and bad options: one line `spanprof: <file>: <problem>`, exit 1 (usage
+//! errors 2), never a panic, never a half-written or clobbered output.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// Runs `args`, expects `code` and a single stderr line starting with `spanprof: <file>: `
+/// and containing `problem`; returns that line.
+fn fails(args: &[&str], dir: &Path, code: i32, file: &str, problem: &str) -> String {
+    let out = spanprof()
+        .current_dir(dir)
+        .args(args)
+        .assert()
+        .code(code)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with(&format!("spanprof: {file}: ")), "{err}");
+    assert!(err.contains(problem), "{err:?} lacks {problem:?}");
+    err
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn unreadable_and_malformed_profiles() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::create_dir(dir.join("folder")).unwrap();
+    write(dir, "empty.json", "");
+    write(dir, "text.json", "hello, world");
+    let good = std::fs::read_to_string(demo_profile()).unwrap();
+    write(dir, "trunc.json", &good[..good.len() / 2]);
+    write(dir, "array.json", "[1, 2, 3]");
+    write(dir, "shape.json", r#"{"version": 1, "classes": "many"}"#);
+    let mut v = profile_value();
+    v["version"] = 2.into();
+    write(dir, "v2.json", &v.to_string());
+    let cases = [
+        ("missing.json", "no such file"),
+        ("folder", "is a directory"),
+        ("empty.json", "empty file"),
+        ("text.json", "not JSON"),
+        ("trunc.json", "truncated JSON"),
+        ("array.json", "not a spanprof profile"),
+        ("shape.json", "not a spanprof profile"),
+        ("v2.json", "profile format version 2 is not supported"),
+    ];
+    for (file, problem) in cases {
+        for sub in ["report", "flamegraph", "folded", "pprof", "audit"] {
+            fails(&[sub, file], dir, 1, file, problem);
+        }
+        fails(&["diff", file, "v2.json"], dir, 1, file, problem);
+    }
+    assert!(
+        !dir.join("heap.svg").exists()
+            && !dir.join("heap.pb.gz").exists()
+            && !dir.join("diff.svg").exists()
+    );
+}
+
+#[test]
+fn no_samples_for_native_stacks() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let mut v = profile_value();
+    v["samples"] = serde_json::json!([]);
+    v["sample_rate"] = 0.into();
+    write(dir, "nosamples.json", &v.to_string());
+    write(dir, "heap.svg", "previous");
+    fails(
+        &["flamegraph", "nosamples.json"],
+        dir,
+        1,
+        "nosamples.json",
+        "no sampled stacks; run with SPANPROF_RATE",
+    );
+    fails(
+        &["pprof", "nosamples.json"],
+        dir,
+        1,
+        "nosamples.json",
+        "no sampled stacks",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("heap.svg")).unwrap(),
+        "previous"
+    );
+    // Site stacks need no samples; the report says how to get stacks.
+    spanprof()
+        .current_dir(dir)
+        .args(["flamegraph", "nosamples.json", "--stacks", "sites"])
+        .assert()
+        .success();
+    let r = spanprof()
+        .current_dir(dir)
+        .args(["report", "nosamples.json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8(r).unwrap().contains("SPANPROF_RATE=4096"));
+}
+
+#[test]
+fn unwritable_output_leaves_nothing_behind() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let p = demo_profile();
+    let p = p.to_str().unwrap();
+    write(dir, "afile", "x");
+    fails(
+        &["flamegraph", p, "-o", "afile/heap.svg"],
+        dir,
+        1,
+        "afile/heap.svg",
+        "cannot write",
+    );
+    fails(
+        &["pprof", p, "-o", "no/such/dir/heap.pb.gz"],
+        dir,
+        1,
+        "no/such/dir/heap.pb.gz",
+        "cannot write",
+    );
+    std::fs::create_dir(dir.join("out")).unwrap();
+    write(&dir.join("out"), "keep.svg", "previous");
+    fails(
+        &["flamegraph", p, "-o", "out"],
+        dir,
+        1,
+        "out",
+        "is a directory",
+    );
+    assert_eq!(std::fs::read_dir(dir.join("out")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(dir).unwrap().count(),
+        2,
+        "a temporary file was left behind"
+    );
+    // Never over the input profile.
+    std::fs::copy(p, dir.join("p.json")).unwrap();
+    fails(
+        &["flamegraph", "p.json", "-o", "p.json"],
+        dir,
+        2,
+        "p.json",
+        "is the input profile",
+    );
+    assert_eq!(
+        std::fs::read(dir.join("p.json")).unwrap(),
+        std::fs::read(p).unwrap()
+    );
+}
+
+#[test]
+fn bad_options() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::copy(demo_profile(), dir.join("p.json")).unwrap();
+    fails(
+        &["folded", "p.json", "--size-class", "99"],
+        dir,
+        2,
+        "p.json",
+        "unknown size class '99'",
+    );
+    fails(
+        &["folded", "p.json", "--size-class", "33B"],
+        dir,
+        2,
+        "p.json",
+        "33 B is not a slot size (it lands in class 5 of 48 B)",
+    );
+    fails(
+        &["flamegraph", "p.json", "--size-class", "big"],
+        dir,
+        2,
+        "p.json",
+        "unknown size class 'big'",
+    );
+    fails(
+        &["flamegraph", "p.json", "--weight", "refills"],
+        dir,
+        2,
+        "p.json",
+        "--weight refills needs --stacks sites",
+    );
+    // clap's own usage errors.
+    spanprof()
+        .args(["flamegraph", "p.json", "--weight", "bogus"])
+        .current_dir(dir)
+        .assert()
+        .code(2);
+    spanprof().args(["report"]).assert().code(2);
+    spanprof()
+        .args(["report", "p.json", "--top", "-3"])
+        .current_dir(dir)
+        .assert()
+        .code(2);
+    assert!(!dir.join("heap.svg").exists());
+}
+
+#[test]
+fn an_exported_spanprof_out_never_overwrites_the_profile_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.json");
+    let demo = dir.path().join("demo");
+    assert_cmd::Command::cargo_bin("spanprof")
+        .unwrap()
+        .args(["demo", demo.to_str().unwrap()])
+        .env_remove("SPANPROF_OUT")
+        .assert()
+        .success();
+    std::fs::copy(demo.join("profile.json"), &profile).unwrap();
+    let before = std::fs::read(&profile).unwrap();
+    assert_cmd::Command::cargo_bin("spanprof")
+        .unwrap()
+        .args(["report", profile.to_str().unwrap()])
+        .env("SPANPROF_OUT", &profile)
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&profile).unwrap(),
+        before,
+        "the CLI wrote its own profile over it"
+    );
+}

@@ -1,0 +1,186 @@
+//! Shared by the CLI tests: a real profile made once by `spanprof demo`, command
+//! helpers, an XML well-formedness check and a minimal pprof decoder.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+pub fn spanprof() -> Command {
+    let mut c = Command::cargo_bin("spanprof").unwrap();
+    c.env_remove("SPANPROF_OUT").env_remove("SPANPROF_RATE");
+    c
+}
+
+/// The folder `spanprof demo` wrote, made once per test binary.
+pub fn demo_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-{}", std::process::id()));
+        spanprof().arg("demo").arg(&dir).assert().success();
+        dir
+    })
+}
+
+pub fn demo_profile() -> PathBuf {
+    demo_dir().join("profile.json")
+}
+
+pub fn profile_value() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(demo_profile()).unwrap()).unwrap()
+}
+
+/// Every tag opened is closed, in order; returns the number of elements.
+pub fn check_xml(bytes: &[u8]) -> usize {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let mut elements = 0;
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Start(_) | quick_xml::events::Event::Empty(_)) => {
+                elements += 1
+            }
+            Ok(_) => {}
+            Err(e) => panic!("SVG is not well-formed XML: {e}"),
+        }
+        buf.clear();
+    }
+    elements
+}
+
+/// Sum of the weights of folded lines.
+pub fn folded_sum(text: &str) -> u64 {
+    text.lines()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum()
+}
+
+/// Protobuf fields of one message: (field, varint value or bytes).
+pub enum Field<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+}
+
+fn varint(b: &[u8], i: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = b[*i];
+        *i += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+pub fn fields(b: &[u8]) -> Vec<(u64, Field<'_>)> {
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < b.len() {
+        let key = varint(b, &mut i);
+        match key & 7 {
+            0 => out.push((key >> 3, Field::Varint(varint(b, &mut i)))),
+            2 => {
+                let n = varint(b, &mut i) as usize;
+                out.push((key >> 3, Field::Bytes(&b[i..i + n])));
+                i += n;
+            }
+            w => panic!("unexpected wire type {w}"),
+        }
+    }
+    out
+}
+
+pub fn packed(b: &[u8]) -> Vec<u64> {
+    let mut i = 0;
+    let mut v = Vec::new();
+    while i < b.len() {
+        v.push(varint(b, &mut i));
+    }
+    v
+}
+
+/// The parts of a pprof Profile the tests check.
+#[derive(Debug, Default)]
+pub struct Pprof {
+    pub strings: Vec<String>,
+    pub sample_types: Vec<(u64, u64)>,
+    pub samples: Vec<(Vec<u64>, Vec<u64>)>,
+    pub locations: Vec<(u64, Vec<(u64, u64)>)>,
+    pub functions: Vec<(u64, u64, u64)>,
+    pub period: u64,
+    pub period_type: (u64, u64),
+    pub default_sample_type: u64,
+}
+
+fn value_type(b: &[u8]) -> (u64, u64) {
+    let mut t = (0, 0);
+    for (f, v) in fields(b) {
+        if let Field::Varint(x) = v {
+            if f == 1 {
+                t.0 = x
+            } else if f == 2 {
+                t.1 = x
+            }
+        }
+    }
+    t
+}
+
+pub fn decode_pprof(gz: &[u8]) -> Pprof {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_end(&mut raw)
+        .unwrap();
+    let mut p = Pprof::default();
+    for (f, v) in fields(&raw) {
+        match (f, v) {
+            (1, Field::Bytes(b)) => p.sample_types.push(value_type(b)),
+            (2, Field::Bytes(b)) => {
+                let mut s = (Vec::new(), Vec::new());
+                for (f, v) in fields(b) {
+                    match (f, v) {
+                        (1, Field::Bytes(b)) => s.0 = packed(b),
+                        (2, Field::Bytes(b)) => s.1 = packed(b),
+                        _ => {}
+                    }
+                }
+                p.samples.push(s);
+            }
+            (4, Field::Bytes(b)) => {
+                let mut loc = (0, Vec::new());
+                for (f, v) in fields(b) {
+                    match (f, v) {
+                        (1, Field::Varint(id)) => loc.0 = id,
+                        (4, Field::Bytes(l)) => loc.1.push(value_type(l)),
+                        _ => {}
+                    }
+                }
+                p.locations.push(loc);
+            }
+            (5, Field::Bytes(b)) => {
+                let mut func = (0, 0, 0);
+                for (f, v) in fields(b) {
+                    match (f, v) {
+                        (1, Field::Varint(x)) => func.0 = x,
+                        (2, Field::Varint(x)) => func.1 = x,
+                        (4, Field::Varint(x)) => func.2 = x,
+                        _ => {}
+                    }
+                }
+                p.functions.push(func);
+            }
+            (6, Field::Bytes(b)) => p.strings.push(String::from_utf8(b.to_vec()).unwrap()),
+            (11, Field::Bytes(b)) => p.period_type = value_type(b),
+            (12, Field::Varint(x)) => p.period = x,
+            (14, Field::Varint(x)) => p.default_sample_type = x,
+            _ => {}
+        }
+    }
+    p
+}
