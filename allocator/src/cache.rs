@@ -119,6 +119,19 @@ impl ThreadCache {
         self as *const ThreadCache as usize
     }
 
+    /// The span holding `p`, found without the page map when `p` lies in the current
+    /// span of `class` (the common case for the profiler's hooks).
+    #[inline]
+    pub fn span_of(&self, heap: &Heap, p: *mut u8, class: usize) -> *mut Span {
+        if let Some(c) = self.cur.get(class) {
+            let a = p as usize;
+            if class != 0 && a.wrapping_sub(c.start) < c.limit - c.start {
+                return c.span;
+            }
+        }
+        heap.span_of(p as usize)
+    }
+
     /// allocs, frees, refills, remote frees of `class`.
     pub fn counts(&self, class: usize) -> [u64; 4] {
         let (c, k) = (&self.cur[class], &self.cold[class]);

@@ -121,7 +121,7 @@ pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout) -> (*mut u8, bool
     }
     let sample = maybe_sample(cache, slot);
     if ctx != 0 || sample.is_some() {
-        let s = heap.span_of(p as usize);
+        let s = cache.span_of(heap, p, class);
         if !s.is_null() {
             // SAFETY: the live span of the block we just allocated.
             tags::set(unsafe { &*s }, p as usize, tags::pack(ctx, sample));
@@ -163,7 +163,13 @@ fn maybe_sample(cache: &mut ThreadCache, slot: u64) -> Option<u32> {
 /// The hooked part of a free: charges a tagged block to its context and sample.
 /// Runs before the block is actually freed.
 pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout) {
-    let s = heap.span_of(p as usize);
+    let class = class_for(layout.size(), layout.align());
+    let s = if c.is_null() {
+        heap.span_of(p as usize)
+    } else {
+        // SAFETY: the calling thread's own live cache.
+        unsafe { (*c).span_of(heap, p, class) }
+    };
     if s.is_null() {
         return;
     }
@@ -184,7 +190,6 @@ pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout) {
     }
     // SAFETY: the calling thread's own live cache.
     let cache = unsafe { &mut *c };
-    let class = class_for(layout.size(), layout.align());
     let slot = if class == 0 {
         (large_pages(layout.size().max(1)) * PAGE_SIZE) as u64
     } else {
