@@ -117,6 +117,7 @@ pub use profile::format;
 pub use profile::format::Profile;
 pub use profile::measure::{ClassMeasurement, Measurement, measure};
 pub use profile::site::{Finding, SITES, Site, SiteGuard, enter};
+pub use profile::site::{TYPES, TypeInfo};
 pub use profile::writer::{cancel_exit_profile, expand_path, write_profile};
 /// Marks a function, a method or an `impl` block as an allocation site (static metadata
 /// with escape findings, and the site current while it runs); see [`spanprof_macros`].

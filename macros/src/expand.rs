@@ -6,6 +6,12 @@
 //! unwinds. An `async fn` body instead runs inside an `async move` block polled by a
 //! `core::future::poll_fn` adapter that enters the site around each `poll`, so the site
 //! is current exactly while the function's own code runs, on whichever thread polls it.
+//!
+//! A `struct`, `enum` or `union` is left as written and followed by an anonymous
+//! `const _` holding a `static spanprof::TypeInfo` (name, place, `size_of`,
+//! `align_of`) registered in `spanprof::TYPES`: link-time data, no code runs. A type
+//! with type or const parameters, or an unsized one, has no single size and is not
+//! registered; lifetime parameters are filled with `'static`.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -45,8 +51,6 @@ pub(crate) fn track_alloc(args: TokenStream, item: TokenStream) -> TokenStream {
             emit(imp.into_token_stream(), errors)
         }
         Item::Struct(_) | Item::Enum(_) | Item::Union(_) => match opts.any {
-            // Types are listed by the audit from the sizes their functions' findings
-            // carry; the attribute on a type changes nothing and costs nothing.
             Some(span) => with_item(
                 syn::Error::new(
                     span,
@@ -54,7 +58,11 @@ pub(crate) fn track_alloc(args: TokenStream, item: TokenStream) -> TokenStream {
                 ),
                 item,
             ),
-            None => item,
+            // The item is unchanged; a static after it lists the type for the audit.
+            None => {
+                let registration = type_static(&parsed);
+                quote!(#item #registration)
+            }
         },
         Item::Trait(t) => with_item(
             syn::Error::new(
@@ -327,6 +335,62 @@ fn site_static(sig: &Signature, name: &str, findings: &[Finding], scope: &Scope)
             column: #column,
             findings: &[#(#entries),*],
         };
+    }
+}
+
+/// The registration of a `struct`/`enum`/`union` in `spanprof::TYPES`, or nothing when
+/// the type has no single size (type or const parameters, an unsized last field).
+fn type_static(item: &Item) -> TokenStream {
+    let (attrs, ident, generics, last_field) = match item {
+        Item::Struct(s) => (&s.attrs, &s.ident, &s.generics, s.fields.iter().last()),
+        Item::Enum(e) => (&e.attrs, &e.ident, &e.generics, None),
+        Item::Union(u) => (&u.attrs, &u.ident, &u.generics, None),
+        _ => return TokenStream::new(),
+    };
+    if generics.type_params().next().is_some() || generics.const_params().next().is_some() {
+        return TokenStream::new();
+    }
+    if last_field.is_some_and(|f| is_unsized(&f.ty)) {
+        return TokenStream::new();
+    }
+    let lifetimes: Vec<_> = generics.lifetimes().map(|_| quote!('static)).collect();
+    let ty = if lifetimes.is_empty() {
+        quote!(#ident)
+    } else {
+        quote!(#ident<#(#lifetimes),*>)
+    };
+    // The registration exists exactly when the type does.
+    let cfgs = attrs.iter().filter(|a| a.path().is_ident("cfg"));
+    let name = ident.to_string();
+    let at = ident.span();
+    let line = quote_spanned!(at=> ::core::line!());
+    let file = quote_spanned!(at=> ::core::file!());
+    quote! {
+        #(#cfgs)*
+        const _: () = {
+            #[::spanprof::__private::linkme::distributed_slice(::spanprof::TYPES)]
+            #[linkme(crate = ::spanprof::__private::linkme)]
+            static __SPANPROF_TYPE: &'static ::spanprof::TypeInfo = &::spanprof::TypeInfo {
+                name: #name,
+                module: ::core::module_path!(),
+                file: #file,
+                line: #line,
+                size: ::core::mem::size_of::<#ty>(),
+                align: ::core::mem::align_of::<#ty>(),
+            };
+        };
+    }
+}
+
+/// A field type that makes its struct unsized, as far as the syntax tells: `[T]`,
+/// `str`, `dyn Trait`.
+fn is_unsized(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Slice(_) | syn::Type::TraitObject(_) => true,
+        syn::Type::Path(p) => p.qself.is_none() && p.path.is_ident("str"),
+        syn::Type::Paren(p) => is_unsized(&p.elem),
+        syn::Type::Group(g) => is_unsized(&g.elem),
+        _ => false,
     }
 }
 

@@ -39,7 +39,7 @@
 //! | `async fn` | the body runs in an `async move` block polled through `core::future::poll_fn`, which makes the site current around each `poll`: never across an `.await`, never on a thread that is not running the body |
 //! | a method (`fn` in an `impl`) marked by itself | as a function; the site is named after the method alone (use `name = "Type::method"` to say more) |
 //! | an `impl` block | every method with a body becomes a site named `Type::method` (`const fn`s are skipped); a method's own `#[track_alloc(..)]` adds options to the block's |
-//! | `struct`, `enum`, `union` | accepted and left exactly as it is, at no cost (no arguments) |
+//! | `struct`, `enum`, `union` | left as it is and listed in `spanprof::TYPES` (name, place, `size_of`, `align_of`) for `spanprof audit`, at no run-time cost; not listed when it has type or const parameters or an unsized last field (no arguments) |
 //!
 //! # Options
 //!

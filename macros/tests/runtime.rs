@@ -1,6 +1,6 @@
 //! The attribute at run time: every site is in `spanprof::SITES` with its escape
 //! findings and the sizes of the types it could name, and allocations made while a
-//! marked function runs are counted for it, per size class.
+//! marked function runs are counted for it, per size class; marked types are listed.
 
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -240,4 +240,60 @@ fn an_async_fn_is_current_only_while_polled() {
     // `format!` and the Vec growing: counted on the second poll.
     assert_eq!(allocs("async site"), 4);
     assert_eq!(between.len(), 100);
+}
+
+#[track_alloc]
+#[derive(Debug)]
+pub struct Order {
+    pub id: u64,
+    pub price: f64,
+    pub qty: u32,
+    pub side: u8,
+    pub tags: [u8; 16],
+}
+
+#[track_alloc]
+#[derive(Debug)]
+#[repr(align(64))]
+pub enum Aligned {
+    Small(u8),
+    Big([u64; 3]),
+}
+
+#[track_alloc]
+#[derive(Debug)]
+pub struct Generic<T>(pub T);
+
+fn registered(name: &str) -> Option<&'static spanprof::TypeInfo> {
+    spanprof::TYPES.iter().copied().find(|t| t.name == name)
+}
+
+#[test]
+fn marked_types_are_registered_with_their_size_and_alignment() {
+    let t = registered("Order").expect("Order is registered");
+    assert_eq!((t.size, t.align), (size_of::<Order>(), align_of::<Order>()));
+    assert_eq!((t.size, t.align), (40, 8));
+    assert_eq!((t.module, t.file), ("runtime", "macros/tests/runtime.rs"));
+    assert_eq!(t.line, 247); // the type's name
+    let e = registered("Aligned").expect("Aligned is registered");
+    assert_eq!((e.size, e.align), (64, 64));
+    // A generic type has no size of its own: it is not listed (but still compiles).
+    assert!(registered("Generic").is_none());
+    assert_eq!(Generic(1u8).0, 1);
+    // Not a site: nothing is attributed to a type.
+    assert!(spanprof::SITES.iter().all(|s| s.name != "Order"));
+}
+
+#[test]
+fn the_profile_lists_registered_types_with_their_size_class() {
+    let p = spanprof::profile();
+    let order = p.types.iter().find(|t| t.name == "Order").unwrap();
+    // 40 bytes land in the 48-byte class (class 5), wasting 8 per object.
+    assert_eq!((order.size, order.align), (40, 8));
+    assert_eq!((order.size_class, order.slot_size, order.waste), (5, 48, 8));
+    assert_eq!(order.module, "runtime");
+    // 64-byte alignment: the 64-byte class (its slots are 64-aligned).
+    let a = p.types.iter().find(|t| t.name == "Aligned").unwrap();
+    assert_eq!((a.size_class, a.slot_size, a.waste), (6, 64, 0));
+    assert!(p.types.iter().all(|t| t.name != "Generic"));
 }

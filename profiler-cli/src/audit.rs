@@ -1,19 +1,23 @@
 //! `spanprof audit`: every boxed type (`Box`/`Rc`/`Arc::new`) an escape finding names
-//! with a size, mapped to its
-//! size class: slot size, bytes wasted per object, how often the site allocated in
-//! that class, and how much shrinking the type would save.
+//! with a size, and every type marked with `#[track_alloc]` (the profile's `types`),
+//! mapped to its size class: slot size, bytes wasted per object, how often the site
+//! allocated in that class, and how much shrinking the type would save. A marked type
+//! that a finding also names is listed once, from the finding (which has counts).
 
 use crate::report::human;
 use serde::Serialize;
 use spanprof::Profile;
 use spanprof::size_class::{class_info, class_of, classes};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-/// One audited type at one site.
+/// One audited type at one site (or, for a marked type no finding names, alone).
 #[derive(Debug, Serialize)]
 pub struct AuditRow {
+    /// The site's name; `(registered)` for a type known only from `#[track_alloc]`.
     pub site: String,
+    /// `finding` (an escape finding at a site) or `registered` (a marked type).
+    pub source: &'static str,
     #[serde(rename = "type")]
     pub type_name: String,
     pub size: u64,
@@ -85,6 +89,7 @@ pub fn build(p: &Profile) -> Vec<AuditRow> {
             rows.entry((site.name.clone(), ty.clone()))
                 .or_insert(AuditRow {
                     site: site.name.clone(),
+                    source: "finding",
                     type_name: ty.clone(),
                     size,
                     align: f.align,
@@ -98,6 +103,28 @@ pub fn build(p: &Profile) -> Vec<AuditRow> {
         }
     }
     let mut rows: Vec<AuditRow> = rows.into_values().collect();
+    // Marked types no finding names (findings write `path::Type` or `Type`).
+    let last = |n: &str| n.rsplit("::").next().unwrap_or(n).to_string();
+    let named: BTreeSet<String> = rows.iter().map(|r| last(&r.type_name)).collect();
+    let mut seen = BTreeSet::new();
+    for t in &p.types {
+        if t.size == 0 || named.contains(&t.name) || !seen.insert(t.name.clone()) {
+            continue;
+        }
+        rows.push(AuditRow {
+            site: "(registered)".into(),
+            source: "registered",
+            type_name: t.name.clone(),
+            size: t.size,
+            align: Some(t.align),
+            size_class: t.size_class,
+            slot_size: t.slot_size,
+            waste_bytes: t.waste,
+            waste_pct: (t.waste as f64 * 1000.0 / t.slot_size.max(1) as f64).round() / 10.0,
+            site_allocs_in_class: 0,
+            hint: hint(t.size, t.size_class, t.slot_size),
+        });
+    }
     rows.sort_by(|a, b| {
         let total = |r: &AuditRow| r.waste_bytes * r.site_allocs_in_class.max(1);
         total(b)
@@ -112,7 +139,7 @@ pub fn build(p: &Profile) -> Vec<AuditRow> {
 pub fn render_text(rows: &[AuditRow]) -> String {
     let mut o = String::new();
     if rows.is_empty() {
-        o.push_str("no typed allocations to audit (escape findings with a known size come from #[track_alloc] sites)\n");
+        o.push_str("no typed allocations to audit (escape findings with a known size come from #[track_alloc] sites, marked types from #[track_alloc] on a struct or enum)\n");
         return o;
     }
     let _ = writeln!(

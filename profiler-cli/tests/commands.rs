@@ -446,6 +446,60 @@ fn audit_finds_the_wasteful_type() {
 }
 
 #[test]
+fn audit_lists_registered_types_once() {
+    // The demo profile plus the `types` a binary with marked types would carry: a
+    // type only marked, and one a finding also names (its counts are kept).
+    let mut v = profile_value();
+    let row = |name: &str, size: u64, class: u64, slot: u64| {
+        serde_json::json!({
+            "name": name, "module": "shop", "file": "src/shop.rs", "line": 3,
+            "size": size, "align": 8, "size_class": class, "slot_size": slot,
+            "waste": slot - size,
+        })
+    };
+    v["types"] = serde_json::json!([
+        row("Ticket", 40, 5, 48),
+        row("Order", 40, 5, 48),
+        row("Ticket", 40, 5, 48),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("typed.json");
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    let text = stdout_of(&["audit", p.to_str().unwrap()]);
+    let tickets: Vec<&str> = text.lines().filter(|l| l.starts_with("Ticket ")).collect();
+    assert_eq!(tickets.len(), 1, "{text}");
+    assert!(
+        tickets[0].contains("(registered)")
+            && tickets[0].contains("8 bytes smaller would move it to the 32 B class and save 33 %"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "audit",
+        p.to_str().unwrap(),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let rows = json.as_array().unwrap();
+    let orders: Vec<_> = rows.iter().filter(|r| r["type"] == "Order").collect();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["source"], "finding");
+    assert_eq!(orders[0]["site_allocs_in_class"], 100000);
+    let ticket = rows.iter().find(|r| r["type"] == "Ticket").unwrap();
+    assert_eq!(ticket["source"], "registered");
+    assert_eq!(
+        (
+            ticket["size"].as_u64(),
+            ticket["size_class"].as_u64(),
+            ticket["slot_size"].as_u64(),
+            ticket["waste_bytes"].as_u64(),
+            ticket["site_allocs_in_class"].as_u64()
+        ),
+        (Some(40), Some(5), Some(48), Some(8), Some(0))
+    );
+}
+
+#[test]
 fn demo_writes_every_file() {
     let dir = demo_dir();
     for f in [

@@ -49,6 +49,27 @@ pub struct Profile {
     /// Sampled allocations dropped because the stack table was full.
     #[serde(default)]
     pub dropped_samples: u64,
+    /// Every type marked with `#[track_alloc]`, with its size class (added in 0.1
+    /// without a version bump: older files have none).
+    #[serde(default)]
+    pub types: Vec<TypeRow>,
+}
+
+/// A type marked with `#[track_alloc]`, mapped to the slot a boxed value of it takes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypeRow {
+    pub name: String,
+    pub module: String,
+    pub file: String,
+    pub line: u32,
+    pub size: u64,
+    pub align: u64,
+    /// The class `Box::new` of a value lands in (0 = large).
+    pub size_class: u32,
+    /// Slot size of that class, or the page-rounded size of a large object.
+    pub slot_size: u64,
+    /// `slot_size - size`: bytes lost to rounding per object.
+    pub waste: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,10 @@
 //! no code before `main`. At run time [`enter`] makes a site current on the calling
 //! thread; nested calls form a site stack, interned as a context id by `context.rs`,
 //! and the allocation hooks in `hooks.rs` count per (context, size class).
+//!
+//! A [`TypeInfo`] is the static `#[track_alloc]` emits for a non-generic `struct`,
+//! `enum` or `union`: its name, where it is, `size_of` and `align_of`, listed in
+//! [`TYPES`] for the audit. Nothing about it runs: it is data in the binary.
 
 use core::marker::PhantomData;
 
@@ -15,6 +19,30 @@ use linkme::distributed_slice;
 /// Every site in the binary (filled at link time by `#[track_alloc]` and [`crate::site!`]).
 #[distributed_slice]
 pub static SITES: [&'static Site];
+
+/// Every type marked with `#[track_alloc]` in the binary (filled at link time).
+///
+/// Only types without type or const parameters are listed: a generic type has no
+/// size until it is instantiated. Lifetime parameters are fine.
+#[distributed_slice]
+pub static TYPES: [&'static TypeInfo];
+
+/// A type marked with `#[track_alloc]`, as static data for the audit.
+#[derive(Debug)]
+pub struct TypeInfo {
+    /// The type's name as declared (`Order`).
+    pub name: &'static str,
+    /// `module_path!()` of the declaration.
+    pub module: &'static str,
+    /// Source file.
+    pub file: &'static str,
+    /// Line of the type's name (1-based).
+    pub line: u32,
+    /// `size_of` the type.
+    pub size: usize,
+    /// `align_of` the type.
+    pub align: usize,
+}
 
 /// A function marked for attribution.
 #[derive(Debug)]

@@ -21,8 +21,10 @@ use crate::profile::counters::{self, Totals};
 use crate::profile::format::*;
 use crate::profile::hooks;
 use crate::profile::sample::{self, RATE};
-use crate::profile::site::SITES;
-use crate::size_class::{NUM_CLASSES, class_of, classes};
+use crate::profile::site::{SITES, TYPES, TypeInfo};
+use crate::size_class::{
+    NUM_CLASSES, PAGE_SIZE, class_for, class_of, class_size, classes, large_pages,
+};
 
 /// Default sampling rate when a profile is asked for: Go's 512 KiB.
 pub const DEFAULT_RATE: u64 = 512 * 1024;
@@ -246,7 +248,30 @@ fn build_inner() -> Profile {
     let (samples, dropped) = sample::snapshot();
     profile.samples = symbolize(samples);
     profile.dropped_samples = dropped;
+    profile.types = TYPES.iter().copied().map(type_row).collect();
     profile
+}
+
+/// A registered type and the slot a boxed value of it takes: the class the allocator
+/// picks for its size and alignment, or whole pages when it is large.
+fn type_row(t: &TypeInfo) -> TypeRow {
+    let class = class_for(t.size, t.align);
+    let slot = if class == 0 {
+        large_pages(t.size) * PAGE_SIZE
+    } else {
+        class_size(class)
+    };
+    TypeRow {
+        name: t.name.to_string(),
+        module: t.module.to_string(),
+        file: t.file.to_string(),
+        line: t.line,
+        size: t.size as u64,
+        align: t.align as u64,
+        size_class: class as u32,
+        slot_size: slot as u64,
+        waste: slot.saturating_sub(t.size) as u64,
+    }
 }
 
 fn site_info(id: u32, s: &crate::Site) -> SiteInfo {
