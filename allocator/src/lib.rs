@@ -120,7 +120,8 @@ pub use profile::site::{Finding, SITES, Site, SiteGuard, enter};
 pub use profile::site::{TYPES, TypeInfo};
 pub use profile::writer::{cancel_exit_profile, expand_path, write_profile};
 /// Marks a function, a method or an `impl` block as an allocation site (static metadata
-/// with escape findings, and the site current while it runs); see [`spanprof_macros`].
+/// with escape findings, and the site current while it runs), or registers a struct,
+/// enum or union for the size-class audit; see [`spanprof_macros`].
 pub use spanprof_macros::track_alloc;
 pub use stats::{ClassStats, HeapStats, LargeStats, Stats};
 
