@@ -52,6 +52,11 @@ pub struct Finding {
     pub in_loop: bool,
     /// The chain of steps that led to the verdict (Go's `-m=2` explanation).
     pub flow: Vec<String>,
+    /// The enclosing function (or its `impl` block) is marked
+    /// `#[track_alloc(no_escape)]`: an escaping finding here fails that gate. Not part
+    /// of the JSON form.
+    #[serde(skip)]
+    pub gated: bool,
 }
 
 impl Finding {

@@ -232,6 +232,7 @@ pub(crate) fn leaking_params(sig: &Signature, file: &str, function: &str) -> Vec
                 "from result type {ret_text} at {}",
                 at(pos(&**ret))
             )],
+            gated: false,
         })
         .collect()
 }

@@ -252,5 +252,6 @@ fn finding(
         ty,
         in_loop: site.in_loop,
         flow,
+        gated: false,
     })
 }

@@ -100,14 +100,17 @@ pub(crate) fn item_findings(
     match item {
         Item::Fn(f) => {
             let name = format!("{prefix}{}", f.sig.ident);
-            out.extend(body(&f.sig, &f.block, file, &name, methods));
+            let found = body(&f.sig, &f.block, file, &name, methods);
+            out.extend(gate(found, &name, no_escape(&f.attrs)));
         }
         Item::Impl(i) => {
             let ty = self_type_name(&i.self_ty);
+            let whole = no_escape(&i.attrs);
             for it in &i.items {
                 if let ImplItem::Fn(f) = it {
                     let name = format!("{prefix}{ty}::{}", f.sig.ident);
-                    out.extend(body(&f.sig, &f.block, file, &name, methods));
+                    let found = body(&f.sig, &f.block, file, &name, methods);
+                    out.extend(gate(found, &name, whole || no_escape(&f.attrs)));
                 }
             }
         }
@@ -132,6 +135,25 @@ pub(crate) fn item_findings(
         _ => {}
     }
     out
+}
+
+/// Whether `attrs` hold `#[track_alloc(.., no_escape, ..)]` (any path ending in
+/// `track_alloc`).
+fn no_escape(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().segments.last().is_some_and(|s| s.ident == "track_alloc")
+            && matches!(&a.meta, syn::Meta::List(l) if l.tokens.to_string().split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "no_escape"))
+    })
+}
+
+/// Marks the function's own findings (not those of nested items) as gated.
+fn gate(mut found: Vec<Finding>, function: &str, gated: bool) -> Vec<Finding> {
+    if gated {
+        for f in found.iter_mut().filter(|f| f.function == function) {
+            f.gated = true;
+        }
+    }
+    found
 }
 
 /// `Stack` for `impl<T> Stack<T>`, `Vec` for `impl Trait for Vec<u8>`.

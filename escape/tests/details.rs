@@ -165,3 +165,26 @@ fn never_does_not_escape_when_returned_stored_or_sent() {
         }
     }
 }
+
+#[test]
+fn no_escape_marks_gated_functions_only() {
+    let src = r#"
+#[track_alloc(no_escape)]
+fn hot(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
+fn cold(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
+struct S;
+#[spanprof::track_alloc(name = "S", no_escape)]
+impl S {
+    fn make(&self) -> Box<u8> { Box::new(1) }
+}
+"#;
+    let findings = spanprof_escape::analyze_file(src, "gate.rs").unwrap();
+    let gated: Vec<_> = findings
+        .iter()
+        .filter(|f| f.gated)
+        .map(|f| f.function.as_str())
+        .collect();
+    assert_eq!(gated, ["hot", "S::make"]);
+    // The gate is not part of the JSON form.
+    assert!(!spanprof_escape::render_json(&findings).contains("gated"));
+}

@@ -76,3 +76,33 @@ pub fn render(findings: &[Finding], json: bool, verbose: bool) -> String {
         spanprof_escape::render_text(findings, verbose)
     }
 }
+
+/// The `--check` gate: every escaping finding in a `no_escape` function is one stderr
+/// line; any makes the command fail.
+pub fn check_gates(findings: &[Finding]) -> std::result::Result<(), crate::output::CliError> {
+    use spanprof_escape::Kind;
+    let failed: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.gated && matches!(f.kind, Kind::Escapes | Kind::Leaks | Kind::MayEscape))
+        .collect();
+    for f in &failed {
+        eprintln!(
+            "spanprof: {}:{}:{}: {} (`{}` is #[track_alloc(no_escape)])",
+            f.file,
+            f.line,
+            f.column,
+            f.message(),
+            f.function
+        );
+    }
+    match failed.first() {
+        None => Ok(()),
+        Some(f) => Err(crate::output::CliError::new(
+            &f.file,
+            &format!(
+                "{} allocation(s) escape in no_escape functions",
+                failed.len()
+            ),
+        )),
+    }
+}

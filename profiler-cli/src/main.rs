@@ -12,6 +12,7 @@ mod load;
 mod output;
 mod pprof;
 mod report;
+mod run;
 mod workload;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -115,6 +116,10 @@ enum Command {
         /// Keep only these verdicts (repeatable).
         #[arg(long, value_enum)]
         only: Vec<escape::OnlyKind>,
+        /// Exit 1 when a function marked `#[track_alloc(no_escape)]` has an allocation
+        /// that escapes, leaks or may escape (each reported on stderr): the CI gate.
+        #[arg(long)]
+        check: bool,
     },
     /// Types named by escape findings: size class, slot, waste and how to save.
     Audit {
@@ -122,6 +127,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Run a program built with spanprof, then print its report and draw its flamegraph.
+    Run(run::RunArgs),
     /// Run a built-in workload under spanprof and write every output into DIR.
     Demo {
         #[arg(default_value = "spanprof-demo")]
@@ -223,10 +230,14 @@ fn run(cli: Cli) -> Result<()> {
             verbose,
             format,
             only,
+            check,
         } => {
             let paths = escape::default_paths(paths)?;
             let (findings, errors) = escape::analyze(&paths, &only);
             stdout(&escape::render(&findings, format == Format::Json, verbose))?;
+            if check {
+                escape::check_gates(&findings)?;
+            }
             match errors.first() {
                 None => Ok(()),
                 Some(first) => {
@@ -258,6 +269,8 @@ fn run(cli: Cli) -> Result<()> {
             }
             stdout(&out)
         }
+        // Handled in `main`: it ends with the program's exit status.
+        Command::Run(_) => Ok(()),
     }
 }
 
@@ -268,8 +281,13 @@ fn main() -> ExitCode {
     spanprof::cancel_exit_profile();
     spanprof::set_sample_rate(0);
     let cli = Cli::parse();
-    match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        command => run(Cli { command }).map(|()| 0),
+    };
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(e.code)

@@ -525,3 +525,30 @@ fn demo_writes_every_file() {
             .contains("[48 B]")
     );
 }
+
+#[test]
+fn escape_check_gates_no_escape_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("hot.rs");
+    std::fs::write(
+        &src,
+        "#[track_alloc(no_escape)]\nfn hot(n: usize) -> Vec<u8> { Vec::with_capacity(n) }\n\
+         #[track_alloc(no_escape)]\nfn fine(n: usize) -> usize { let v: Vec<u8> = Vec::with_capacity(n); v.len() }\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("spanprof")
+        .unwrap()
+        .args(["escape", "--check", src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hot.rs:2:31: Vec::with_capacity(n) escapes to heap: returned (`hot` is #[track_alloc(no_escape)])"), "{stderr}");
+    assert!(!stderr.contains("`fine`"), "{stderr}");
+    // Without --check the same report succeeds.
+    assert_cmd::Command::cargo_bin("spanprof")
+        .unwrap()
+        .args(["escape", src.to_str().unwrap()])
+        .assert()
+        .success();
+}
