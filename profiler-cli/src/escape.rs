@@ -99,7 +99,7 @@ pub fn check_gates(findings: &[Finding]) -> std::result::Result<(), crate::outpu
         None => Ok(()),
         Some(f) => Err(crate::output::CliError::new(
             &f.file,
-            &format!(
+            format!(
                 "{} allocation(s) escape in no_escape functions",
                 failed.len()
             ),
