@@ -1,0 +1,107 @@
+//! `spanprof run`: a program built with spanprof (the `spanprof-sample-program` binary)
+//! run under the CLI — report, profile and flamegraph; a failing program; a program
+//! that writes no profile; a program that does not exist.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+use std::path::PathBuf;
+
+fn sample_program() -> &'static str {
+    env!("CARGO_BIN_EXE_spanprof-sample-program")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("run-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn run_writes_the_profile_prints_the_report_and_draws_the_flamegraph() {
+    let dir = temp_dir("ok");
+    let (profile, svg) = (dir.join("p.json"), dir.join("h.svg"));
+    spanprof()
+        .current_dir(&dir)
+        .args(["run", "--rate", "1", "-o", "p.json", "--svg", "h.svg", "--"])
+        .arg(sample_program())
+        .arg("ok")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("sample program: 10000 words"))
+        .stdout(predicate::str::contains("spanprof report:"))
+        .stdout(predicate::str::contains("make_words"))
+        .stdout(predicate::str::contains(
+            "h.svg (flamegraph, sampled native stacks)",
+        ));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    assert!(!v["samples"].as_array().unwrap().is_empty());
+    assert!(check_xml(&std::fs::read(&svg).unwrap()) > 10);
+    // No temporary file is left behind.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+}
+
+#[test]
+fn without_samples_the_flamegraph_uses_site_stacks() {
+    let dir = temp_dir("sites");
+    spanprof()
+        .current_dir(&dir)
+        .args(["run", "--rate", "0", "--"])
+        .arg(sample_program())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "heap.svg (flamegraph, site stacks",
+        ));
+    assert!(dir.join("profile.json").is_file());
+    assert!(check_xml(&std::fs::read(dir.join("heap.svg")).unwrap()) > 5);
+}
+
+#[test]
+fn a_failing_program_is_still_rendered_and_its_status_kept() {
+    let dir = temp_dir("fail");
+    spanprof()
+        .current_dir(&dir)
+        .args(["run", "--no-svg", "--"])
+        .arg(sample_program())
+        .args(["fail", "7"])
+        .assert()
+        .code(7)
+        .stdout(predicate::str::contains("spanprof report:"))
+        .stderr(predicate::str::contains("exited with status 7"));
+    assert!(dir.join("profile.json").is_file());
+    assert!(!dir.join("heap.svg").exists());
+}
+
+#[test]
+fn no_profile_is_an_error_that_names_the_likely_cause() {
+    let dir = temp_dir("none");
+    std::fs::write(dir.join("profile.json"), "earlier").unwrap();
+    spanprof()
+        .current_dir(&dir)
+        .args(["run", "--"])
+        .arg(sample_program())
+        .arg("no-profile")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no profile was written"))
+        .stderr(predicate::str::contains("global_allocator"));
+    // An earlier profile is left alone.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("profile.json")).unwrap(),
+        "earlier"
+    );
+}
+
+#[test]
+fn a_missing_program_or_none_at_all() {
+    spanprof()
+        .args(["run", "--", "/nonexistent/spanprof-no-such-program"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("program not found"));
+    spanprof().args(["run"]).assert().code(2);
+}
