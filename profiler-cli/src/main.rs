@@ -11,6 +11,7 @@ mod folded;
 mod load;
 mod output;
 mod pprof;
+mod progress;
 mod report;
 mod run;
 mod workload;
@@ -233,7 +234,9 @@ fn run(cli: Cli) -> Result<()> {
             check,
         } => {
             let paths = escape::default_paths(paths)?;
+            let bar = progress::spinner("analysing sources");
             let (findings, errors) = escape::analyze(&paths, &only);
+            progress::done(bar);
             stdout(&escape::render(&findings, format == Format::Json, verbose))?;
             if check {
                 escape::check_gates(&findings)?;
@@ -261,7 +264,10 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Demo { dir } => {
-            let (text, written) = demo::run(&dir)?;
+            let bar = progress::spinner("running the demo workload and writing its outputs");
+            let result = demo::run(&dir);
+            progress::done(bar);
+            let (text, written) = result?;
             let mut out = text;
             out.push_str("\nWrote:\n");
             for p in written {
