@@ -245,12 +245,13 @@ fn alloc_slow(layout: Layout) -> (*mut u8, bool) {
     }
     // SAFETY: the calling thread's own live cache.
     let cache = unsafe { &*c };
+    let class = size_class::class_for(layout.size(), layout.align());
     let r = if hooks::wants_alloc_hook(cache) {
-        hooks::alloc(&HEAP, c, layout)
+        hooks::alloc(&HEAP, c, layout, class)
     } else {
         HEAP.alloc_with(c, layout)
     };
-    if !r.0.is_null() && size_class::class_for(layout.size(), layout.align()) == 0 {
+    if !r.0.is_null() && class == 0 {
         let bytes = (size_class::large_pages(layout.size().max(1)) * size_class::PAGE_SIZE) as u64;
         profile::counters::add(&cache.large_allocs, 1);
         profile::counters::add(&cache.large_bytes, bytes);
@@ -266,20 +267,27 @@ fn alloc_slow(layout: Layout) -> (*mut u8, bool) {
 #[inline(never)]
 unsafe fn dealloc_slow(p: *mut u8, layout: Layout) {
     let c = thread_cache();
+    let class = size_class::class_for(layout.size(), layout.align());
     // Even while the profiler itself runs: a tag left behind would be inherited by
     // the slot's next object. Charging a free allocates nothing.
     if tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
-        hooks::on_free(&HEAP, c, p, layout);
+        hooks::on_free(&HEAP, c, p, layout, class);
     }
-    if !c.is_null() && size_class::class_for(layout.size(), layout.align()) == 0 {
-        // SAFETY: the calling thread's own live cache.
-        let cache = unsafe { &*c };
+    if c.is_null() {
+        // SAFETY: forwarded.
+        return unsafe { HEAP.dealloc_with(c, p, layout) };
+    }
+    // SAFETY: the calling thread's own live cache.
+    let cache = unsafe { &mut *c };
+    if class == 0 {
         let bytes = (size_class::large_pages(layout.size().max(1)) * size_class::PAGE_SIZE) as u64;
         profile::counters::add(&cache.large_frees, 1);
         profile::counters::add(&cache.large_freed_bytes, bytes);
+        // SAFETY: forwarded.
+        return unsafe { HEAP.dealloc_with(c, p, layout) };
     }
-    // SAFETY: forwarded.
-    unsafe { HEAP.dealloc_with(c, p, layout) }
+    // SAFETY: p is a live slot of `class` from this heap.
+    unsafe { cache.free(&HEAP, p, class) }
 }
 
 /// spanprof's global allocator.

@@ -19,7 +19,7 @@ use crate::malloc::Heap;
 use crate::profile::counters::{self, ThreadTable};
 use crate::profile::sample::{self, MAX_FRAMES, RATE};
 use crate::profile::tags;
-use crate::size_class::{PAGE_SIZE, class_for, class_size, large_pages};
+use crate::size_class::{PAGE_SIZE, class_size, large_pages};
 
 /// The profiler's state in a thread cache (all-zero is "nothing yet").
 #[derive(Debug)]
@@ -84,13 +84,12 @@ pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// An allocation through the hooks. Returns the block and whether it is known zero.
-pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout) -> (*mut u8, bool) {
+pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout, class: usize) -> (*mut u8, bool) {
     // SAFETY: the calling thread's own live cache.
     let cache = unsafe { &mut *c };
     if cache.prof.busy {
         return heap.alloc_with(c, layout);
     }
-    let class = class_for(layout.size(), layout.align());
     let refills_before = cache.cold[class].refills.load(Ordering::Relaxed);
     let (p, zero) = match class {
         0 => heap.alloc_with(c, layout),
@@ -119,7 +118,11 @@ pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout) -> (*mut u8, bool
             }
         }
     }
-    let sample = maybe_sample(cache, slot);
+    let sample = if RATE.load(Ordering::Relaxed) == 0 {
+        None
+    } else {
+        maybe_sample(cache, slot)
+    };
     if ctx != 0 || sample.is_some() {
         let s = cache.span_of(heap, p, class);
         if !s.is_null() {
@@ -162,8 +165,7 @@ fn maybe_sample(cache: &mut ThreadCache, slot: u64) -> Option<u32> {
 
 /// The hooked part of a free: charges a tagged block to its context and sample.
 /// Runs before the block is actually freed.
-pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout) {
-    let class = class_for(layout.size(), layout.align());
+pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout, class: usize) {
     let s = if c.is_null() {
         heap.span_of(p as usize)
     } else {
