@@ -238,14 +238,13 @@ fn install_fork_handlers() {
 /// stack frame.
 #[cold]
 #[inline(never)]
-fn alloc_slow(layout: Layout) -> (*mut u8, bool) {
+fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
     let c = thread_cache();
     if c.is_null() {
         return HEAP.alloc_with(c, layout);
     }
     // SAFETY: the calling thread's own live cache.
     let cache = unsafe { &*c };
-    let class = size_class::class_for(layout.size(), layout.align());
     let r = if hooks::wants_alloc_hook(cache) {
         hooks::alloc(&HEAP, c, layout, class)
     } else {
@@ -262,12 +261,12 @@ fn alloc_slow(layout: Layout) -> (*mut u8, bool) {
 /// See [`alloc_slow`].
 ///
 /// # Safety
-/// `p` must be a live block of the global heap allocated with `layout`.
+/// `p` must be a live block of the global heap allocated with `layout`, and `class`
+/// must be `class_for(layout)`.
 #[cold]
 #[inline(never)]
-unsafe fn dealloc_slow(p: *mut u8, layout: Layout) {
+unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
     let c = thread_cache();
-    let class = size_class::class_for(layout.size(), layout.align());
     // Even while the profiler itself runs: a tag left behind would be inherited by
     // the slot's next object. Charging a free allocates nothing.
     if tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
@@ -328,12 +327,12 @@ unsafe impl GlobalAlloc for SpanAlloc {
                 return p;
             }
         }
-        alloc_slow(layout).0
+        alloc_slow(layout, class).0
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let (p, zero) = alloc_slow(layout);
+        let (p, zero) = alloc_slow(layout, size_class::class_for(layout.size(), layout.align()));
         if !p.is_null() && !zero {
             // SAFETY: p is a fresh block of layout.size() bytes.
             unsafe { ptr::write_bytes(p, 0, layout.size()) };
@@ -354,7 +353,7 @@ unsafe impl GlobalAlloc for SpanAlloc {
             return;
         }
         // SAFETY: as above.
-        unsafe { dealloc_slow(p, layout) }
+        unsafe { dealloc_slow(p, layout, class) }
     }
 
     #[inline]
@@ -377,13 +376,13 @@ unsafe impl GlobalAlloc for SpanAlloc {
         }
         // SAFETY: the caller guarantees new_size rounded to align fits isize.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let (q, _) = alloc_slow(new_layout);
+        let (q, _) = alloc_slow(new_layout, new);
         if !q.is_null() {
             // SAFETY: both blocks are live and at least min(old, new) bytes long; p is
             // freed with its own layout.
             unsafe {
                 ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
-                dealloc_slow(p, layout);
+                dealloc_slow(p, layout, old);
             }
         }
         q
