@@ -366,14 +366,11 @@ unsafe impl GlobalAlloc for SpanAlloc {
             // SAFETY: forwarded from the caller, who upholds GlobalAlloc::realloc's contract.
             return unsafe { HEAP.realloc_with(c, p, layout, new_size) };
         }
-        let old = size_class::class_for(layout.size(), layout.align());
-        let new = size_class::class_for(new_size, layout.align());
-        if old == new
-            && (old != 0
-                || size_class::large_pages(layout.size()) == size_class::large_pages(new_size))
-        {
+        if HEAP.resize_in_place(layout, new_size) {
             return p;
         }
+        let old = size_class::class_for(layout.size(), layout.align());
+        let new = size_class::class_for(new_size, layout.align());
         // SAFETY: the caller guarantees new_size rounded to align fits isize.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let (q, _) = alloc_slow(new_layout, new);

@@ -227,17 +227,7 @@ impl Heap {
         layout: Layout,
         new_size: usize,
     ) -> *mut u8 {
-        let old_class = class_for(layout.size(), layout.align());
-        let new_class = class_for(new_size, layout.align());
-        if old_class == new_class
-            && (old_class != 0 || large_pages(layout.size()) == large_pages(new_size))
-        {
-            if old_class == 0 {
-                let delta = new_size as i64 - layout.size() as i64;
-                self.large
-                    .requested_bytes
-                    .fetch_add(delta as u64, Ordering::Relaxed);
-            }
+        if self.resize_in_place(layout, new_size) {
             return p;
         }
         // SAFETY: align comes from a valid Layout and new_size was checked by the caller.
@@ -251,6 +241,26 @@ impl Heap {
             }
         }
         q
+    }
+
+    /// Whether a block of `layout` can become `new_size` bytes where it is: the same
+    /// slot class, or the same page count for a large object (whose requested bytes
+    /// are then updated).
+    pub(crate) fn resize_in_place(&self, layout: Layout, new_size: usize) -> bool {
+        let old_class = class_for(layout.size(), layout.align());
+        if old_class != class_for(new_size, layout.align()) {
+            return false;
+        }
+        if old_class == 0 {
+            if large_pages(layout.size()) != large_pages(new_size) {
+                return false;
+            }
+            let delta = new_size as i64 - layout.size() as i64;
+            self.large
+                .requested_bytes
+                .fetch_add(delta as u64, Ordering::Relaxed);
+        }
+        true
     }
 
     fn alloc_orphan(&self, class: usize) -> (*mut u8, bool) {
