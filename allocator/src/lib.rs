@@ -358,14 +358,8 @@ unsafe impl GlobalAlloc for SpanAlloc {
 
     #[inline]
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let c = thread_cache();
-        // SAFETY: c is null or this thread's live cache.
-        let hooked = !c.is_null() && unsafe { hooks::wants_alloc_hook(&*c) }
-            || tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed);
-        if !hooked {
-            // SAFETY: forwarded from the caller, who upholds GlobalAlloc::realloc's contract.
-            return unsafe { HEAP.realloc_with(c, p, layout, new_size) };
-        }
+        // Through the slow paths, so a moving realloc is counted (per thread, per site,
+        // sampled) like any allocation and free.
         if HEAP.resize_in_place(layout, new_size) {
             return p;
         }

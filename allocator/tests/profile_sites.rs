@@ -209,3 +209,24 @@ fn site_stats_by_name() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn measure_counts_moving_reallocs_of_large_buffers() {
+    thread::spawn(|| {
+        let (v, m) = spanprof::measure(|| {
+            let mut v: Vec<u8> = Vec::with_capacity(40_000);
+            v.reserve_exact(100_000); // moves to a bigger page run
+            v
+        });
+        let large = m
+            .classes
+            .iter()
+            .find(|c| c.class == 0)
+            .expect("large objects counted");
+        assert_eq!((large.allocs, large.frees), (2, 1));
+        assert_eq!(m.live_objects, 1);
+        drop(v);
+    })
+    .join()
+    .unwrap();
+}
