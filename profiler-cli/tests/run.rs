@@ -1,4 +1,4 @@
-//! `spanprof run`: a program built with spanprof (the `spanprof-sample-program` binary)
+//! `spanprof run`: a program built with spanprof (the `sample_program` example)
 //! run under the CLI — report, profile and flamegraph; a failing program; a program
 //! that writes no profile; a program that does not exist.
 
@@ -8,8 +8,23 @@ use common::*;
 use predicates::prelude::*;
 use std::path::PathBuf;
 
-fn sample_program() -> &'static str {
-    env!("CARGO_BIN_EXE_spanprof-sample-program")
+/// The `sample_program` example, which `cargo test` builds next to this test's
+/// `deps/` folder (it is an example so that `cargo install` does not install it).
+fn sample_program() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from <target>/<profile>/deps");
+    let program = profile_dir
+        .join("examples")
+        .join(format!("sample_program{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        program.is_file(),
+        "{} is missing: build it with `cargo test -p spanprof-cli` (or `cargo build -p spanprof-cli --example sample_program`)",
+        program.display()
+    );
+    program
 }
 
 fn temp_dir(name: &str) -> PathBuf {
