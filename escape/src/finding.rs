@@ -5,12 +5,12 @@
 //! Everything here is plain owned data so the `#[track_alloc]` macro can embed findings
 //! as static data and the CLI can read them back from JSON.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The verdict of a finding, in Go's words where Go has them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "json", serde(rename_all = "snake_case"))]
 pub enum Kind {
     /// The allocation outlives the function: returned, stored, sent to another thread.
     Escapes,
@@ -27,7 +27,8 @@ pub enum Kind {
 }
 
 /// One line of the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct Finding {
     /// The file as given to the analysis.
     pub file: String,
@@ -46,7 +47,7 @@ pub struct Finding {
     pub reason: String,
     /// The allocated type when the syntax names it: the pointee of `Box`/`Rc`/`Arc`, the
     /// element of a `Vec`/`VecDeque`/collection (`u8` for strings).
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "json", serde(rename = "type"))]
     pub ty: Option<String>,
     /// The site is inside a loop body (it allocates once per iteration).
     pub in_loop: bool,
@@ -55,7 +56,7 @@ pub struct Finding {
     /// The enclosing function (or its `impl` block) is marked
     /// `#[track_alloc(no_escape)]`: an escaping finding here fails that gate. Not part
     /// of the JSON form.
-    #[serde(skip)]
+    #[cfg_attr(feature = "json", serde(skip))]
     pub gated: bool,
 }
 
@@ -77,7 +78,8 @@ impl Finding {
 }
 
 /// A source file that could not be parsed (or read); the rest of the tree is still analysed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct FileError {
     /// The file as given to the analysis.
     pub file: String,

@@ -71,7 +71,9 @@ mod verdict;
 mod walk;
 
 pub use finding::{FileError, Finding, Kind};
-pub use render::{render_json, render_text};
+#[cfg(feature = "json")]
+pub use render::render_json;
+pub use render::render_text;
 
 use std::collections::BTreeSet;
 use std::path::Path;

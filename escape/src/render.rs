@@ -21,8 +21,9 @@ pub fn render_text(findings: &[Finding], verbose: bool) -> String {
     out
 }
 
-/// A JSON array of findings with the keys `file`, `line`, `column`, `function`, `expr`,
+/// A JSON array of findings (feature `json`) with the keys `file`, `line`, `column`, `function`, `expr`,
 /// `kind`, `reason`, `type`, `in_loop`, `flow`.
+#[cfg(feature = "json")]
 pub fn render_json(findings: &[Finding]) -> String {
     // Serialising plain strings, numbers and bools cannot fail; fall back to an empty array.
     serde_json::to_string_pretty(findings).unwrap_or_else(|_| "[]".into())

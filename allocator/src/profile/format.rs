@@ -1,5 +1,6 @@
-//! The profile file: a versioned JSON document (serde), written by `writer.rs` and
-//! read by the `spanprof` CLI.
+//! The profile file: a versioned JSON document, written by `writer.rs` (through
+//! `json.rs`) and read by the `spanprof` CLI (through serde, with the `serde`
+//! feature).
 //!
 //! Every field is documented in `docs/profile-format.md`; the types here are the
 //! format. Readers must accept unknown fields (new minor versions add fields with
@@ -7,13 +8,12 @@
 
 #![allow(missing_docs)] // every field is documented in docs/profile-format.md
 
-use serde::{Deserialize, Serialize};
-
 /// The format's version: bump on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A whole profile.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Profile {
     /// Always [`FORMAT_VERSION`] for files this crate writes.
     pub version: u32,
@@ -28,6 +28,12 @@ pub struct Profile {
     pub end_unix_ms: u64,
     /// Sampling rate in bytes (0 = no stacks were taken).
     pub sample_rate: u64,
+    /// What the reader should know about how this profile was taken, one sentence
+    /// each (e.g. frame-pointer stacks asked for in a build without frame pointers).
+    /// The CLI prints them with every report and graph (added in 0.1 without a
+    /// version bump: older files have none).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub warnings: Vec<String>,
     /// Go's size classes: class 1 ..= 67.
     pub size_classes: Vec<SizeClassRow>,
     /// Counters per size class (the classes any allocation touched, plus empty ones).
@@ -37,7 +43,7 @@ pub struct Profile {
     /// Page-heap figures at the end.
     pub heap: HeapFigures,
     /// Heap growth and scavenging, in order.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub events: Vec<HeapEvent>,
     /// Every site in the binary, called or not.
     pub sites: Vec<SiteInfo>,
@@ -47,16 +53,17 @@ pub struct Profile {
     /// Sampled allocations per native stack and slot size.
     pub samples: Vec<Sample>,
     /// Sampled allocations dropped because the stack table was full.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub dropped_samples: u64,
     /// Every type marked with `#[track_alloc]`, with its size class (added in 0.1
     /// without a version bump: older files have none).
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub types: Vec<TypeRow>,
 }
 
 /// A type marked with `#[track_alloc]`, mapped to the slot a boxed value of it takes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TypeRow {
     pub name: String,
     pub module: String,
@@ -72,7 +79,8 @@ pub struct TypeRow {
     pub waste: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SizeClassRow {
     pub class: u32,
     pub size: u64,
@@ -81,7 +89,8 @@ pub struct SizeClassRow {
     pub tail_waste: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClassCounters {
     pub class: u32,
     pub size: u64,
@@ -95,7 +104,8 @@ pub struct ClassCounters {
     pub spans_in_use: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LargeCounters {
     pub allocs: u64,
     pub frees: u64,
@@ -104,7 +114,8 @@ pub struct LargeCounters {
     pub requested_bytes: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HeapFigures {
     pub arenas_mapped: u64,
     pub bytes_mapped: u64,
@@ -113,7 +124,8 @@ pub struct HeapFigures {
     pub metadata_bytes: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HeapEvent {
     /// Milliseconds since the program started.
     pub at_ms: u64,
@@ -122,7 +134,8 @@ pub struct HeapEvent {
     pub bytes: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SiteInfo {
     /// Index used by `SiteStat::stack`.
     pub id: u32,
@@ -134,14 +147,15 @@ pub struct SiteInfo {
     pub findings: Vec<FindingInfo>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FindingInfo {
     pub line: u32,
     pub column: u32,
     pub expr: String,
     pub kind: String,
     pub reason: String,
-    #[serde(rename = "type")]
+    #[cfg_attr(feature = "serde", serde(rename = "type"))]
     pub type_name: Option<String>,
     pub size: Option<u64>,
     pub align: Option<u64>,
@@ -149,7 +163,8 @@ pub struct FindingInfo {
     pub size_class: Option<u32>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SiteStat {
     /// Site ids, outermost first; empty = "(no site)".
     pub stack: Vec<u32>,
@@ -165,7 +180,8 @@ pub struct SiteStat {
     pub live_bytes: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Sample {
     /// Frames, innermost (the allocating call) first.
     pub frames: Vec<Frame>,
@@ -185,7 +201,8 @@ pub struct Sample {
     pub inuse_bytes_est: f64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Frame {
     pub function: String,
     pub file: Option<String>,

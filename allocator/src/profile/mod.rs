@@ -4,7 +4,7 @@
 //! interned by `context.rs`) and the sampler (`sample.rs`) feed counters
 //! (`counters.rs`, per thread per context; `tags.rs` remembers which context and
 //! sample each live object belongs to), which `writer.rs` turns into the profile of
-//! `format.rs`. `hooks.rs` is where the allocator calls in, and only when a site is
+//! `format.rs`, serialized by `json.rs`. `hooks.rs` is where the allocator calls in, and only when a site is
 //! current, sampling is on, or tagged objects exist. `measure.rs` reads the
 //! allocator's per-thread counters directly.
 
@@ -12,6 +12,7 @@ pub mod context;
 pub mod counters;
 pub mod format;
 pub mod hooks;
+pub mod json;
 pub mod measure;
 pub mod sample;
 pub mod site;

@@ -135,7 +135,7 @@ pub fn write_profile(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     hooks::suspended(|| {
         let profile = build();
-        let json = serde_json::to_vec(&profile).map_err(io::Error::other)?;
+        let json = profile.to_json();
         write_atomic(path, &json)
     })
 }
