@@ -453,11 +453,15 @@ pub fn set_sample_rate(bytes: u64) {
 
 /// Captures sampled stacks by walking frame pointers (tens of nanoseconds) instead
 /// of the DWARF unwinder (microseconds). Only correct when the whole program is
-/// built with `-C force-frame-pointers=yes` (this workspace's `.cargo/config.toml`
-/// does so); frames without a frame pointer end the walk early. Also set by
-/// `SPANPROF_UNWIND=fp`.
-pub fn set_frame_pointer_unwinding(on: bool) {
-    profile::sample::FRAME_POINTERS.store(on, core::sync::atomic::Ordering::Relaxed);
+/// built with `-C force-frame-pointers=yes` (`cargo spanprof run` does so); frames
+/// of code without frame pointers (a precompiled C library) end the walk early. Also
+/// set by `SPANPROF_UNWIND=fp`.
+///
+/// Returns whether the walker is now on: asked for in a build without frame
+/// pointers, it stays off, the DWARF unwinder is used, and the profile carries a
+/// warning saying so (`Profile::warnings`).
+pub fn set_frame_pointer_unwinding(on: bool) -> bool {
+    profile::sample::use_frame_pointers(on)
 }
 
 /// The profile as it stands now, without writing it.

@@ -35,11 +35,21 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn run_child(out: Option<&str>, cwd: &Path) -> (std::process::ExitStatus, u32, String) {
+    run_child_with(out, cwd, &[])
+}
+
+fn run_child_with(
+    out: Option<&str>,
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, u32, String) {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", "child_entry", "--test-threads=1"])
         .current_dir(cwd)
         .env("SPANPROF_FILE_CASE", "1")
-        .env_remove("SPANPROF_RATE");
+        .env_remove("SPANPROF_RATE")
+        .env_remove("SPANPROF_QUIET")
+        .envs(env.iter().copied());
     match out {
         Some(o) => cmd.env("SPANPROF_OUT", o),
         None => cmd.env_remove("SPANPROF_OUT"),
@@ -67,6 +77,30 @@ fn child_writes_a_valid_profile_at_exit() {
     let path = dir.join(format!("prof-{pid}.json"));
     let text = std::fs::read_to_string(&path).expect("profile written with %p expanded");
     let p: spanprof::Profile = serde_json::from_str(&text).expect("profile parses");
+    // One line says what was written, as dhat does.
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("spanprof:"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    let site_count = if p.sites.iter().any(|s| s.name == "child_site") {
+        1
+    } else {
+        0
+    };
+    let expected = format!(
+        "spanprof: wrote {}: {} allocations, {} sampled in {} stacks, {site_count} site",
+        path.display(),
+        p.classes.iter().map(|c| c.allocs).sum::<u64>() + p.large.allocs,
+        p.samples.iter().map(|s| s.alloc_objects).sum::<u64>(),
+        p.samples.len(),
+    );
+    assert!(
+        said[0].starts_with(&expected),
+        "{}\nwanted {expected}",
+        said[0]
+    );
+    assert!(said[0].ends_with(&format!("see `spanprof report {}`", path.display())));
     assert_eq!(p.version, spanprof::format::FORMAT_VERSION);
     assert_eq!(p.pid, pid);
     assert_eq!(
@@ -110,6 +144,16 @@ fn child_writes_a_valid_profile_at_exit() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 1, "{names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn spanprof_quiet_silences_the_line_but_still_writes() {
+    let dir = scratch("quietline");
+    let (status, pid, stderr) = run_child_with(Some("q-%p.json"), &dir, &[("SPANPROF_QUIET", "1")]);
+    assert!(status.success(), "{stderr}");
+    assert!(dir.join(format!("q-{pid}.json")).is_file());
+    assert!(!stderr.contains("spanprof:"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -123,12 +123,16 @@ fn fp_target(n: usize) -> Vec<Vec<u8>> {
 fn frame_pointer_stacks_reach_the_caller() {
     // This workspace builds with -C force-frame-pointers=yes (.cargo/config.toml).
     let _g = RATE.lock().unwrap_or_else(|e| e.into_inner());
-    spanprof::set_frame_pointer_unwinding(true);
+    assert!(
+        spanprof::set_frame_pointer_unwinding(true),
+        "this build has frame pointers: the walker must be taken"
+    );
     spanprof::set_sample_rate(1);
     let v = fp_target(50);
     spanprof::set_sample_rate(0);
     spanprof::set_frame_pointer_unwinding(false);
     let p = spanprof::profile();
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     let s = samples_in(&p, "fp_target", 2048);
     assert_eq!(s.iter().map(|s| s.alloc_objects).sum::<u64>(), 50);
     // The walk continues past fp_target into the test function that called it.

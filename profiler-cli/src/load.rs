@@ -7,8 +7,18 @@ use spanprof::format::FORMAT_VERSION;
 use std::io;
 use std::path::Path;
 
-/// Reads and checks the profile at `path`.
+/// Reads and checks the profile at `path`, and prints the profile's own warnings
+/// (how it was taken: e.g. frame-pointer stacks asked for without frame pointers)
+/// on stderr, one line each, so every command that reads it says so.
 pub fn load(path: &Path) -> Result<Profile> {
+    let profile = read(path)?;
+    for w in &profile.warnings {
+        eprintln!("spanprof: warning: {}: {w}", path.display());
+    }
+    Ok(profile)
+}
+
+fn read(path: &Path) -> Result<Profile> {
     let name = path.display().to_string();
     if path.is_dir() {
         return Err(CliError::new(&name, "is a directory, not a profile"));

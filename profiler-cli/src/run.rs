@@ -113,7 +113,11 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let _ = std::fs::remove_file(&temp);
 
     let mut cmd = Command::new(program);
-    cmd.args(rest).env("SPANPROF_OUT", &temp);
+    // The program would name the temporary file in its "wrote" line; run names the
+    // real one when it is done.
+    cmd.args(rest)
+        .env("SPANPROF_OUT", &temp)
+        .env("SPANPROF_QUIET", "1");
     if let Some(rate) = args.rate {
         cmd.env("SPANPROF_RATE", rate.to_string());
     }

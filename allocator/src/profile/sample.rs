@@ -21,6 +21,66 @@ pub static RATE: AtomicU64 = AtomicU64::new(0);
 pub static FRAME_POINTERS: core::sync::atomic::AtomicBool =
     core::sync::atomic::AtomicBool::new(false);
 
+/// Frame-pointer unwinding was asked for in a build whose code keeps no frame
+/// pointers, so the DWARF unwinder is used instead (the profile says so).
+pub static FRAME_POINTERS_MISSING: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
+
+/// Turns the frame-pointer walker on when this build keeps frame pointers; otherwise
+/// keeps the DWARF unwinder and remembers why. Returns whether the walker is on.
+pub fn use_frame_pointers(on: bool) -> bool {
+    let usable = on && frame_pointers_present();
+    FRAME_POINTERS.store(usable, Ordering::Relaxed);
+    FRAME_POINTERS_MISSING.store(on && !usable, Ordering::Relaxed);
+    usable
+}
+
+/// Whether code of this build keeps frame pointers: a function's frame record must
+/// hold the return address into its caller. Rust sets frame pointers for every crate
+/// of a build alike (`-C force-frame-pointers`), so spanprof's own code answers for
+/// the program's.
+#[inline(never)]
+pub fn frame_pointers_present() -> bool {
+    let ret = caller_return_address();
+    // That call returns into this function, a few bytes past its start.
+    ret.wrapping_sub(frame_pointers_present as *const () as usize) < 4096
+}
+
+/// The return address in this function's own frame record, or 0 when the
+/// frame-pointer register does not point at a record just above the stack pointer
+/// (no frame pointers: the register holds whatever the code left in it).
+#[inline(never)]
+fn caller_return_address() -> usize {
+    // A call makes this a non-leaf function, so its prologue (which builds the frame
+    // record when frame pointers are kept) runs before the register is read; in a
+    // leaf, LLVM may sink the prologue below the read.
+    fn nothing() {}
+    core::hint::black_box(nothing as fn())();
+    let (fp, sp): (usize, usize);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reading two registers has no side effects.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", "mov {}, rsp", out(reg) fp, out(reg) sp,
+            options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reading two registers has no side effects.
+    unsafe {
+        core::arch::asm!("mov {}, x29", "mov {}, sp", out(reg) fp, out(reg) sp,
+            options(nomem, nostack, preserves_flags));
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        (fp, sp) = (0, 1);
+    }
+    if fp < sp || fp - sp > 512 || !fp.is_multiple_of(8) {
+        return 0;
+    }
+    // SAFETY: fp lies within 512 bytes above the stack pointer, inside the frames of
+    // this call chain, so fp + 8 is mapped stack memory.
+    unsafe { core::ptr::read_volatile((fp + 8) as *const usize) }
+}
+
 /// Frames kept per stack.
 pub const MAX_FRAMES: usize = 48;
 /// Distinct (stack, size) records.

@@ -32,6 +32,8 @@ pub const DEFAULT_RATE: u64 = 512 * 1024;
 static INIT: AtomicBool = AtomicBool::new(false);
 static START_UNIX_MS: AtomicU64 = AtomicU64::new(0);
 static START_NS: AtomicU64 = AtomicU64::new(0);
+/// `SPANPROF_QUIET` was set: no line on stderr when the exit profile is written.
+static QUIET: AtomicBool = AtomicBool::new(false);
 /// `SPANPROF_OUT`, copied at start-up (NUL-terminated; empty = not set).
 static OUT: SpinLock<[u8; 4096]> = SpinLock::new([0; 4096]);
 
@@ -83,8 +85,12 @@ pub fn init_from_env() {
         },
         None => None,
     };
+    QUIET.store(
+        getenv(b"SPANPROF_QUIET\0").is_some_and(|q| !q.is_empty() && q != b"0"),
+        Ordering::Relaxed,
+    );
     if let Some(u) = getenv(b"SPANPROF_UNWIND\0") {
-        sample::FRAME_POINTERS.store(u == b"fp", Ordering::Relaxed);
+        sample::use_frame_pointers(u == b"fp");
     }
     match (out, rate) {
         (Some(_), None) => RATE.store(DEFAULT_RATE, Ordering::Relaxed),
@@ -119,9 +125,40 @@ fn write_at_exit() {
         return;
     }
     let target = expand_path(&path);
-    if let Err(e) = write_profile(&target) {
-        eprintln!("spanprof: cannot write profile {}: {e}", target.display());
+    match hooks::suspended(|| write_built(&target)) {
+        Ok(summary) if !QUIET.load(Ordering::Relaxed) => eprintln!("{summary}"),
+        Ok(_) => {}
+        Err(e) => eprintln!("spanprof: cannot write profile {}: {e}", target.display()),
     }
+}
+
+/// The line a program prints when it wrote its exit profile, as dhat does: the file,
+/// what it holds, and the command that shows it.
+fn summary(path: &Path, profile: &Profile) -> String {
+    let sampled: u64 = profile.samples.iter().map(|s| s.alloc_objects).sum();
+    let sites_used = profile
+        .site_stats
+        .iter()
+        .filter_map(|s| s.stack.last())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let allocs: u64 = profile.classes.iter().map(|c| c.allocs).sum::<u64>() + profile.large.allocs;
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "spanprof: wrote {}: {}, {} sampled in {}, {} with allocations; see `spanprof report {}`",
+        path.display(),
+        plural(allocs, "allocation", "allocations"),
+        sampled,
+        plural(profile.samples.len() as u64, "stack", "stacks"),
+        plural(sites_used as u64, "site", "sites"),
+        path.display(),
+    )
+}
+
+fn write_built(path: &Path) -> io::Result<String> {
+    let profile = build();
+    write_atomic(path, &profile.to_json())?;
+    Ok(summary(path, &profile))
 }
 
 /// `%p` in `pattern` becomes the process id, so many processes can write side by side.
@@ -133,11 +170,7 @@ pub fn expand_path(pattern: &str) -> PathBuf {
 /// folder, then rename). The previous file at `path`, if any, stays intact on error.
 pub fn write_profile(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
-    hooks::suspended(|| {
-        let profile = build();
-        let json = profile.to_json();
-        write_atomic(path, &json)
-    })
+    hooks::suspended(|| write_built(path).map(drop))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
@@ -187,6 +220,7 @@ fn build_inner() -> Profile {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
         sample_rate: rate,
+        warnings: warnings(),
         size_classes: classes()
             .map(|c| SizeClassRow {
                 class: c.class as u32,
@@ -250,6 +284,21 @@ fn build_inner() -> Profile {
     profile.dropped_samples = dropped;
     profile.types = TYPES.iter().copied().map(type_row).collect();
     profile
+}
+
+/// What the reader of this profile must know about how it was taken.
+fn warnings() -> Vec<String> {
+    let mut out = Vec::new();
+    if sample::FRAME_POINTERS_MISSING.load(Ordering::Relaxed) {
+        out.push(
+            "frame-pointer stacks were asked for (SPANPROF_UNWIND=fp) but the program was \
+             built without frame pointers, so stacks were taken with the slower DWARF \
+             unwinder; build with RUSTFLAGS=\"-C force-frame-pointers=yes\" (cargo spanprof \
+             run does)"
+                .to_string(),
+        );
+    }
+    out
 }
 
 /// A registered type and the slot a boxed value of it takes: the class the allocator
