@@ -177,10 +177,10 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
                     "--weight refills needs --stacks sites (samples do not count refills)",
                 ));
             }
-            if p.samples.is_empty() {
+            if let Some(hint) = crate::report::no_samples_hint(p) {
                 return Err(CliError::new(
                     file,
-                    "no sampled stacks; run with SPANPROF_RATE=4096 (or use --stacks sites)",
+                    format!("{hint}; or use --stacks sites"),
                 ));
             }
             for s in &p.samples {

@@ -188,11 +188,8 @@ pub fn encode(p: &Profile) -> Vec<u8> {
 
 /// The gzipped profile; an error when there are no samples.
 pub fn gzipped(p: &Profile, file: &str) -> Result<Vec<u8>> {
-    if p.samples.is_empty() {
-        return Err(CliError::new(
-            file,
-            "no sampled stacks; run with SPANPROF_RATE=4096 to record them",
-        ));
+    if let Some(hint) = crate::report::no_samples_hint(p) {
+        return Err(CliError::new(file, hint));
     }
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
     gz.write_all(&encode(p))

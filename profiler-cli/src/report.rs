@@ -18,6 +18,9 @@ pub struct Report {
     pub large: spanprof::format::LargeCounters,
     pub events: Vec<spanprof::format::HeapEvent>,
     pub stacks: Vec<StackRow>,
+    /// Why there are no sampled stacks, when there are none (text output only).
+    #[serde(skip)]
+    pub no_samples: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -166,7 +169,68 @@ pub fn build(p: &Profile, top: usize) -> Report {
         large: p.large.clone(),
         events: p.events.clone(),
         stacks,
+        no_samples: no_samples_hint(p),
     }
+}
+
+/// Why `p` has no sampled stacks and what to run instead, fitted to how it was taken
+/// (so a run that sampled nothing is never told to do what it just did); `None` when
+/// it has samples. Every place that reports missing stacks says this.
+pub fn no_samples_hint(p: &Profile) -> Option<String> {
+    if !p.samples.is_empty() {
+        return None;
+    }
+    // The sampler counts slot bytes, small and large, so compare the rate with those.
+    let bytes = p
+        .classes
+        .iter()
+        .map(|c| c.bytes_allocated)
+        .fold(p.large.bytes_allocated, u64::saturating_add);
+    let rate = p.sample_rate;
+    let run_with = |r: u64| format!("SPANPROF_RATE={r} (or `spanprof run --rate {r}`)");
+    let mut hint = if bytes == 0 {
+        "no stacks were recorded: the program allocated nothing".to_string()
+    } else if rate == 0 {
+        // A few samples even from a small program, and no more than one per 4 KiB.
+        format!(
+            "no stacks were recorded: sampling was off; run with {}",
+            run_with(smaller_rate(bytes, 8192))
+        )
+    } else if rate == 1 {
+        "no stacks were recorded although sampling was on for every allocation (rate 1)".to_string()
+    } else {
+        let why = if bytes < rate {
+            format!(
+                "the program allocated {bytes} bytes, less than about one sampling interval of {rate} bytes"
+            )
+        } else {
+            // Each thread counts down its own bytes, so many threads that each
+            // allocate less than the rate can add up to more and still sample nothing.
+            format!(
+                "none of the {bytes} bytes the program allocated was sampled at about one stack per {rate} bytes (each thread counts its own)"
+            )
+        };
+        format!(
+            "no stacks were recorded: {why}; run with a smaller rate, {}, or 1 for every allocation",
+            run_with(smaller_rate(bytes, rate))
+        )
+    };
+    if p.dropped_samples > 0 {
+        hint.push_str(&format!(
+            " ({} samples were dropped: the stack table was full)",
+            p.dropped_samples
+        ));
+    }
+    Some(hint)
+}
+
+/// The largest power of two at most a quarter of `bytes` (about four samples) and below
+/// `rate`, at least 1.
+fn smaller_rate(bytes: u64, rate: u64) -> u64 {
+    let prev_pow2 = |n: u64| if n == 0 { 1 } else { 1 << n.ilog2() };
+    prev_pow2(bytes / 4)
+        .min(prev_pow2(rate.saturating_sub(1)))
+        .max(1)
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
@@ -283,11 +347,8 @@ pub fn render_text(r: &Report) -> String {
     }
 
     let _ = writeln!(o, "\nTop sampled stacks (innermost user frame, estimated)");
-    if r.stacks.is_empty() {
-        let _ = writeln!(
-            o,
-            "  (no samples; run with SPANPROF_RATE=4096 to record stacks)"
-        );
+    if let Some(hint) = &r.no_samples {
+        let _ = writeln!(o, "  ({hint})");
     }
     for s in &r.stacks {
         let _ = writeln!(

@@ -79,14 +79,14 @@ fn no_samples_for_native_stacks() {
         dir,
         1,
         "nosamples.json",
-        "no sampled stacks; run with SPANPROF_RATE",
+        "no stacks were recorded: sampling was off; run with SPANPROF_RATE=4096 (or `spanprof run --rate 4096`); or use --stacks sites",
     );
     fails(
         &["pprof", "nosamples.json"],
         dir,
         1,
         "nosamples.json",
-        "no sampled stacks",
+        "no stacks were recorded: sampling was off",
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("heap.svg")).unwrap(),
@@ -106,7 +106,147 @@ fn no_samples_for_native_stacks() {
         .get_output()
         .stdout
         .clone();
-    assert!(String::from_utf8(r).unwrap().contains("SPANPROF_RATE=4096"));
+    assert!(
+        String::from_utf8(r)
+            .unwrap()
+            .contains("(no stacks were recorded: sampling was off; run with SPANPROF_RATE=4096")
+    );
+}
+
+/// The largest power of two at most `n`.
+fn prev_pow2(n: u64) -> u64 {
+    1 << n.max(1).ilog2()
+}
+
+#[test]
+fn sampling_on_but_nothing_sampled_suggests_a_smaller_rate() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // The demo's profile as if taken at a rate far above what it allocated.
+    let rate: u64 = 1 << 40;
+    let mut v = profile_value();
+    v["samples"] = serde_json::json!([]);
+    v["sample_rate"] = rate.into();
+    write(dir, "unsampled.json", &v.to_string());
+    let bytes: u64 = v["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["bytes_allocated"].as_u64().unwrap())
+        .sum::<u64>()
+        + v["large"]["bytes_allocated"].as_u64().unwrap();
+    let smaller = prev_pow2(bytes / 4);
+    let hint = format!(
+        "no stacks were recorded: the program allocated {bytes} bytes, less than about one sampling interval of {rate} bytes; run with a smaller rate, SPANPROF_RATE={smaller} (or `spanprof run --rate {smaller}`), or 1 for every allocation"
+    );
+    let err = fails(
+        &["flamegraph", "unsampled.json"],
+        dir,
+        1,
+        "unsampled.json",
+        &hint,
+    );
+    assert!(err.ends_with("; or use --stacks sites\n"), "{err}");
+    fails(
+        &["pprof", "unsampled.json"],
+        dir,
+        1,
+        "unsampled.json",
+        &hint,
+    );
+    fails(
+        &["folded", "unsampled.json"],
+        dir,
+        1,
+        "unsampled.json",
+        &hint,
+    );
+    let r = spanprof()
+        .current_dir(dir)
+        .args(["report", "unsampled.json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8(r)
+            .unwrap()
+            .contains(&format!("  ({hint})\n"))
+    );
+
+    // A program that allocated almost nothing is offered a rate of at least 1.
+    let mut tiny = v.clone();
+    for c in tiny["classes"].as_array_mut().unwrap() {
+        c["bytes_allocated"] = 0.into();
+    }
+    tiny["classes"][0]["bytes_allocated"] = 3.into();
+    tiny["large"]["bytes_allocated"] = 0.into();
+    tiny["sample_rate"] = 4096.into();
+    write(dir, "tiny.json", &tiny.to_string());
+    fails(
+        &["pprof", "tiny.json"],
+        dir,
+        1,
+        "tiny.json",
+        "the program allocated 3 bytes, less than about one sampling interval of 4096 bytes; run with a smaller rate, SPANPROF_RATE=1 (or `spanprof run --rate 1`)",
+    );
+}
+
+/// The `sample_program` example, built by `cargo test` beside this test's `deps/`.
+fn sample_program() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let program = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("examples")
+        .join(format!("sample_program{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        program.is_file(),
+        "{} is missing: build it with `cargo test -p spanprof-cli`",
+        program.display()
+    );
+    program
+}
+
+#[test]
+fn a_run_that_sampled_nothing_is_not_told_to_run_as_it_did() {
+    let d = tempfile::tempdir().unwrap();
+    let rate = (1u64 << 40).to_string();
+    let out = spanprof()
+        .current_dir(d.path())
+        .args(["run", "--no-svg", "--rate", &rate, "--"])
+        .arg(sample_program())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("profile.json")).unwrap()).unwrap();
+    assert!(v["samples"].as_array().unwrap().is_empty());
+    let line = out
+        .lines()
+        .find(|l| l.contains("no stacks were recorded"))
+        .unwrap_or_else(|| panic!("no hint in:\n{out}"));
+    assert!(
+        line.contains(&format!(
+            "less than about one sampling interval of {rate} bytes"
+        )),
+        "{line}"
+    );
+    assert!(!line.contains(&format!("SPANPROF_RATE={rate}")), "{line}");
+    // The rate offered is a power of two a quarter or less of what the program allocated.
+    let (_, after) = line.split_once("allocated ").unwrap();
+    let bytes: u64 = after.split(' ').next().unwrap().parse().unwrap();
+    let (_, after) = line.split_once("`spanprof run --rate ").unwrap();
+    let offered: u64 = after.split('`').next().unwrap().parse().unwrap();
+    assert!(
+        offered.is_power_of_two() && offered <= bytes / 4 && offered > bytes / 8,
+        "{line}"
+    );
 }
 
 #[test]
