@@ -31,7 +31,16 @@
 //!
 //! ```console
 //! $ SPANPROF_OUT=heap-%p.json cargo run --release
+//! spanprof: wrote heap-4242.json: 1000016 allocations, 61 sampled in 3 stacks, 1 site with allocations; see `spanprof report heap-4242.json`
 //! $ SPANPROF_OUT=heap.json SPANPROF_RATE=1 cargo run --release   # every allocation
+//! ```
+//!
+//! Stacks need line tables to name files, lines and inlined functions. The one line
+//! for `Cargo.toml` (`cargo spanprof run` sets it, and frame pointers, by itself):
+//!
+//! ```toml
+//! [profile.release]
+//! debug = "line-tables-only"
 //! ```
 //!
 //! Mark functions to attribute their allocations exactly, per size class, with
@@ -59,7 +68,8 @@
 //! |---|---|
 //! | `SPANPROF_OUT` | write a profile here at exit (`%p` = pid); turns sampling on |
 //! | `SPANPROF_RATE` | mean bytes between sampled stacks (`1` = all, `0` = none; default 524288 when `SPANPROF_OUT` is set, else 0) |
-//! | `SPANPROF_UNWIND` | `fp` walks frame pointers (fast; build with `-C force-frame-pointers=yes`), else DWARF |
+//! | `SPANPROF_UNWIND` | `fp` walks frame pointers (fast; build with `-C force-frame-pointers=yes`; without them the DWARF unwinder is used and the profile says so), else DWARF |
+//! | `SPANPROF_QUIET` | set (not `0`): no `spanprof: wrote …` line on stderr at exit |
 //!
 //! The format is documented field by field in `docs/profile-format.md`.
 //!
@@ -85,6 +95,17 @@
 //! out of memory returns null. A free of a pointer spanprof never handed out aborts
 //! with the address; with debug assertions or the `hardened` feature, so do double
 //! frees.
+//!
+//! # Dependencies and features
+//!
+//! What a program that uses spanprof links: `libc`, `linkme` (the static site
+//! table) and `backtrace` (stacks and symbols, with its `addr2line`, `gimli`,
+//! `object`, `miniz_oxide`, `rustc-demangle`); `#[track_alloc]` adds only
+//! compile-time crates (`spanprof-macros`, `syn`, `quote`, `proc-macro2`). None of
+//! them adds trait impls to std types that could change type inference in your code.
+//! Features, all off by default: `serde` (Serialize/Deserialize on the profile types
+//! in [`mod@format`], for tools that read profiles) and `hardened` (double-free and
+//! invalid-free checks in release builds).
 //!
 //! # Modules
 //!
