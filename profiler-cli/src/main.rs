@@ -16,7 +16,7 @@ mod report;
 mod run;
 mod workload;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use output::{CliError, Result, check_not_input, write_output};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -134,6 +134,17 @@ enum Command {
     Demo {
         #[arg(default_value = "spanprof-demo")]
         dir: PathBuf,
+    },
+    /// Print the shell completion script for `spanprof` to stdout.
+    #[command(after_long_help = "\
+Install (then start a new shell):
+  bash  spanprof completions bash > ~/.local/share/bash-completion/completions/spanprof
+  zsh   spanprof completions zsh > ~/.zfunc/_spanprof
+        (and in ~/.zshrc: `fpath=(~/.zfunc $fpath); autoload -Uz compinit; compinit`)
+  fish  spanprof completions fish > ~/.config/fish/completions/spanprof.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -274,6 +285,11 @@ fn run(cli: Cli) -> Result<()> {
                 out.push_str(&format!("  {}\n", p.display()));
             }
             stdout(&out)
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "spanprof", &mut script);
+            write_output(Path::new("-"), &script)
         }
         // Handled in `main`: it ends with the program's exit status.
         Command::Run(_) => Ok(()),
