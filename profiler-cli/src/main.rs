@@ -107,7 +107,14 @@ enum Command {
     },
     /// Static escape analysis of Rust sources, in Go's `-gcflags=-m` format.
     Escape {
-        /// Files or folders (default: src/ of the package here).
+        /// Files or folders (default: the sources of the cargo package or workspace here).
+        ///
+        /// With no PATH, the Cargo.toml here or in the nearest folder above (as cargo
+        /// finds it) says what to read, without running cargo: the src/ and examples/
+        /// folders of the package, or of the root package and of every workspace member
+        /// (`members` globs expanded, `exclude` honoured). tests/ and benches/ are left
+        /// out, as `go build -gcflags=-m` leaves out _test.go files: name them to read
+        /// them too.
         paths: Vec<PathBuf>,
         /// Show why: the flow that led to each verdict.
         #[arg(short, long)]
