@@ -60,6 +60,8 @@ enum Sub {
     Run(RunArgs),
 }
 
+const RUN: &str = "Run (spanprof run)";
+
 #[derive(Args, Debug, Default)]
 struct RunArgs {
     /// The binary target to run (needed when the package has several).
@@ -106,20 +108,20 @@ struct RunArgs {
     /// pointers, no SPANPROF_UNWIND=fp (see below).
     #[arg(long, help_heading = "Build")]
     no_stack_setup: bool,
-    /// Passed to `spanprof run`: mean bytes between sampled stacks.
-    #[arg(long, value_name = "BYTES")]
+    /// Mean bytes between sampled stacks (`1` = every allocation, `0` = no stacks).
+    #[arg(long, value_name = "BYTES", help_heading = RUN)]
     rate: Option<u64>,
-    /// Passed to `spanprof run`: the profile [default: profile.json].
-    #[arg(short, long, value_name = "FILE")]
+    /// The profile [default: profile.json].
+    #[arg(short, long, value_name = "FILE", help_heading = RUN)]
     output: Option<PathBuf>,
-    /// Passed to `spanprof run`: the flamegraph [default: heap.svg].
-    #[arg(long, value_name = "FILE")]
+    /// The flamegraph [default: heap.svg].
+    #[arg(long, value_name = "FILE", help_heading = RUN)]
     svg: Option<PathBuf>,
-    /// Passed to `spanprof run`: no flamegraph.
-    #[arg(long, conflicts_with = "svg")]
+    /// Do not draw the flamegraph.
+    #[arg(long, conflicts_with = "svg", help_heading = RUN)]
     no_svg: bool,
     /// Open the flamegraph when done (xdg-open, or open on macOS).
-    #[arg(long, conflicts_with = "no_svg")]
+    #[arg(long, conflicts_with = "no_svg", help_heading = RUN)]
     open: bool,
     /// The program's arguments (only after `--`).
     #[arg(last = true, value_name = "ARGS")]

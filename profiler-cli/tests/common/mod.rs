@@ -2,6 +2,8 @@
 //! helpers, an XML well-formedness check and a minimal pprof decoder.
 #![allow(dead_code)]
 
+pub mod fresh;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
