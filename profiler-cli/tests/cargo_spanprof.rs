@@ -196,6 +196,8 @@ fn dhat_pattern_builds_in_release_with_line_tables_and_passes_only_the_args_afte
         // cargo's own progress still reaches the terminal, and nothing of ours on success
         .expect_stderr("Finished `release` profile");
     assert!(!ran.stderr.contains("cargo-spanprof"), "{}", ran.show());
+    // SPANPROF_UNWIND=fp found frame pointers: the runtime did not fall back to DWARF.
+    assert!(!ran.stderr.contains("warning"), "{}", ran.show());
     let program = ran.program();
     assert!(
         program.starts_with(target_dir().join("release")) && program.ends_with("sp-dhat"),
@@ -254,6 +256,28 @@ fn no_stack_setup_builds_with_the_crate_settings_only() {
         ran.show()
     );
     assert!(!krate.dir().join("heap.svg").exists());
+    assert!(!ran.stderr.contains("warning"), "{}", ran.show());
+
+    // The user's SPANPROF_UNWIND reaches the program, which finds no frame pointers.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-spanprof"));
+    clean_env(&mut cmd);
+    let ran = Ran::of(
+        cmd.current_dir(krate.dir())
+            .env("SPANPROF_UNWIND", "fp")
+            .args([
+                "spanprof",
+                "run",
+                "--features",
+                "heap-profile",
+                "--release",
+                "--no-stack-setup",
+                "--rate",
+                "1",
+                "--no-svg",
+            ]),
+    );
+    ran.expect_code(0)
+        .expect_stderr("built without frame pointers");
 }
 
 #[test]
@@ -275,6 +299,7 @@ fn custom_profile_and_target_dir_set_where_the_build_goes_and_keep_line_tables()
         ],
     );
     ran.expect_code(0).expect_stderr("Finished `prof` profile");
+    assert!(!ran.stderr.contains("warning"), "{}", ran.show());
     let program = ran.program();
     assert!(
         program.starts_with(other.join("prof")),

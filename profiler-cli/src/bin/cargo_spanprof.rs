@@ -23,7 +23,9 @@
 //! Cargo gives `target.<triple>.rustflags` (and `target.<cfg>.rustflags`) precedence
 //! over `build.rustflags`: when a config file or a `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`
 //! variable sets them, the frame pointers are not added, so `SPANPROF_UNWIND` is left
-//! alone and the profiler uses its DWARF unwinder (slower, still correct stacks).
+//! alone and the profiler uses its DWARF unwinder (slower, still correct stacks). Should
+//! frame pointers be missing anyway, the program notices, unwinds with DWARF and its
+//! profile carries a warning that `spanprof run` prints.
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::{OsStr, OsString};
@@ -357,6 +359,23 @@ fn spanprof_exe() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
+/// Why the build failed, as far as we can tell: cargo has said the rest.
+fn build_failed(a: &RunArgs) -> String {
+    match &a.profile {
+        // With CARGO_PROFILE_<NAME>_DEBUG set, cargo reports an undefined profile as
+        // one "missing an `inherits` directive", which would send the user hunting.
+        Some(p)
+            if !a.no_stack_setup && !["dev", "release", "test", "bench"].contains(&p.as_str()) =>
+        {
+            format!(
+                "cargo build failed (if cargo says profile `{p}` is missing `inherits`, \
+                 it is not defined: add [profile.{p}] to Cargo.toml)"
+            )
+        }
+        _ => "cargo build failed".into(),
+    }
+}
+
 fn fail(problem: impl std::fmt::Display) -> ExitCode {
     eprintln!("cargo-spanprof: {problem}");
     ExitCode::FAILURE
@@ -404,7 +423,7 @@ fn run(a: RunArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot run cargo: {e}")),
     };
     if !out.status.success() {
-        return fail("cargo build failed");
+        return fail(build_failed(&a));
     }
     let (kind, name) = wanted(&a);
     let exe = match pick(
@@ -727,6 +746,21 @@ mod tests {
         ] {
             let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
             assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_undefined_custom_profile_is_explained() {
+        let msg = build_failed(&parse(&["--profile", "prof"]).unwrap());
+        assert!(
+            msg.contains("[profile.prof]") && !msg.contains('\n'),
+            "{msg}"
+        );
+        for args in [
+            &["--profile", "release"][..],
+            &["--profile", "prof", "--no-stack-setup"],
+        ] {
+            assert_eq!(build_failed(&parse(args).unwrap()), "cargo build failed");
         }
     }
 
