@@ -197,7 +197,11 @@ fn dhat_pattern_builds_in_release_with_line_tables_and_passes_only_the_args_afte
         .expect_stderr("Finished `release` profile");
     assert!(!ran.stderr.contains("cargo-spanprof"), "{}", ran.show());
     // SPANPROF_UNWIND=fp found frame pointers: the runtime did not fall back to DWARF.
-    assert!(!ran.stderr.contains("warning"), "{}", ran.show());
+    assert!(
+        !ran.stderr.contains("without frame pointers"),
+        "{}",
+        ran.show()
+    );
     let program = ran.program();
     assert!(
         program.starts_with(target_dir().join("release")) && program.ends_with("sp-dhat"),
@@ -256,7 +260,11 @@ fn no_stack_setup_builds_with_the_crate_settings_only() {
         ran.show()
     );
     assert!(!krate.dir().join("heap.svg").exists());
-    assert!(!ran.stderr.contains("warning"), "{}", ran.show());
+    assert!(
+        !ran.stderr.contains("without frame pointers"),
+        "{}",
+        ran.show()
+    );
 
     // The user's SPANPROF_UNWIND reaches the program, which finds no frame pointers.
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-spanprof"));
@@ -299,7 +307,11 @@ fn custom_profile_and_target_dir_set_where_the_build_goes_and_keep_line_tables()
         ],
     );
     ran.expect_code(0).expect_stderr("Finished `prof` profile");
-    assert!(!ran.stderr.contains("warning"), "{}", ran.show());
+    assert!(
+        !ran.stderr.contains("without frame pointers"),
+        "{}",
+        ran.show()
+    );
     let program = ran.program();
     assert!(
         program.starts_with(other.join("prof")),
@@ -312,6 +324,40 @@ fn custom_profile_and_target_dir_set_where_the_build_goes_and_keep_line_tables()
         ran.sampled_stacks()
             .iter()
             .any(|l| names_make_names_with_its_line(l)),
+        "{}",
+        ran.show()
+    );
+}
+
+/// A crate set up the way this workspace is (line tables in release, frame pointers in
+/// its cargo config): `cargo spanprof run` adds nothing, so it reuses what `cargo
+/// build` compiled.
+#[test]
+fn a_crate_already_set_up_for_stacks_shares_the_plain_build() {
+    let krate = FreshCrate::new("sp-shared")
+        .main_rs(&multi_source("shared"))
+        .file(
+            ".cargo/config.toml",
+            "[build]\nrustflags = [\"-C\", \"force-frame-pointers=yes\"]\n",
+        )
+        .cargo_toml_extra(
+            "[features]\ngreet = []\nextra = []\n\n[profile.release]\ndebug = \"line-tables-only\"\n",
+        )
+        .create();
+    let build = krate.cargo(["build", "--release"]).output().unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let ran = cargo_spanprof(krate.dir(), &["--release", "--rate", "1", "--no-svg"]);
+    ran.expect_code(0)
+        .expect_stdout("shared args: []")
+        .expect_stderr("Finished `release` profile");
+    assert!(!ran.stderr.contains("Compiling"), "{}", ran.show());
+    // SPANPROF_UNWIND=fp was set, and the config's frame pointers are there.
+    assert!(
+        !ran.stderr.contains("without frame pointers"),
         "{}",
         ran.show()
     );

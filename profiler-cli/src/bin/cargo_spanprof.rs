@@ -17,7 +17,9 @@
 //! - the build gets `-C force-frame-pointers=yes`: appended to `CARGO_ENCODED_RUSTFLAGS`
 //!   or `RUSTFLAGS` when set (cargo uses the first of these it finds and ignores every
 //!   other source of flags), else as `--config build.rustflags=[…]`, which cargo joins
-//!   with the user's own `build.rustflags`;
+//!   with the user's own `build.rustflags` (not added when those already force frame
+//!   pointers: the build then shares its artifacts with a plain `cargo build` of the
+//!   same profile);
 //! - the program runs with `SPANPROF_UNWIND=fp`, unless the user set `SPANPROF_UNWIND`.
 //!
 //! Cargo gives `target.<triple>.rustflags` (and `target.<cfg>.rustflags`) precedence
@@ -46,7 +48,7 @@ Stack setup (default; --no-stack-setup turns it off):
     stacks have file:line and inlined functions (unless that variable is set);
   - cargo builds with -C force-frame-pointers=yes (appended to CARGO_ENCODED_RUSTFLAGS
     or RUSTFLAGS when set, else --config build.rustflags=[...], which joins the
-    package's own build.rustflags);
+    package's own build.rustflags; nothing is added when those already have it);
   - the program runs with SPANPROF_UNWIND=fp, the fast frame-pointer unwinder (unless
     SPANPROF_UNWIND is set, or target.<triple>.rustflags in a cargo config override
     build.rustflags: then the DWARF unwinder is used).
@@ -160,9 +162,8 @@ fn profile_env_name(a: &RunArgs) -> String {
     }
 }
 
-/// The commands for `a`, given the environment `env` and whether a cargo config sets
-/// `target.<triple>.rustflags` (which would shadow `build.rustflags`).
-fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, target_rustflags: bool) -> Plan {
+/// The commands for `a`, given the environment `env` and what cargo's config says.
+fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, config: ConfigFlags) -> Plan {
     let mut p = Plan::default();
     let mut arg = |s: &dyn AsRef<OsStr>| p.build_args.push(s.as_ref().to_owned());
     arg(&"build");
@@ -220,10 +221,14 @@ fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, target_rustflags: b
             p.build_env.push(("RUSTFLAGS".into(), flags));
             true
         } else {
-            p.build_args.push("--config".into());
-            p.build_args
-                .push(r#"build.rustflags=["-C","force-frame-pointers=yes"]"#.into());
-            !target_rustflags
+            // Flags the config already has would only make the build differ from (and
+            // not share artifacts with) a plain `cargo build`.
+            if !config.build_frame_pointers {
+                p.build_args.push("--config".into());
+                p.build_args
+                    .push(r#"build.rustflags=["-C","force-frame-pointers=yes"]"#.into());
+            }
+            !config.target
         };
         if frame_pointers && env("SPANPROF_UNWIND").is_none() {
             p.run_env.push(("SPANPROF_UNWIND".into(), "fp".into()));
@@ -249,11 +254,50 @@ fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, target_rustflags: b
     p
 }
 
-/// Whether a cargo config file (text) sets `target.<triple or cfg>.rustflags`. A rough
-/// reading of TOML: a false positive only costs the fast unwinder.
-fn sets_target_rustflags(toml: &str) -> bool {
+/// What cargo's config files and variables say about rustflags, as far as stack setup
+/// cares. Read roughly (no TOML parser): a misreading costs either a build that does not
+/// share artifacts with plain `cargo build`, or the DWARF unwinder instead of the fast
+/// one — never wrong stacks.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct ConfigFlags {
+    /// `target.<triple or cfg>.rustflags` are set: cargo ignores `build.rustflags`.
+    target: bool,
+    /// `build.rustflags` already force frame pointers.
+    build_frame_pointers: bool,
+}
+
+/// What a list of rustflags says about frame pointers: the last word wins.
+fn frame_pointer_flag<'a>(flags: impl IntoIterator<Item = &'a str>) -> Option<bool> {
+    let mut last = None;
+    for flag in flags {
+        let flag = flag.strip_prefix("-C").unwrap_or(flag);
+        match flag.strip_prefix("force-frame-pointers") {
+            Some("") => last = Some(true),
+            Some(value) => {
+                if let Some(v) = value.strip_prefix('=') {
+                    last = Some(matches!(v, "yes" | "y" | "on" | "true"));
+                }
+            }
+            None => {}
+        }
+    }
+    last
+}
+
+/// The words of a TOML string or array of strings.
+fn flag_words(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(|c: char| c.is_whitespace() || "[],\"'".contains(c))
+        .filter(|w| !w.is_empty())
+}
+
+/// Reads one config file: whether it sets `target.*.rustflags`, and what its
+/// `build.rustflags` say about frame pointers.
+fn read_config(toml: &str) -> (bool, Option<bool>) {
+    let (mut target, mut build_fp) = (false, None);
     let mut table = String::new();
-    for line in toml.lines().map(str::trim) {
+    let mut lines = toml.lines().map(str::trim);
+    while let Some(line) = lines.next() {
         if line.starts_with('[') {
             let end = line.rfind(']').unwrap_or(line.len());
             table = line[..end]
@@ -262,7 +306,7 @@ fn sets_target_rustflags(toml: &str) -> bool {
                 .into();
             continue;
         }
-        let Some((key, _)) = line.split_once('=') else {
+        let Some((key, value)) = line.split_once('=') else {
             continue;
         };
         let key = key.trim();
@@ -276,16 +320,31 @@ fn sets_target_rustflags(toml: &str) -> bool {
         };
         // `line`, not `full`: an inline table (`x86_64-… = { rustflags = […] }`) counts.
         if full.starts_with("target.") && line.contains("rustflags") {
-            return true;
+            target = true;
+        }
+        if full == "build.rustflags" {
+            let mut value = value.to_string();
+            if value.trim_start().starts_with('[') && !value.contains(']') {
+                for more in lines.by_ref() {
+                    value.push(' ');
+                    value.push_str(more);
+                    if more.contains(']') {
+                        break;
+                    }
+                }
+            }
+            if let Some(fp) = frame_pointer_flag(flag_words(&value)) {
+                build_fp = Some(fp);
+            }
         }
     }
-    false
+    (target, build_fp)
 }
 
-/// Whether cargo, run in `cwd`, would see `target.*.rustflags`: in a config file of
-/// `cwd` or a parent, in `$CARGO_HOME`, or as a `CARGO_TARGET_*_RUSTFLAGS` variable.
-fn target_rustflags_configured(cwd: &Path) -> bool {
-    let from_env = std::env::vars_os().any(|(k, _)| {
+/// What cargo, run in `cwd`, would read: config files of `cwd` and its parents and of
+/// `$CARGO_HOME`, `CARGO_TARGET_*_RUSTFLAGS` and `CARGO_BUILD_RUSTFLAGS`.
+fn config_flags(cwd: &Path) -> ConfigFlags {
+    let mut target = std::env::vars_os().any(|(k, _)| {
         k.to_str()
             .is_some_and(|k| k.starts_with("CARGO_TARGET_") && k.ends_with("_RUSTFLAGS"))
     });
@@ -293,11 +352,23 @@ fn target_rustflags_configured(cwd: &Path) -> bool {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
     let dirs = cwd.ancestors().map(|d| d.join(".cargo")).chain(cargo_home);
-    from_env
-        || dirs
-            .flat_map(|d| [d.join("config.toml"), d.join("config")])
-            .filter_map(|f| std::fs::read_to_string(f).ok())
-            .any(|text| sets_target_rustflags(&text))
+    // Cargo joins build.rustflags from every source; any "no" keeps them off.
+    let mut says = Vec::new();
+    for text in dirs
+        .flat_map(|d| [d.join("config.toml"), d.join("config")])
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+    {
+        let (t, fp) = read_config(&text);
+        target |= t;
+        says.extend(fp);
+    }
+    if let Ok(flags) = std::env::var("CARGO_BUILD_RUSTFLAGS") {
+        says.extend(frame_pointer_flag(flag_words(&flags)));
+    }
+    ConfigFlags {
+        target,
+        build_frame_pointers: !says.is_empty() && says.iter().all(|&fp| fp),
+    }
 }
 
 /// The executables a `cargo build --message-format=json` run reports, as
@@ -410,8 +481,12 @@ fn modified(p: &Path) -> Option<SystemTime> {
 
 fn run(a: RunArgs) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let target_rustflags = !a.no_stack_setup && target_rustflags_configured(&cwd);
-    let p = plan(&a, |k| std::env::var_os(k), target_rustflags);
+    let config = if a.no_stack_setup {
+        ConfigFlags::default()
+    } else {
+        config_flags(&cwd)
+    };
+    let p = plan(&a, |k| std::env::var_os(k), config);
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
@@ -527,7 +602,11 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
             .collect();
-        plan(&parse(args).unwrap(), |k| env.get(k).cloned(), false)
+        plan(
+            &parse(args).unwrap(),
+            |k| env.get(k).cloned(),
+            ConfigFlags::default(),
+        )
     }
 
     fn strings(v: &[OsString]) -> Vec<&str> {
@@ -688,12 +767,41 @@ mod tests {
     #[test]
     fn target_rustflags_in_a_config_keep_the_dwarf_unwinder() {
         let a = parse(&["--release"]).unwrap();
-        let p = plan(&a, |_| None, true);
+        let target = ConfigFlags {
+            target: true,
+            build_frame_pointers: false,
+        };
+        let p = plan(&a, |_| None, target);
         assert!(strings(&p.build_args).contains(&FP_CONFIG));
         assert!(p.run_env.is_empty(), "{p:?}");
         // RUSTFLAGS shadows the config's target flags: the frame pointers are in.
-        let p = plan(&a, |k| (k == "RUSTFLAGS").then(|| OsString::from("")), true);
+        let p = plan(
+            &a,
+            |k| (k == "RUSTFLAGS").then(|| OsString::from("")),
+            target,
+        );
         assert_eq!(env_of(&p.run_env, "SPANPROF_UNWIND"), Some("fp"));
+    }
+
+    #[test]
+    fn frame_pointers_the_config_already_forces_are_not_added_again() {
+        let a = parse(&["--release"]).unwrap();
+        let has_fp = ConfigFlags {
+            target: false,
+            build_frame_pointers: true,
+        };
+        let p = plan(&a, |_| None, has_fp);
+        assert!(!strings(&p.build_args).contains(&"--config"), "{p:?}");
+        assert_eq!(env_of(&p.run_env, "SPANPROF_UNWIND"), Some("fp"));
+        let p = plan(
+            &a,
+            |_| None,
+            ConfigFlags {
+                target: true,
+                ..has_fp
+            },
+        );
+        assert!(p.run_env.is_empty(), "{p:?}");
     }
 
     #[test]
@@ -714,22 +822,52 @@ mod tests {
     }
 
     #[test]
-    fn reads_target_rustflags_from_config_text() {
-        for yes in [
-            "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"target-cpu=native\"]\n",
-            "[target.'cfg(unix)']\nlinker = \"cc\"\nrustflags = [\n  \"-Dwarnings\",\n]\n",
-            "target.aarch64-apple-darwin.rustflags = [\"-g\"]\n",
-            "[target]\nx86_64-unknown-linux-gnu = { rustflags = [\"-g\"] }\n",
+    fn reads_rustflags_from_config_text() {
+        for (text, want) in [
+            (
+                "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"target-cpu=native\"]\n",
+                (true, None),
+            ),
+            (
+                "[target.'cfg(unix)']\nlinker = \"cc\"\nrustflags = [\n  \"-Dwarnings\",\n]\n",
+                (true, None),
+            ),
+            (
+                "target.aarch64-apple-darwin.rustflags = [\"-g\"]\n",
+                (true, None),
+            ),
+            (
+                "[target]\nx86_64-unknown-linux-gnu = { rustflags = [\"-g\"] }\n",
+                (true, None),
+            ),
+            (
+                "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\nrustdocflags = [\"-g\"]\n",
+                (false, None),
+            ),
+            ("# target.x.rustflags = []\n", (false, None)),
+            // This workspace's own config.
+            (
+                "[build]\nrustflags = [\"-C\", \"force-frame-pointers=yes\"]\n",
+                (false, Some(true)),
+            ),
+            (
+                "[build]\nrustflags = [\n  \"-Cforce-frame-pointers\",\n  \"--cfg\", \"x\",\n]\n[x]\ny = 1\n",
+                (false, Some(true)),
+            ),
+            (
+                "build.rustflags = \"-C force-frame-pointers=yes -C force-frame-pointers=no\"\n",
+                (false, Some(false)),
+            ),
+            (
+                "[build]\nrustflags = [\"-C\", \"target-cpu=native\"]\n",
+                (false, None),
+            ),
+            (
+                "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\n[build]\nrustflags = []\n",
+                (false, None),
+            ),
         ] {
-            assert!(sets_target_rustflags(yes), "{yes}");
-        }
-        for no in [
-            "[build]\nrustflags = [\"-C\", \"force-frame-pointers=yes\"]\n",
-            "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\nrustdocflags = [\"-g\"]\n",
-            "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\n[build]\nrustflags = []\n",
-            "# target.x.rustflags = []\n",
-        ] {
-            assert!(!sets_target_rustflags(no), "{no}");
+            assert_eq!(read_config(text), want, "{text}");
         }
     }
 
