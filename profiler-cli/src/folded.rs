@@ -135,8 +135,10 @@ pub fn user_frame(frames: &[Frame]) -> (String, String) {
     match f {
         Some(f) => {
             let loc = match (&f.file, f.line) {
-                (Some(file), Some(line)) => format!("{file}:{line}"),
-                (Some(file), None) => file.clone(),
+                (Some(file), Some(line)) => {
+                    format!("{}:{line}", crate::output::shown_path(file))
+                }
+                (Some(file), None) => crate::output::shown_path(file),
                 _ => String::new(),
             };
             (f.function.clone(), loc)

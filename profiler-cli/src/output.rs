@@ -102,3 +102,18 @@ pub fn check_not_input(output: &Path, inputs: &[&Path]) -> Result<()> {
     }
     Ok(())
 }
+
+/// `path` as a reader here would type it: relative to the current folder when it lies
+/// inside it (profiles carry absolute paths: the program's, and the build's source
+/// files), else unchanged.
+pub fn shown_path(path: &str) -> String {
+    let Ok(cwd) = std::env::current_dir() else {
+        return path.to_string();
+    };
+    match Path::new(path).strip_prefix(&cwd) {
+        Ok(rel) if Path::new(path).is_absolute() && !rel.as_os_str().is_empty() => {
+            rel.display().to_string()
+        }
+        _ => path.to_string(),
+    }
+}

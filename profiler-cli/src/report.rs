@@ -261,7 +261,11 @@ pub fn human(bytes: u64) -> String {
 pub fn render_text(r: &Report) -> String {
     let mut o = String::new();
     let t = &r.totals;
-    let _ = writeln!(o, "spanprof report: {}", r.program);
+    let _ = writeln!(
+        o,
+        "spanprof report: {}",
+        crate::output::shown_path(&r.program)
+    );
     let _ = writeln!(o, "\nTotals");
     let _ = writeln!(o, "  objects allocated  {}", t.objects);
     let _ = writeln!(o, "  bytes (slots)      {} ({})", t.bytes, human(t.bytes));

@@ -138,7 +138,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
         let why = if status.success() {
             format!(
                 "no profile was written to {} (was it built with spanprof::SpanAlloc as its #[global_allocator]?)",
-                output.display()
+                args.output.display()
             )
         } else {
             format!("{} and wrote no profile", describe(status))
