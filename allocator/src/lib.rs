@@ -68,7 +68,7 @@
 //! |---|---|
 //! | `SPANPROF_OUT` | write a profile here at exit (`%p` = pid); turns sampling on |
 //! | `SPANPROF_RATE` | mean bytes between sampled stacks (`1` = all, `0` = none; default 524288 when `SPANPROF_OUT` is set, else 0) |
-//! | `SPANPROF_UNWIND` | `fp` walks frame pointers (fast; build with `-C force-frame-pointers=yes`; without them the DWARF unwinder is used and the profile says so), else DWARF |
+//! | `SPANPROF_UNWIND` | `fp` walks frame pointers (fast; build with `-C force-frame-pointers=yes`; without them the DWARF unwinder is used and the profile says so); `dwarf` (default) the DWARF unwinder; other values warn |
 //! | `SPANPROF_QUIET` | set (not `0`): no `spanprof: wrote …` line on stderr at exit |
 //!
 //! The format is documented field by field in `docs/profile-format.md`.

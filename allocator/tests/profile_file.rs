@@ -158,6 +158,28 @@ fn spanprof_quiet_silences_the_line_but_still_writes() {
 }
 
 #[test]
+fn an_unknown_unwinder_is_one_warning_line() {
+    let dir = scratch("unwind");
+    let (status, pid, stderr) = run_child_with(
+        Some("u-%p.json"),
+        &dir,
+        &[("SPANPROF_UNWIND", "frame-pointers")],
+    );
+    assert!(status.success(), "{stderr}");
+    assert!(dir.join(format!("u-{pid}.json")).is_file());
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("SPANPROF_UNWIND"))
+        .collect();
+    assert_eq!(
+        warned,
+        ["spanprof: SPANPROF_UNWIND is neither fp nor dwarf; using the DWARF unwinder"],
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn unwritable_path_costs_one_line_and_not_the_exit_status() {
     let dir = scratch("unwritable");
     let (status, _, stderr) = run_child(Some("/proc/no-such-dir/profile.json"), &dir);

@@ -126,13 +126,20 @@ pub fn site_names(p: &Profile, stack: &[u32]) -> Vec<String> {
 
 /// The innermost frame outside the standard library and dependencies, with its
 /// `file:line`; the innermost frame when there is none.
+///
+/// With line tables, the file tells: std's sources are under `/rustc/<hash>/` and the
+/// crates it vendors (hashbrown, …) under `/rust/deps/`; dependencies under cargo's
+/// registry or git checkouts. Without them (a build with no debug info) only names
+/// are left, and the crates of the standard library are known by their paths.
 pub fn user_frame(frames: &[Frame]) -> (String, String) {
-    let is_lib = |f: &Frame| match &f.file {
-        Some(file) => file.starts_with("/rustc/") || file.contains("/.cargo/registry/"),
-        None => true,
+    let f = if frames.iter().any(|f| f.file.is_some()) {
+        frames
+            .iter()
+            .find(|f| f.file.as_deref().is_some_and(|file| !is_lib_file(file)))
+    } else {
+        frames.iter().find(|f| !is_lib_name(&f.function))
     };
-    let f = frames.iter().find(|f| !is_lib(f)).or(frames.first());
-    match f {
+    match f.or(frames.first()) {
         Some(f) => {
             let loc = match (&f.file, f.line) {
                 (Some(file), Some(line)) => {
@@ -145,6 +152,33 @@ pub fn user_frame(frames: &[Frame]) -> (String, String) {
         }
         None => ("[unknown]".into(), String::new()),
     }
+}
+
+fn is_lib_file(file: &str) -> bool {
+    file.starts_with("/rustc/")
+        || file.starts_with("/rust/deps/")
+        || file.contains("/.cargo/registry/")
+        || file.contains("/.cargo/git/")
+}
+
+/// Names of the standard library's crates, bare (`alloc::vec::…`) or as the self type
+/// of a trait impl (`<alloc::vec::Vec<T> as …>::…`, `<&T as …>`), and the allocator
+/// shims.
+fn is_lib_name(name: &str) -> bool {
+    let bare = name
+        .trim_start_matches(['<', '&', '*'])
+        .trim_start_matches("mut ");
+    const STD: [&str; 6] = [
+        "std::",
+        "core::",
+        "alloc::",
+        "hashbrown::",
+        "spanprof::",
+        "backtrace::",
+    ];
+    STD.iter().any(|p| bare.starts_with(p))
+        || name.starts_with("__rust")
+        || name.starts_with("__rdl")
 }
 
 /// A frame name safe for the folded format (no `;`, never empty).
@@ -239,4 +273,74 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
 /// Folded lines, one per stack.
 pub fn render(folded: &BTreeMap<String, u64>) -> String {
     folded.iter().map(|(s, w)| format!("{s} {w}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(function: &str, file: Option<&str>) -> Frame {
+        Frame {
+            function: function.into(),
+            file: file.map(str::to_string),
+            line: file.map(|_| 7),
+            address: 0,
+            inlined: false,
+        }
+    }
+
+    #[test]
+    fn the_user_frame_skips_std_and_its_vendored_crates_by_file() {
+        let frames = [
+            frame(
+                "alloc::alloc::alloc",
+                Some("/rustc/abc/library/alloc/src/alloc.rs"),
+            ),
+            frame(
+                "do_alloc<alloc::alloc::Global>",
+                Some("/rust/deps/hashbrown-0.16.1/src/raw/alloc.rs"),
+            ),
+            frame(
+                "serde_json::de::from_str",
+                Some("/root/.cargo/registry/src/x/de.rs"),
+            ),
+            frame("infer", Some("/nonexistent/app/src/main.rs")),
+            frame("main", Some("/nonexistent/app/src/main.rs")),
+        ];
+        assert_eq!(
+            user_frame(&frames),
+            ("infer".into(), "/nonexistent/app/src/main.rs:7".into())
+        );
+    }
+
+    #[test]
+    fn without_line_tables_the_user_frame_is_found_by_name() {
+        let frames = [
+            frame("alloc::raw_vec::finish_grow", None),
+            frame(
+                "<core::iter::adapters::map::Map<I,F> as core::iter::traits::iterator::Iterator>::fold",
+                None,
+            ),
+            frame(
+                "<alloc::vec::Vec<T> as alloc::vec::spec_from_iter::SpecFromIter<T,I>>::from_iter",
+                None,
+            ),
+            frame("feat::make_names", None),
+            frame("feat::main", None),
+        ];
+        assert_eq!(
+            user_frame(&frames),
+            ("feat::make_names".into(), String::new())
+        );
+    }
+
+    #[test]
+    fn a_stack_of_library_frames_only_shows_the_innermost() {
+        let frames = [
+            frame("std::rt::lang_start", None),
+            frame("core::ops::f", None),
+        ];
+        assert_eq!(user_frame(&frames).0, "std::rt::lang_start");
+        assert_eq!(user_frame(&[]).0, "[unknown]");
+    }
 }

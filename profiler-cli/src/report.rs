@@ -187,7 +187,8 @@ pub fn no_samples_hint(p: &Profile) -> Option<String> {
         .map(|c| c.bytes_allocated)
         .fold(p.large.bytes_allocated, u64::saturating_add);
     let rate = p.sample_rate;
-    let run_with = |r: u64| format!("SPANPROF_RATE={r} (or `spanprof run --rate {r}`)");
+    // Both ways a rate is given: `spanprof run`/`cargo spanprof run`, or by hand.
+    let run_with = |r: u64| format!("--rate {r} (SPANPROF_RATE={r} when run by hand)");
     let mut hint = if bytes == 0 {
         "no stacks were recorded: the program allocated nothing".to_string()
     } else if rate == 0 {

@@ -79,7 +79,7 @@ fn no_samples_for_native_stacks() {
         dir,
         1,
         "nosamples.json",
-        "no stacks were recorded: sampling was off; run with SPANPROF_RATE=4096 (or `spanprof run --rate 4096`); or use --stacks sites",
+        "no stacks were recorded: sampling was off; run with --rate 4096 (SPANPROF_RATE=4096 when run by hand); or use --stacks sites",
     );
     fails(
         &["pprof", "nosamples.json"],
@@ -109,7 +109,7 @@ fn no_samples_for_native_stacks() {
     assert!(
         String::from_utf8(r)
             .unwrap()
-            .contains("(no stacks were recorded: sampling was off; run with SPANPROF_RATE=4096")
+            .contains("(no stacks were recorded: sampling was off; run with --rate 4096 (SPANPROF_RATE=4096 when run by hand)")
     );
 }
 
@@ -137,7 +137,7 @@ fn sampling_on_but_nothing_sampled_suggests_a_smaller_rate() {
         + v["large"]["bytes_allocated"].as_u64().unwrap();
     let smaller = prev_pow2(bytes / 4);
     let hint = format!(
-        "no stacks were recorded: the program allocated {bytes} bytes, less than about one sampling interval of {rate} bytes; run with a smaller rate, SPANPROF_RATE={smaller} (or `spanprof run --rate {smaller}`), or 1 for every allocation"
+        "no stacks were recorded: the program allocated {bytes} bytes, less than about one sampling interval of {rate} bytes; run with a smaller rate, --rate {smaller} (SPANPROF_RATE={smaller} when run by hand), or 1 for every allocation"
     );
     let err = fails(
         &["flamegraph", "unsampled.json"],
@@ -189,7 +189,7 @@ fn sampling_on_but_nothing_sampled_suggests_a_smaller_rate() {
         dir,
         1,
         "tiny.json",
-        "the program allocated 3 bytes, less than about one sampling interval of 4096 bytes; run with a smaller rate, SPANPROF_RATE=1 (or `spanprof run --rate 1`)",
+        "the program allocated 3 bytes, less than about one sampling interval of 4096 bytes; run with a smaller rate, --rate 1 (SPANPROF_RATE=1 when run by hand)",
     );
 }
 
@@ -238,11 +238,12 @@ fn a_run_that_sampled_nothing_is_not_told_to_run_as_it_did() {
         "{line}"
     );
     assert!(!line.contains(&format!("SPANPROF_RATE={rate}")), "{line}");
+    assert!(!line.contains(&format!("--rate {rate}")), "{line}");
     // The rate offered is a power of two a quarter or less of what the program allocated.
     let (_, after) = line.split_once("allocated ").unwrap();
     let bytes: u64 = after.split(' ').next().unwrap().parse().unwrap();
-    let (_, after) = line.split_once("`spanprof run --rate ").unwrap();
-    let offered: u64 = after.split('`').next().unwrap().parse().unwrap();
+    let (_, after) = line.split_once("--rate ").unwrap();
+    let offered: u64 = after.split(' ').next().unwrap().parse().unwrap();
     assert!(
         offered.is_power_of_two() && offered <= bytes / 4 && offered > bytes / 8,
         "{line}"

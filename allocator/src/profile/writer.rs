@@ -90,6 +90,11 @@ pub fn init_from_env() {
         Ordering::Relaxed,
     );
     if let Some(u) = getenv(b"SPANPROF_UNWIND\0") {
+        if !matches!(u, b"fp" | b"dwarf" | b"") {
+            crate::os::write_stderr(&[
+                b"spanprof: SPANPROF_UNWIND is neither fp nor dwarf; using the DWARF unwinder\n",
+            ]);
+        }
         sample::use_frame_pointers(u == b"fp");
     }
     match (out, rate) {
