@@ -66,9 +66,28 @@ pub(crate) fn segments(p: &Path) -> Vec<String> {
     p.segments.iter().map(|s| s.ident.to_string()).collect()
 }
 
-/// The expression abbreviated for a report line.
+/// The expression abbreviated for a report line: always one line, so every finding
+/// stays one `file:line:col: message` line for grep and `--check`.
 pub(crate) fn short(e: &Expr) -> String {
-    short_depth(e, 0)
+    let s = short_depth(e, 0);
+    if s.contains(['\n', '\r']) {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        s
+    }
+}
+
+/// A literal as written, or `".."` for a long or multi-line string literal.
+fn literal(l: &syn::ExprLit) -> String {
+    let t = tokens(l);
+    if matches!(l.lit, syn::Lit::Str(_) | syn::Lit::ByteStr(_))
+        && (t.len() > 32 || t.contains('\n'))
+    {
+        let prefix = if t.starts_with('b') { "b" } else { "" };
+        format!("{prefix}\"..\"")
+    } else {
+        t
+    }
 }
 
 fn short_depth(e: &Expr, depth: usize) -> String {
@@ -77,7 +96,7 @@ fn short_depth(e: &Expr, depth: usize) -> String {
     }
     match e {
         Expr::Path(p) => path(&p.path),
-        Expr::Lit(l) => tokens(l),
+        Expr::Lit(l) => literal(l),
         Expr::Field(f) => format!("{}.{}", short_depth(&f.base, depth + 1), tokens(&f.member)),
         Expr::Paren(p) => format!("({})", short_depth(&p.expr, depth + 1)),
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_)) => {

@@ -138,12 +138,31 @@ pub(crate) fn item_findings(
 }
 
 /// Whether `attrs` hold `#[track_alloc(.., no_escape, ..)]` (any path ending in
-/// `track_alloc`).
+/// `track_alloc`), directly or under `#[cfg_attr(PRED, ..)]` (the feature-gated form,
+/// `cfg_attr(feature = "heap-profile", spanprof::track_alloc(no_escape))`): a static
+/// check cannot know which features a build turns on, so the gate holds either way.
 fn no_escape(attrs: &[syn::Attribute]) -> bool {
-    attrs.iter().any(|a| {
-        a.path().segments.last().is_some_and(|s| s.ident == "track_alloc")
-            && matches!(&a.meta, syn::Meta::List(l) if l.tokens.to_string().split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "no_escape"))
-    })
+    attrs.iter().any(|a| meta_no_escape(&a.meta))
+}
+
+fn meta_no_escape(meta: &syn::Meta) -> bool {
+    let syn::Meta::List(l) = meta else {
+        return false;
+    };
+    let last = l.path.segments.last().map(|s| s.ident.to_string());
+    match last.as_deref() {
+        Some("track_alloc") => l
+            .tokens
+            .to_string()
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .any(|w| w == "no_escape"),
+        Some("cfg_attr") if l.path.segments.len() == 1 => {
+            use syn::punctuated::Punctuated;
+            l.parse_args_with(Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated)
+                .is_ok_and(|metas| metas.iter().skip(1).any(meta_no_escape))
+        }
+        _ => false,
+    }
 }
 
 /// Marks the function's own findings (not those of nested items) as gated.

@@ -177,6 +177,14 @@ struct S;
 impl S {
     fn make(&self) -> Box<u8> { Box::new(1) }
 }
+#[cfg_attr(feature = "heap-profile", spanprof::track_alloc(no_escape))]
+fn featured(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
+#[cfg_attr(all(unix, feature = "p"), inline, cfg_attr(test, track_alloc(warn, no_escape)))]
+fn nested(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
+#[cfg_attr(feature = "heap-profile", spanprof::track_alloc)]
+fn featured_plain(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
+#[cfg_attr(no_escape, inline)]
+fn predicate_only(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
 "#;
     let findings = spanprof_escape::analyze_file(src, "gate.rs").unwrap();
     let gated: Vec<_> = findings
@@ -184,7 +192,19 @@ impl S {
         .filter(|f| f.gated)
         .map(|f| f.function.as_str())
         .collect();
-    assert_eq!(gated, ["hot", "S::make"]);
+    assert_eq!(gated, ["hot", "S::make", "featured", "nested"]);
     // The gate is not part of the JSON form.
     assert!(!spanprof_escape::render_json(&findings).contains("gated"));
+}
+
+#[test]
+fn a_finding_is_one_line_whatever_the_expression_holds() {
+    let src = "fn f() -> Vec<String> {\n    vec![format!(\"a long message that goes \\\n        on over two lines {}\", 1), String::from(\"second\nline\")]\n}\nfn g() -> String {\n    String::from(\"a\\\n  b\")\n}\n";
+    let findings = spanprof_escape::analyze_file(src, "lines.rs").unwrap();
+    assert!(!findings.is_empty());
+    let text = spanprof_escape::render_text(&findings, false);
+    for line in text.lines() {
+        assert!(line.starts_with("lines.rs:"), "{line:?} in\n{text}");
+    }
+    assert_eq!(text.lines().count(), findings.len(), "{text}");
 }
