@@ -2,7 +2,9 @@
 //! cargo invokes it (`cargo-spanprof spanprof run …`), building fresh crates outside
 //! the workspace (see `common/fresh.rs`) with their own default settings — the dhat
 //! pattern (allocator behind a feature) in release with good stacks, usage errors,
-//! target and feature selection, custom profiles and target folders, `--open`.
+//! target and feature selection (`default-run` too), custom profiles and target
+//! folders, cargo's own flags (`--target`, `--config`, `-v`, `-q`, `--locked`, …), a
+//! crate's own debug settings kept, `--open`.
 //!
 //! Every crate has its own name: executables land in the shared fresh-crates target
 //! folder under their names, and the tests run side by side.
@@ -329,9 +331,10 @@ fn custom_profile_and_target_dir_set_where_the_build_goes_and_keep_line_tables()
     );
 }
 
-/// A crate set up the way this workspace is (line tables in release, frame pointers in
-/// its cargo config): `cargo spanprof run` adds nothing, so it reuses what `cargo
-/// build` compiled.
+/// A crate set up for stacks (full debug info in release, frame pointers in its cargo
+/// config): `cargo spanprof run` adds nothing — its debug setting is not lowered to line
+/// tables, dev's full debug info is left alone — so it reuses what `cargo build`
+/// compiled.
 #[test]
 fn a_crate_already_set_up_for_stacks_shares_the_plain_build() {
     let krate = FreshCrate::new("sp-shared")
@@ -340,9 +343,7 @@ fn a_crate_already_set_up_for_stacks_shares_the_plain_build() {
             ".cargo/config.toml",
             "[build]\nrustflags = [\"-C\", \"force-frame-pointers=yes\"]\n",
         )
-        .cargo_toml_extra(
-            "[features]\ngreet = []\nextra = []\n\n[profile.release]\ndebug = \"line-tables-only\"\n",
-        )
+        .cargo_toml_extra("[features]\ngreet = []\nextra = []\n\n[profile.release]\ndebug = true\n")
         .create();
     let build = krate.cargo(["build", "--release"]).output().unwrap();
     assert!(
@@ -358,6 +359,26 @@ fn a_crate_already_set_up_for_stacks_shares_the_plain_build() {
     // SPANPROF_UNWIND=fp was set, and the config's frame pointers are there.
     assert!(
         !ran.stderr.contains("without frame pointers"),
+        "{}",
+        ran.show()
+    );
+
+    let build = krate.cargo(["build"]).output().unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let ran = cargo_spanprof(krate.dir(), &["--rate", "1", "--no-svg"]);
+    ran.expect_code(0)
+        .expect_stdout("shared args: []")
+        .expect_stderr("Finished `dev` profile");
+    assert!(!ran.stderr.contains("Compiling"), "{}", ran.show());
+    // dev's own debug info gives the stacks their file:line.
+    assert!(
+        ran.sampled_stacks()
+            .iter()
+            .any(|l| l.contains("src/main.rs:")),
         "{}",
         ran.show()
     );
@@ -412,6 +433,31 @@ fn bin_picks_among_several_binaries() {
         .expect_code(1)
         .expect_stderr("no bin target named `nope`")
         .expect_stderr("cargo-spanprof: cargo build failed");
+
+    // With `default-run`, what `cargo run` runs: that bin, for the package in the
+    // current folder or the one named with -p.
+    let manifest = krate.manifest_path();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let with_default = text.replacen(
+        "publish = false\n",
+        "publish = false\ndefault-run = \"sp-sel-tool\"\n",
+        1,
+    );
+    assert_ne!(text, with_default);
+    std::fs::write(&manifest, with_default).unwrap();
+    for args in [
+        &["--no-svg", "--", "d"][..],
+        &["-p", "sp-sel", "--no-svg", "--", "d"],
+    ] {
+        let ran = cargo_spanprof(krate.dir(), args);
+        ran.expect_code(0).expect_stdout("tool args: [\"d\"]");
+        assert!(
+            ran.program()
+                .ends_with(Path::new("debug").join("sp-sel-tool")),
+            "{}",
+            ran.show()
+        );
+    }
 }
 
 #[test]
@@ -446,6 +492,75 @@ fn example_and_feature_flags_reach_cargo() {
     .expect_stdout("hello from the default feature")
     .expect_stdout("extra feature on")
     .expect_stdout("app args: []");
+}
+
+/// The triple rustc builds for by default.
+fn host_triple() -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc).arg("-vV").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("no host in rustc -vV")
+        .to_string()
+}
+
+#[test]
+fn cargo_flags_reach_cargo() {
+    let krate = multi_crate("sp-flags");
+    let host = host_triple();
+    let user_flags = r#"build.rustflags=["--cfg","sp_user_cfg"]"#;
+    let common = [
+        "--bin", "sp-flags", "--target", &host, "--config", user_flags, "--rate", "1", "--no-svg",
+    ];
+    fn with<'a>(common: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        common.iter().chain(extra).copied().collect()
+    }
+
+    // The copied workspace Cargo.lock lacks this package: --locked stops the build
+    // before anything is compiled (and before cargo writes the lock file).
+    cargo_spanprof(krate.dir(), &with(&common, &["--locked"]))
+        .expect_code(1)
+        .expect_stderr("--locked")
+        .expect_stderr("cargo-spanprof: cargo build failed");
+
+    let ran = cargo_spanprof(krate.dir(), &with(&common, &["-v", "-j", "2"]));
+    ran.expect_code(0).expect_stdout("app args: []");
+    let program = ran.program();
+    assert!(
+        program.starts_with(target_dir().join(&host).join("debug")),
+        "{}",
+        program.display()
+    );
+    // -v shows rustc's command lines: the user's --config flags come first, the stack
+    // setup's frame pointers are joined after them, and they took (no DWARF fallback).
+    let rustc = ran
+        .stderr
+        .lines()
+        .find(|l| l.contains("Running `") && l.contains("--crate-name sp_flags"))
+        .unwrap_or_else(|| panic!("no rustc command line for sp_flags:\n{}", ran.show()));
+    let user = rustc.find("--cfg sp_user_cfg");
+    let ours = rustc.find("-C force-frame-pointers=yes");
+    assert!(user.is_some() && ours.is_some() && user < ours, "{rustc}");
+    assert!(
+        !ran.stderr.contains("without frame pointers"),
+        "{}",
+        ran.show()
+    );
+
+    // The lock file is now complete; with -q cargo says nothing at all.
+    let ran = cargo_spanprof(
+        krate.dir(),
+        &with(&common, &["-q", "--locked", "--offline", "-j", "1"]),
+    );
+    ran.expect_code(0).expect_stdout("app args: []");
+    assert!(
+        !ran.stderr.contains("Finished") && !ran.stderr.contains("Compiling"),
+        "{}",
+        ran.show()
+    );
+    assert_eq!(ran.program(), program);
 }
 
 #[cfg(unix)]

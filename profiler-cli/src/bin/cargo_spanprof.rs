@@ -7,13 +7,28 @@
 //! usage error, not the start of the program's arguments, so a misspelt or
 //! unsupported cargo flag never silently changes what is built.
 //!
+//! With neither `--bin` nor `--example`, the bin built and run is the one `cargo run`
+//! would run: the selected package's `default-run` (that of `-p`, else of the
+//! workspace's default members), else the only bin. `cargo metadata --no-deps` tells
+//! (it builds nothing), and also where the workspace root, whose manifest holds the
+//! profiles, is.
+//!
 //! Stack setup (off with `--no-stack-setup`). A crate with cargo's default release
 //! profile has no debug info, so sampled stacks would have no `file:line` and inlined
 //! functions would vanish; without frame pointers the fast unwinder cannot walk the
 //! stack. So by default:
 //!
 //! - the build gets `CARGO_PROFILE_<PROFILE>_DEBUG=line-tables-only` (as
-//!   cargo-flamegraph does), unless the user set that variable;
+//!   cargo-flamegraph does) only where it adds debug info without overriding a choice
+//!   of the user's: never for `dev` and `test`, which have full debug info by default
+//!   (setting it would also rebuild every crate); for `release`, `bench` and custom
+//!   profiles, only when nothing sets `debug` for that profile — not that variable, not
+//!   `[profile.<name>]` in the workspace's root `Cargo.toml` (cargo ignores profiles in
+//!   any other manifest), not `profile.<name>.debug` in a cargo config file or a
+//!   `--config`. A profile without its own `debug` inherits one, as much the user's
+//!   choice: `bench` from `release`, a custom profile from its `inherits` (followed up
+//!   the chain: nothing is set when it reaches `dev` or `test`, or a profile that sets
+//!   `debug`);
 //! - the build gets `-C force-frame-pointers=yes`: appended to `CARGO_ENCODED_RUSTFLAGS`
 //!   or `RUSTFLAGS` when set (cargo uses the first of these it finds and ignores every
 //!   other source of flags), else as `--config build.rustflags=[…]`, which cargo joins
@@ -23,11 +38,12 @@
 //! - the program runs with `SPANPROF_UNWIND=fp`, unless the user set `SPANPROF_UNWIND`.
 //!
 //! Cargo gives `target.<triple>.rustflags` (and `target.<cfg>.rustflags`) precedence
-//! over `build.rustflags`: when a config file or a `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`
-//! variable sets them, the frame pointers are not added, so `SPANPROF_UNWIND` is left
-//! alone and the profiler uses its DWARF unwinder (slower, still correct stacks). Should
-//! frame pointers be missing anyway, the program notices, unwinds with DWARF and its
-//! profile carries a warning that `spanprof run` prints.
+//! over `build.rustflags`: when a config file, a `--config` or a
+//! `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` variable sets them, the frame pointers are not
+//! added, so `SPANPROF_UNWIND` is left alone and the profiler uses its DWARF unwinder
+//! (slower, still correct stacks). Should frame pointers be missing anyway, the program
+//! notices, unwinds with DWARF and its profile carries a warning that `spanprof run`
+//! prints.
 
 use clap::{Args, Parser, Subcommand};
 use std::ffi::{OsStr, OsString};
@@ -43,9 +59,17 @@ struct Cli {
 }
 
 const RUN_AFTER_HELP: &str = "\
+With neither --bin nor --example, the package's default-run is run, as by cargo run.
+
 Stack setup (default; --no-stack-setup turns it off):
-  - cargo builds with CARGO_PROFILE_<PROFILE>_DEBUG=line-tables-only, so sampled
-    stacks have file:line and inlined functions (unless that variable is set);
+  - release, bench and custom profiles are built with
+    CARGO_PROFILE_<PROFILE>_DEBUG=line-tables-only, so sampled stacks have file:line
+    and inlined functions, unless debug is set for the profile: by that variable,
+    in [profile.<PROFILE>] of the workspace's root Cargo.toml, or as
+    profile.<PROFILE>.debug in a cargo config or --config. A profile without its
+    own debug inherits one: bench from release, a custom profile from its inherits
+    chain (nothing added when that reaches dev or test, or a profile setting
+    debug). dev and test already have full debug info: nothing is added;
   - cargo builds with -C force-frame-pointers=yes (appended to CARGO_ENCODED_RUSTFLAGS
     or RUSTFLAGS when set, else --config build.rustflags=[...], which joins the
     package's own build.rustflags; nothing is added when those already have it);
@@ -108,6 +132,44 @@ struct RunArgs {
     /// Directory for all generated artifacts.
     #[arg(long, value_name = "DIRECTORY", help_heading = "Build")]
     target_dir: Option<PathBuf>,
+    /// Build for the target triple (the executable lands in
+    /// <target-dir>/<TRIPLE>/<profile>/).
+    #[arg(long, value_name = "TRIPLE", help_heading = "Build")]
+    target: Option<String>,
+    /// Number of parallel jobs (cargo's -j).
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = "Build"
+    )]
+    jobs: Option<String>,
+    /// Override a cargo config value (may be repeated; given to cargo before the
+    /// stack setup's own --config).
+    #[arg(long, value_name = "KEY=VALUE|PATH", help_heading = "Build")]
+    config: Vec<String>,
+    /// Assert that Cargo.lock will remain unchanged.
+    #[arg(long, help_heading = "Build")]
+    locked: bool,
+    /// Equivalent to --locked --offline.
+    #[arg(long, help_heading = "Build")]
+    frozen: bool,
+    /// Run cargo without accessing the network.
+    #[arg(long, help_heading = "Build")]
+    offline: bool,
+    /// No cargo output but errors.
+    #[arg(short, long, help_heading = "Build")]
+    quiet: bool,
+    /// More cargo output (-vv very verbose).
+    #[arg(
+        short,
+        long,
+        action = clap::ArgAction::Count,
+        conflicts_with = "quiet",
+        help_heading = "Build"
+    )]
+    verbose: u8,
     /// Build with the package's own settings only: no line tables, no frame
     /// pointers, no SPANPROF_UNWIND=fp (see below).
     #[arg(long, help_heading = "Build")]
@@ -139,35 +201,105 @@ struct Plan {
     build_args: Vec<OsString>,
     /// Variables set on `cargo`.
     build_env: Vec<(String, OsString)>,
+    /// The kind of executable to run: `bin` or `example`.
+    kind: &'static str,
+    /// Its name, when one was asked for (or is the package's `default-run`).
+    name: Option<String>,
     /// `spanprof run` arguments before `-- PROGRAM ARGS…`.
     run_args: Vec<OsString>,
     /// Variables set on `spanprof run` (and so on the program).
     run_env: Vec<(String, OsString)>,
 }
 
-/// The executable kind (`bin` or `example`) and name asked for.
-fn wanted(a: &RunArgs) -> (&'static str, Option<&str>) {
-    match (&a.bin, &a.example) {
-        (_, Some(e)) => ("example", Some(e.as_str())),
-        (b, None) => ("bin", b.as_deref()),
-    }
-}
-
-/// The profile's name as cargo spells it in `CARGO_PROFILE_<NAME>_…` variables.
-fn profile_env_name(a: &RunArgs) -> String {
+/// The profile being built, as cargo names it.
+fn profile_name(a: &RunArgs) -> &str {
     match (&a.profile, a.release) {
-        (Some(p), _) => p.to_uppercase().replace('-', "_"),
-        (None, true) => "RELEASE".into(),
-        (None, false) => "DEV".into(),
+        (Some(p), _) => p,
+        (None, true) => "release",
+        (None, false) => "dev",
     }
 }
 
-/// The commands for `a`, given the environment `env` and what cargo's config says.
-fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, config: ConfigFlags) -> Plan {
-    let mut p = Plan::default();
+/// `profile` as cargo spells it in `CARGO_PROFILE_<NAME>_…` variables.
+fn profile_env_name(profile: &str) -> String {
+    profile.to_uppercase().replace('-', "_")
+}
+
+/// What one source (a manifest, a config) sets in a `[profile.NAME]` table, as far as
+/// the line tables care.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct ProfileKeys {
+    /// `debug` is set: the user chose this profile's debug info.
+    debug: bool,
+    /// The profile it `inherits` from.
+    inherits: Option<String>,
+}
+
+/// What `cargo metadata` and the workspace's root manifest say, as far as `run` cares.
+/// Empty when `cargo metadata` fails: the build then fails too, and says why.
+#[derive(Debug, Default, PartialEq)]
+struct Workspace {
+    /// The `default-run` of the package `cargo run` would select.
+    default_run: Option<String>,
+    /// The root manifest's `[profile.NAME]` tables (cargo ignores them elsewhere).
+    profiles: std::collections::BTreeMap<String, ProfileKeys>,
+}
+
+/// Whether to build `profile` with `CARGO_PROFILE_<PROFILE>_DEBUG=line-tables-only`;
+/// `keys(name)` is what the user set for profile `name`, from every source cargo reads.
+fn needs_line_tables(profile: &str, keys: impl Fn(&str) -> ProfileKeys) -> bool {
+    let mut profile = profile.to_string();
+    // Cargo rejects `inherits` cycles; the bound only keeps a misread config finite.
+    for _ in 0..32 {
+        // Full debug info by default already: the variable would only lower what the
+        // user chose there, and make the build differ from (rebuild every crate of) a
+        // plain one.
+        if matches!(profile.as_str(), "dev" | "test") {
+            return false;
+        }
+        let own = keys(&profile);
+        if own.debug {
+            return false;
+        }
+        // A profile without its own `debug` gets the one it inherits, which is as much
+        // the user's choice.
+        profile = match (profile.as_str(), own.inherits) {
+            ("release", _) => return true,
+            ("bench", _) => "release".into(),
+            (_, Some(parent)) => parent,
+            // An undefined custom profile: cargo will say so.
+            (_, None) => return true,
+        };
+    }
+    true
+}
+
+/// The commands for `a`, given the environment `env`, what cargo's config says and what
+/// the workspace says.
+fn plan(
+    a: &RunArgs,
+    env: impl Fn(&str) -> Option<OsString>,
+    config: &ConfigFlags,
+    ws: &Workspace,
+) -> Plan {
+    let (kind, name) = match (&a.bin, &a.example) {
+        (_, Some(e)) => ("example", Some(e.clone())),
+        (Some(b), None) => ("bin", Some(b.clone())),
+        // What `cargo run` does: the package's `default-run`, else its only bin.
+        (None, None) => ("bin", ws.default_run.clone()),
+    };
+    let mut p = Plan {
+        kind,
+        ..Plan::default()
+    };
     let mut arg = |s: &dyn AsRef<OsStr>| p.build_args.push(s.as_ref().to_owned());
     arg(&"build");
     arg(&"--message-format=json-render-diagnostics");
+    // Before the stack setup's own `--config`: cargo joins arrays from both, in order.
+    for c in &a.config {
+        arg(&"--config");
+        arg(c);
+    }
     if let Some(m) = &a.manifest_path {
         arg(&"--manifest-path");
         arg(m);
@@ -176,9 +308,9 @@ fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, config: ConfigFlags
         arg(&"-p");
         arg(pkg);
     }
-    if let (kind, Some(name)) = wanted(a) {
+    if let Some(n) = &name {
         arg(&format!("--{kind}"));
-        arg(&name);
+        arg(n);
     }
     if a.release {
         arg(&"--release");
@@ -197,15 +329,54 @@ fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, config: ConfigFlags
     if a.no_default_features {
         arg(&"--no-default-features");
     }
+    if let Some(t) = &a.target {
+        arg(&"--target");
+        arg(t);
+    }
     if let Some(t) = &a.target_dir {
         arg(&"--target-dir");
         arg(t);
     }
+    if let Some(j) = &a.jobs {
+        arg(&"--jobs");
+        arg(j);
+    }
+    for (on, flag) in [
+        (a.locked, "--locked"),
+        (a.frozen, "--frozen"),
+        (a.offline, "--offline"),
+        (a.quiet, "--quiet"),
+    ] {
+        if on {
+            arg(&flag);
+        }
+    }
+    for _ in 0..a.verbose {
+        arg(&"--verbose");
+    }
+    p.name = name;
 
     if !a.no_stack_setup {
-        let debug = format!("CARGO_PROFILE_{}_DEBUG", profile_env_name(a));
-        if env(&debug).is_none() {
-            p.build_env.push((debug, "line-tables-only".into()));
+        let profile = profile_name(a);
+        let keys = |name: &str| {
+            let var = |key: &str| env(&format!("CARGO_PROFILE_{}_{key}", profile_env_name(name)));
+            let (config, manifest) = (config.profiles.get(name), ws.profiles.get(name));
+            ProfileKeys {
+                debug: var("DEBUG").is_some()
+                    || config.is_some_and(|k| k.debug)
+                    || manifest.is_some_and(|k| k.debug),
+                // Cargo's precedence: variables, config, manifest.
+                inherits: var("INHERITS")
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .or_else(|| config.and_then(|k| k.inherits.clone()))
+                    .or_else(|| manifest.and_then(|k| k.inherits.clone())),
+            }
+        };
+        if needs_line_tables(profile, keys) {
+            p.build_env.push((
+                format!("CARGO_PROFILE_{}_DEBUG", profile_env_name(profile)),
+                "line-tables-only".into(),
+            ));
         }
         // Cargo takes its flags from the first of these that is set and ignores the
         // rest, config files included: append to that one.
@@ -254,16 +425,118 @@ fn plan(a: &RunArgs, env: impl Fn(&str) -> Option<OsString>, config: ConfigFlags
     p
 }
 
-/// What cargo's config files and variables say about rustflags, as far as stack setup
-/// cares. Read roughly (no TOML parser): a misreading costs either a build that does not
-/// share artifacts with plain `cargo build`, or the DWARF unwinder instead of the fast
-/// one — never wrong stacks.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+/// The name a package ID spec (`name`, `name@1.2.3`, `name:1.2.3`,
+/// `path+file:///…#name@1.2.3`) selects.
+fn spec_name(spec: &str) -> &str {
+    let spec = spec.rsplit_once('#').map_or(spec, |(_, s)| s);
+    spec.split(['@', ':']).next().unwrap_or(spec)
+}
+
+/// From `cargo metadata --no-deps --format-version 1` output: the `default-run` that
+/// `cargo run` would use for `-p package` (or, without `-p`, the default members), and
+/// the workspace root.
+fn read_metadata(json: &str, package: Option<&str>) -> (Option<String>, Option<PathBuf>) {
+    let Ok(meta) = serde_json::from_str::<serde_json::Value>(json) else {
+        return (None, None);
+    };
+    let root = meta["workspace_root"].as_str().map(PathBuf::from);
+    let defaults = meta["workspace_default_members"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let runs: Vec<&str> = meta["packages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| match package {
+            Some(spec) => p["name"] == spec_name(spec),
+            None => defaults.contains(&p["id"]),
+        })
+        .filter_map(|p| p["default_run"].as_str())
+        .collect();
+    // Cargo's own rule: one `default-run` among the selected packages, else none.
+    match runs.as_slice() {
+        [one] => (Some(one.to_string()), root),
+        _ => (None, root),
+    }
+}
+
+/// The `[profile.NAME]` tables of a manifest.
+fn manifest_profiles(toml: &str) -> std::collections::BTreeMap<String, ProfileKeys> {
+    let Ok(manifest) = toml.parse::<toml::Table>() else {
+        return Default::default();
+    };
+    let Some(profiles) = manifest.get("profile").and_then(toml::Value::as_table) else {
+        return Default::default();
+    };
+    profiles
+        .iter()
+        .filter_map(|(name, table)| {
+            let table = table.as_table()?;
+            Some((
+                name.clone(),
+                ProfileKeys {
+                    debug: table.contains_key("debug"),
+                    inherits: table
+                        .get("inherits")
+                        .and_then(toml::Value::as_str)
+                        .map(String::from),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What `cargo metadata` (run with `a`'s manifest and config) and the workspace's root
+/// manifest say; nothing when `run` needs neither `default-run` nor the profiles.
+fn workspace(a: &RunArgs) -> Workspace {
+    let wants_default_run = a.bin.is_none() && a.example.is_none();
+    let wants_profiles = !a.no_stack_setup && !matches!(profile_name(a), "dev" | "test");
+    if !wants_default_run && !wants_profiles {
+        return Workspace::default();
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["metadata", "--no-deps", "--format-version", "1"]);
+    for c in &a.config {
+        cmd.arg("--config").arg(c);
+    }
+    if let Some(m) = &a.manifest_path {
+        cmd.arg("--manifest-path").arg(m);
+    }
+    // Its errors would only repeat ahead of the build's own.
+    let Ok(out) = cmd.stderr(Stdio::null()).output() else {
+        return Workspace::default();
+    };
+    if !out.status.success() {
+        return Workspace::default();
+    }
+    let (default_run, root) =
+        read_metadata(&String::from_utf8_lossy(&out.stdout), a.package.as_deref());
+    let profiles = root
+        .and_then(|r| std::fs::read_to_string(r.join("Cargo.toml")).ok())
+        .map(|text| manifest_profiles(&text))
+        .unwrap_or_default();
+    Workspace {
+        default_run,
+        profiles,
+    }
+}
+
+/// What cargo's config files, `--config` values and variables say, as far as stack
+/// setup cares. Read roughly (no TOML parser): a misreading costs either a build that
+/// does not share artifacts with plain `cargo build`, the DWARF unwinder instead of the
+/// fast one, or line tables instead of the debug info the user chose — never wrong
+/// stacks.
+#[derive(Debug, Default, Clone, PartialEq)]
 struct ConfigFlags {
     /// `target.<triple or cfg>.rustflags` are set: cargo ignores `build.rustflags`.
     target: bool,
     /// `build.rustflags` already force frame pointers.
     build_frame_pointers: bool,
+    /// `profile.NAME.debug` and `profile.NAME.inherits`, by `NAME`.
+    profiles: std::collections::BTreeMap<String, ProfileKeys>,
 }
 
 /// What a list of rustflags says about frame pointers: the last word wins.
@@ -291,10 +564,42 @@ fn flag_words(value: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-/// Reads one config file: whether it sets `target.*.rustflags`, and what its
-/// `build.rustflags` say about frame pointers.
-fn read_config(toml: &str) -> (bool, Option<bool>) {
-    let (mut target, mut build_fp) = (false, None);
+/// The text of a TOML string value (`"dev"` or `'dev'`, maybe followed by a comment).
+fn toml_str(value: &str) -> Option<String> {
+    let value = value.trim_start();
+    let quote = value.chars().next().filter(|&c| c == '"' || c == '\'')?;
+    let rest = &value[1..];
+    rest.find(quote).map(|end| rest[..end].to_string())
+}
+
+/// What one config file (or `--config` value) says.
+#[derive(Debug, Default, PartialEq)]
+struct ConfigText {
+    /// It sets `target.*.rustflags`.
+    target: bool,
+    /// What its `build.rustflags` say about frame pointers.
+    build_frame_pointers: Option<bool>,
+    /// Its `profile.NAME.debug` and `profile.NAME.inherits`, by `NAME`.
+    profiles: std::collections::BTreeMap<String, ProfileKeys>,
+}
+
+impl ConfigText {
+    /// Notes `key = value` of `[profile.name]`; other keys (`opt-level`, a
+    /// `package.<spec>` or `build-override` table's `debug`) say nothing of `name`'s own
+    /// debug info.
+    fn profile_key(&mut self, name: &str, key: &str, value: &str) {
+        match key.trim() {
+            "debug" => self.profiles.entry(name.into()).or_default().debug = true,
+            "inherits" => self.profiles.entry(name.into()).or_default().inherits = toml_str(value),
+            _ => {}
+        }
+    }
+}
+
+/// Reads one config file: whether it sets `target.*.rustflags`, what its
+/// `build.rustflags` say about frame pointers, and what it sets in profiles.
+fn read_config(toml: &str) -> ConfigText {
+    let mut c = ConfigText::default();
     let mut table = String::new();
     let mut lines = toml.lines().map(str::trim);
     while let Some(line) = lines.next() {
@@ -320,7 +625,7 @@ fn read_config(toml: &str) -> (bool, Option<bool>) {
         };
         // `line`, not `full`: an inline table (`x86_64-… = { rustflags = […] }`) counts.
         if full.starts_with("target.") && line.contains("rustflags") {
-            target = true;
+            c.target = true;
         }
         if full == "build.rustflags" {
             let mut value = value.to_string();
@@ -334,16 +639,33 @@ fn read_config(toml: &str) -> (bool, Option<bool>) {
                 }
             }
             if let Some(fp) = frame_pointer_flag(flag_words(&value)) {
-                build_fp = Some(fp);
+                c.build_frame_pointers = Some(fp);
             }
         }
+        let path: Vec<&str> = full
+            .split('.')
+            .map(|k| k.trim().trim_matches(['"', '\'']))
+            .collect();
+        match path.as_slice() {
+            ["profile", name, key] => c.profile_key(name, key, value),
+            // `release = { debug = 1, inherits = "…" }` under `[profile]`.
+            ["profile", name] if value.trim_start().starts_with('{') => {
+                for pair in value.trim().trim_matches(['{', '}']).split(',') {
+                    if let Some((key, value)) = pair.split_once('=') {
+                        c.profile_key(name, key, value);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
-    (target, build_fp)
+    c
 }
 
-/// What cargo, run in `cwd`, would read: config files of `cwd` and its parents and of
-/// `$CARGO_HOME`, `CARGO_TARGET_*_RUSTFLAGS` and `CARGO_BUILD_RUSTFLAGS`.
-fn config_flags(cwd: &Path) -> ConfigFlags {
+/// What cargo, run in `cwd` with `--config` values `cli`, would read: those values,
+/// config files of `cwd` and its parents and of `$CARGO_HOME`,
+/// `CARGO_TARGET_*_RUSTFLAGS` and `CARGO_BUILD_RUSTFLAGS`.
+fn config_flags(cwd: &Path, cli: &[String]) -> ConfigFlags {
     let mut target = std::env::vars_os().any(|(k, _)| {
         k.to_str()
             .is_some_and(|k| k.starts_with("CARGO_TARGET_") && k.ends_with("_RUSTFLAGS"))
@@ -352,15 +674,34 @@ fn config_flags(cwd: &Path) -> ConfigFlags {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
     let dirs = cwd.ancestors().map(|d| d.join(".cargo")).chain(cargo_home);
+    // Highest precedence first (for `inherits`, where the first found wins): the last
+    // `--config` (a path when one exists there, as cargo decides), then the files
+    // nearest `cwd`.
+    let cli = cli.iter().rev().map(|c| {
+        let path = cwd.join(c);
+        if !c.is_empty() && path.exists() {
+            std::fs::read_to_string(path).unwrap_or_default()
+        } else {
+            c.clone()
+        }
+    });
+    let files = dirs
+        .flat_map(|d| [d.join("config.toml"), d.join("config")])
+        .filter_map(|f| std::fs::read_to_string(f).ok());
     // Cargo joins build.rustflags from every source; any "no" keeps them off.
     let mut says = Vec::new();
-    for text in dirs
-        .flat_map(|d| [d.join("config.toml"), d.join("config")])
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-    {
-        let (t, fp) = read_config(&text);
-        target |= t;
-        says.extend(fp);
+    let mut profiles = std::collections::BTreeMap::<String, ProfileKeys>::new();
+    for text in cli.chain(files) {
+        let c = read_config(&text);
+        target |= c.target;
+        says.extend(c.build_frame_pointers);
+        for (name, keys) in c.profiles {
+            let merged = profiles.entry(name).or_default();
+            merged.debug |= keys.debug;
+            if merged.inherits.is_none() {
+                merged.inherits = keys.inherits;
+            }
+        }
     }
     if let Ok(flags) = std::env::var("CARGO_BUILD_RUSTFLAGS") {
         says.extend(frame_pointer_flag(flag_words(&flags)));
@@ -368,6 +709,7 @@ fn config_flags(cwd: &Path) -> ConfigFlags {
     ConfigFlags {
         target,
         build_frame_pointers: !says.is_empty() && says.iter().all(|&fp| fp),
+        profiles,
     }
 }
 
@@ -430,21 +772,30 @@ fn spanprof_exe() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(name))
 }
 
-/// Why the build failed, as far as we can tell: cargo has said the rest.
-fn build_failed(a: &RunArgs) -> String {
-    match &a.profile {
-        // With CARGO_PROFILE_<NAME>_DEBUG set, cargo reports an undefined profile as
-        // one "missing an `inherits` directive", which would send the user hunting.
-        Some(p)
-            if !a.no_stack_setup && !["dev", "release", "test", "bench"].contains(&p.as_str()) =>
-        {
-            format!(
-                "cargo build failed (if cargo says profile `{p}` is missing `inherits`, \
-                 it is not defined: add [profile.{p}] to Cargo.toml)"
-            )
-        }
-        _ => "cargo build failed".into(),
+/// Why the build `p` of `a` failed, as far as we can tell: cargo has said the rest.
+fn build_failed(a: &RunArgs, p: &Plan) -> String {
+    let profile = profile_name(a);
+    let debug = format!("CARGO_PROFILE_{}_DEBUG", profile_env_name(profile));
+    // With CARGO_PROFILE_<NAME>_DEBUG set by us, cargo reports an undefined profile as
+    // one "missing an `inherits` directive", which would send the user hunting. (When
+    // the user set it, or nobody did, cargo's message is about what the user wrote.)
+    if !["dev", "release", "test", "bench"].contains(&profile)
+        && p.build_env.iter().any(|(k, _)| *k == debug)
+    {
+        format!(
+            "cargo build failed (if cargo says profile `{profile}` is missing `inherits`, \
+             it is not defined: add [profile.{profile}] to Cargo.toml)"
+        )
+    } else {
+        "cargo build failed".into()
     }
+}
+
+/// README's install command, which installs `spanprof` with `cargo-spanprof`.
+const INSTALL: &str = "cargo install --locked --path profiler-cli";
+
+fn cannot_run_spanprof(e: &std::io::Error) -> String {
+    format!("cannot run spanprof ({e}); install it with `{INSTALL}`")
 }
 
 fn fail(problem: impl std::fmt::Display) -> ExitCode {
@@ -484,9 +835,9 @@ fn run(a: RunArgs) -> ExitCode {
     let config = if a.no_stack_setup {
         ConfigFlags::default()
     } else {
-        config_flags(&cwd)
+        config_flags(&cwd, &a.config)
     };
-    let p = plan(&a, |k| std::env::var_os(k), config);
+    let p = plan(&a, |k| std::env::var_os(k), &config, &workspace(&a));
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
@@ -498,13 +849,12 @@ fn run(a: RunArgs) -> ExitCode {
         Err(e) => return fail(format!("cannot run cargo: {e}")),
     };
     if !out.status.success() {
-        return fail(build_failed(&a));
+        return fail(build_failed(&a, &p));
     }
-    let (kind, name) = wanted(&a);
     let exe = match pick(
         &executables(&String::from_utf8_lossy(&out.stdout)),
-        kind,
-        name,
+        p.kind,
+        p.name.as_deref(),
     ) {
         Ok(p) => p,
         Err(e) => return fail(e),
@@ -521,11 +871,7 @@ fn run(a: RunArgs) -> ExitCode {
         .args(&a.args);
     let code = match run.status() {
         Ok(s) => s.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1),
-        Err(e) => {
-            return fail(format!(
-                "cannot run spanprof ({e}); install it with `cargo install --path profiler-cli --bin spanprof`"
-            ));
-        }
+        Err(e) => return fail(cannot_run_spanprof(&e)),
     };
     if a.open {
         match modified(&svg) {
@@ -596,17 +942,20 @@ mod tests {
         })
     }
 
-    /// The plan for `args` with the environment `env` and no target rustflags.
-    fn plan_for(args: &[&str], env: &[(&str, &str)]) -> Plan {
+    /// The plan for `args` with the environment `env`, the config `config` and the
+    /// workspace `ws`.
+    fn plan_in(args: &[&str], env: &[(&str, &str)], config: &ConfigFlags, ws: &Workspace) -> Plan {
         let env: HashMap<String, OsString> = env
             .iter()
             .map(|(k, v)| (k.to_string(), OsString::from(v)))
             .collect();
-        plan(
-            &parse(args).unwrap(),
-            |k| env.get(k).cloned(),
-            ConfigFlags::default(),
-        )
+        plan(&parse(args).unwrap(), |k| env.get(k).cloned(), config, ws)
+    }
+
+    /// The plan for `args` with the environment `env`, no config and no workspace
+    /// settings.
+    fn plan_for(args: &[&str], env: &[(&str, &str)]) -> Plan {
+        plan_in(args, env, &ConfigFlags::default(), &Workspace::default())
     }
 
     fn strings(v: &[OsString]) -> Vec<&str> {
@@ -641,6 +990,18 @@ mod tests {
                 "--no-default-features",
                 "--target-dir",
                 "tgt",
+                "--target",
+                "aarch64-unknown-linux-gnu",
+                "--config",
+                "net.retry=5",
+                "-j",
+                "-1",
+                "--locked",
+                "--frozen",
+                "--offline",
+                "-vv",
+                "--config",
+                "cfg.toml",
                 "--rate",
                 "1",
                 "-o",
@@ -656,6 +1017,10 @@ mod tests {
             [
                 "build",
                 "--message-format=json-render-diagnostics",
+                "--config",
+                "net.retry=5",
+                "--config",
+                "cfg.toml",
                 "--manifest-path",
                 "x/Cargo.toml",
                 "-p",
@@ -670,38 +1035,203 @@ mod tests {
                 "c d",
                 "--all-features",
                 "--no-default-features",
+                "--target",
+                "aarch64-unknown-linux-gnu",
                 "--target-dir",
                 "tgt",
+                "--jobs",
+                "-1",
+                "--locked",
+                "--frozen",
+                "--offline",
+                "--verbose",
+                "--verbose",
             ]
         );
         assert!(p.build_env.is_empty() && p.run_env.is_empty(), "{p:?}");
+        assert_eq!((p.kind, p.name.as_deref()), ("example", Some("demo")));
         assert_eq!(
             strings(&p.run_args),
             ["run", "--rate", "1", "-o", "p.json", "--svg", "h.svg"]
         );
-        let p = plan_for(&["--bin", "tool", "--release", "--no-svg"], &[]);
-        assert_eq!(strings(&p.build_args[2..5]), ["--bin", "tool", "--release"]);
+        let p = plan_for(&["--bin", "tool", "--release", "--no-svg", "-q"], &[]);
+        assert_eq!(
+            strings(&p.build_args[2..6]),
+            ["--bin", "tool", "--release", "--quiet"]
+        );
+        assert_eq!((p.kind, p.name.as_deref()), ("bin", Some("tool")));
         assert_eq!(strings(&p.run_args), ["run", "--no-svg"]);
     }
 
     #[test]
-    fn stack_setup_names_the_profile_being_built() {
-        for (args, var) in [
-            (&[][..], "CARGO_PROFILE_DEV_DEBUG"),
-            (&["--release"][..], "CARGO_PROFILE_RELEASE_DEBUG"),
-            (&["-r"][..], "CARGO_PROFILE_RELEASE_DEBUG"),
-            (
-                &["--profile", "prof-fast"][..],
-                "CARGO_PROFILE_PROF_FAST_DEBUG",
-            ),
-            (&["--profile", "dev"][..], "CARGO_PROFILE_DEV_DEBUG"),
+    fn the_users_config_values_come_before_the_stack_setups() {
+        let p = plan_for(
+            &["--config", "build.rustflags=['--cfg','mine']", "--release"],
+            &[],
+        );
+        let args = strings(&p.build_args);
+        assert_eq!(args[2..4], ["--config", "build.rustflags=['--cfg','mine']"]);
+        assert_eq!(args[args.len() - 2..], ["--config", FP_CONFIG]);
+    }
+
+    #[test]
+    fn cargo_flag_values_and_conflicts_are_checked_before_anything_is_built() {
+        for (args, jobs) in [(&["-j", "2"][..], "2"), (&["--jobs=default"], "default")] {
+            assert_eq!(parse(args).unwrap().jobs.as_deref(), Some(jobs));
+        }
+        assert_eq!(parse(&["-v", "--verbose", "-v"]).unwrap().verbose, 3);
+        for bad in [&["-q", "-v"][..], &["--target"], &["-j"]] {
+            let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    /// Whether the plan for `args` adds line tables, given these sources.
+    fn line_tables(args: &[&str], env: &[(&str, &str)], config: &str, manifest: &str) -> bool {
+        let config = ConfigFlags {
+            profiles: read_config(config).profiles,
+            ..ConfigFlags::default()
+        };
+        let ws = Workspace {
+            profiles: manifest_profiles(manifest),
+            ..Workspace::default()
+        };
+        let p = plan_in(args, env, &config, &ws);
+        let var = p
+            .build_env
+            .iter()
+            .find(|(k, _)| k.starts_with("CARGO_PROFILE_"));
+        match var {
+            Some((k, v)) => {
+                let profile = args
+                    .iter()
+                    .position(|&a| a == "--profile")
+                    .map_or("RELEASE".into(), |i| profile_env_name(args[i + 1]));
+                assert_eq!(
+                    (k.as_str(), v.to_str().unwrap()),
+                    (
+                        format!("CARGO_PROFILE_{profile}_DEBUG").as_str(),
+                        "line-tables-only"
+                    ),
+                    "{args:?}"
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn line_tables_are_added_only_to_profiles_without_debug_info_of_the_users_choosing() {
+        // Nothing set anywhere: the profiles cargo builds without debug info get them.
+        for args in [
+            &["--release"][..],
+            &["-r"],
+            &["--profile", "release"],
+            &["--profile", "bench"],
+            // Undefined: cargo says so (see `an_undefined_custom_profile_is_explained`).
+            &["--profile", "prof-fast"],
+        ] {
+            assert!(line_tables(args, &[], "", ""), "{args:?}");
+        }
+        // Full debug info already (a plain `cargo build` is shared, nothing rebuilt).
+        for args in [&[][..], &["--profile", "dev"], &["--profile", "test"]] {
+            assert!(!line_tables(args, &[], "", ""), "{args:?}");
+            assert!(plan_for(args, &[]).build_env.is_empty(), "{args:?}");
+        }
+
+        // The root manifest.
+        let m = "[package]\nname = \"x\"\n\n[profile.release]\ndebug = true\n\n\
+                 [profile.prof]\ninherits = \"release\"\n\n\
+                 [profile.chain]\ninherits = \"prof\"\n\n\
+                 [profile.lean]\ninherits = \"release\"\ndebug = false\n\n\
+                 [profile.fast-dev]\ninherits = \"dev\"\nopt-level = 1\n\n\
+                 [profile.t]\ninherits = \"test\"\n";
+        for profile in ["release", "bench", "prof", "chain", "lean", "fast-dev", "t"] {
+            assert!(
+                !line_tables(&["--profile", profile], &[], "", m),
+                "{profile}"
+            );
+        }
+        // Settings of a package, of build scripts, or of another profile are not the
+        // profile's own debug info.
+        let m = "[profile.release]\nopt-level = 3\n\
+                 [profile.release.package.foo]\ndebug = 0\n\
+                 [profile.release.build-override]\ndebug = 0\n\
+                 [profile.dev]\ndebug = 1\n\
+                 [profile.prof]\ninherits = \"release\"\n";
+        for profile in ["release", "bench", "prof"] {
+            assert!(
+                line_tables(&["--profile", profile], &[], "", m),
+                "{profile}"
+            );
+        }
+        // bench's own `debug`.
+        assert!(!line_tables(
+            &["--profile", "bench"],
+            &[],
+            "",
+            "[profile.bench]\ndebug = \"line-tables-only\"\n"
+        ));
+
+        // Cargo config files and `--config` values.
+        for config in [
+            "[profile.release]\ndebug = \"full\"\n",
+            "profile.release.debug = 2",
+            "[profile]\nrelease = { opt-level = 3, debug = true }\n",
+        ] {
+            assert!(!line_tables(&["--release"], &[], config, ""), "{config}");
+            assert!(
+                !line_tables(&["--profile", "bench"], &[], config, ""),
+                "{config}"
+            );
+        }
+        assert!(!line_tables(
+            &["--profile", "prof"],
+            &[],
+            "[profile.prof]\ninherits = 'dev'  # quick\n",
+            ""
+        ));
+        // The config's `inherits` outranks the manifest's, as in cargo.
+        assert!(!line_tables(
+            &["--profile", "prof"],
+            &[],
+            "profile.prof.inherits = \"dev\"",
+            "[profile.prof]\ninherits = \"release\"\n"
+        ));
+
+        // Variables, the profile's own or the one it inherits from.
+        let var = [("CARGO_PROFILE_RELEASE_DEBUG", "full")];
+        for profile in ["release", "bench"] {
+            assert!(
+                !line_tables(&["--profile", profile], &var, "", ""),
+                "{profile}"
+            );
+        }
+        assert!(!line_tables(
+            &["--profile", "prof-fast"],
+            &[("CARGO_PROFILE_PROF_FAST_INHERITS", "dev")],
+            "",
+            "[profile.prof-fast]\ninherits = \"release\"\n"
+        ));
+        // Another profile's variable is not this build's.
+        assert!(line_tables(
+            &["--release"],
+            &[("CARGO_PROFILE_DEV_DEBUG", "0")],
+            "",
+            ""
+        ));
+    }
+
+    #[test]
+    fn stack_setup_adds_frame_pointers_in_every_profile() {
+        for args in [
+            &[][..],
+            &["--release"][..],
+            &["--profile", "prof-fast"][..],
+            &["--profile", "dev"][..],
         ] {
             let p = plan_for(args, &[]);
-            assert_eq!(
-                p.build_env,
-                [(var.to_string(), OsString::from("line-tables-only"))],
-                "{args:?}"
-            );
             assert_eq!(
                 strings(&p.build_args[p.build_args.len() - 2..]),
                 ["--config", FP_CONFIG]
@@ -725,12 +1255,6 @@ mod tests {
         assert!(p.build_env.is_empty(), "{p:?}");
         assert!(p.run_env.is_empty(), "{p:?}");
         assert!(strings(&p.build_args).contains(&FP_CONFIG));
-        // Another profile's variable is not this build's.
-        let p = plan_for(&[], &[("CARGO_PROFILE_RELEASE_DEBUG", "full")]);
-        assert_eq!(
-            env_of(&p.build_env, "CARGO_PROFILE_DEV_DEBUG"),
-            Some("line-tables-only")
-        );
     }
 
     #[test]
@@ -769,16 +1293,18 @@ mod tests {
         let a = parse(&["--release"]).unwrap();
         let target = ConfigFlags {
             target: true,
-            build_frame_pointers: false,
+            ..ConfigFlags::default()
         };
-        let p = plan(&a, |_| None, target);
+        let ws = Workspace::default();
+        let p = plan(&a, |_| None, &target, &ws);
         assert!(strings(&p.build_args).contains(&FP_CONFIG));
         assert!(p.run_env.is_empty(), "{p:?}");
         // RUSTFLAGS shadows the config's target flags: the frame pointers are in.
         let p = plan(
             &a,
             |k| (k == "RUSTFLAGS").then(|| OsString::from("")),
-            target,
+            &target,
+            &ws,
         );
         assert_eq!(env_of(&p.run_env, "SPANPROF_UNWIND"), Some("fp"));
     }
@@ -786,20 +1312,22 @@ mod tests {
     #[test]
     fn frame_pointers_the_config_already_forces_are_not_added_again() {
         let a = parse(&["--release"]).unwrap();
+        let ws = Workspace::default();
         let has_fp = ConfigFlags {
-            target: false,
             build_frame_pointers: true,
+            ..ConfigFlags::default()
         };
-        let p = plan(&a, |_| None, has_fp);
+        let p = plan(&a, |_| None, &has_fp, &ws);
         assert!(!strings(&p.build_args).contains(&"--config"), "{p:?}");
         assert_eq!(env_of(&p.run_env, "SPANPROF_UNWIND"), Some("fp"));
         let p = plan(
             &a,
             |_| None,
-            ConfigFlags {
+            &ConfigFlags {
                 target: true,
                 ..has_fp
             },
+            &ws,
         );
         assert!(p.run_env.is_empty(), "{p:?}");
     }
@@ -866,9 +1394,157 @@ mod tests {
                 "[target.x86_64-unknown-linux-gnu]\nlinker = \"clang\"\n[build]\nrustflags = []\n",
                 (false, None),
             ),
+            // `--config` values.
+            (FP_CONFIG, (false, Some(true))),
+            (
+                "target.x86_64-unknown-linux-gnu.rustflags=['-g']",
+                (true, None),
+            ),
         ] {
-            assert_eq!(read_config(text), want, "{text}");
+            let c = read_config(text);
+            assert_eq!((c.target, c.build_frame_pointers), want, "{text}");
         }
+    }
+
+    #[test]
+    fn reads_profiles_from_config_text() {
+        let keys = |debug, inherits: Option<&str>| ProfileKeys {
+            debug,
+            inherits: inherits.map(String::from),
+        };
+        let c = read_config(
+            "[profile.release]\nopt-level = 3\ndebug = 1\n\
+             [profile.release.package.foo]\ndebug = 0\n\
+             [profile.prof]\ninherits = \"release\" # fast\n\
+             [profile]\nlean = { inherits = 'dev', debug = false }\n\
+             \"quoted\".debug = true\n\
+             # bench.debug = true\n",
+        );
+        assert_eq!(
+            c.profiles.into_iter().collect::<Vec<_>>(),
+            [
+                ("lean".to_string(), keys(true, Some("dev"))),
+                ("prof".to_string(), keys(false, Some("release"))),
+                ("quoted".to_string(), keys(true, None)),
+                ("release".to_string(), keys(true, None)),
+            ]
+        );
+    }
+
+    #[test]
+    fn config_values_and_files_are_read_with_cargos_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".cargo")).unwrap();
+        std::fs::write(
+            dir.path().join(".cargo/config.toml"),
+            "[profile.prof]\ninherits = \"release\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("extra.toml"),
+            "[profile.bench]\ndebug = 1\n",
+        )
+        .unwrap();
+        let c = config_flags(
+            dir.path(),
+            &[
+                "profile.prof.inherits='bench'".into(),
+                "profile.prof.inherits='dev'".into(),
+                // A path relative to where cargo runs, as cargo reads it.
+                "extra.toml".into(),
+            ],
+        );
+        // The last `--config` wins over the earlier one and over the files.
+        assert_eq!(c.profiles["prof"].inherits.as_deref(), Some("dev"));
+        assert!(c.profiles["bench"].debug);
+    }
+
+    /// `cargo metadata --no-deps --format-version 1` of a workspace with three
+    /// packages (trimmed to the fields read).
+    const METADATA: &str = r#"{"packages":[
+        {"name":"app","version":"0.1.0","id":"path+file:///w/app#app@0.1.0","default_run":"app-main","manifest_path":"/w/app/Cargo.toml"},
+        {"name":"tool","version":"0.2.0","id":"path+file:///w/tool#tool@0.2.0","default_run":"tool-b","manifest_path":"/w/tool/Cargo.toml"},
+        {"name":"lib","version":"0.1.0","id":"path+file:///w/lib#lib@0.1.0","default_run":null,"manifest_path":"/w/lib/Cargo.toml"}],
+        "workspace_members":["path+file:///w/app#app@0.1.0","path+file:///w/tool#tool@0.2.0","path+file:///w/lib#lib@0.1.0"],
+        "workspace_default_members":["path+file:///w/app#app@0.1.0","path+file:///w/lib#lib@0.1.0"],
+        "target_directory":"/w/target","version":1,"workspace_root":"/w","metadata":null}"#;
+
+    #[test]
+    fn default_run_is_the_selected_packages_as_cargo_run_picks_it() {
+        let root = Some(PathBuf::from("/w"));
+        for (package, want) in [
+            // The default members: `lib` has none, so `app`'s.
+            (None, Some("app-main")),
+            (Some("tool"), Some("tool-b")),
+            (Some("tool@0.2.0"), Some("tool-b")),
+            (Some("path+file:///w/tool#tool@0.2.0"), Some("tool-b")),
+            (Some("lib"), None),
+            (Some("elsewhere"), None),
+        ] {
+            assert_eq!(
+                read_metadata(METADATA, package),
+                (want.map(String::from), root.clone()),
+                "{package:?}"
+            );
+        }
+        // Two default members with a `default-run` each: cargo picks neither.
+        let both = METADATA.replace(
+            r#""path+file:///w/lib#lib@0.1.0"]"#,
+            r#""path+file:///w/tool#tool@0.2.0"]"#,
+        );
+        assert_eq!(read_metadata(&both, None), (None, root));
+        assert_eq!(read_metadata("not json", None), (None, None));
+    }
+
+    #[test]
+    fn default_run_is_built_and_run_unless_a_target_is_named() {
+        let ws = Workspace {
+            default_run: Some("feat".into()),
+            ..Workspace::default()
+        };
+        let config = ConfigFlags::default();
+        let p = plan_in(&["--release"], &[], &config, &ws);
+        assert_eq!(strings(&p.build_args[2..5]), ["--bin", "feat", "--release"]);
+        assert_eq!((p.kind, p.name.as_deref()), ("bin", Some("feat")));
+        let p = plan_in(&["--bin", "other"], &[], &config, &ws);
+        assert_eq!(strings(&p.build_args[2..4]), ["--bin", "other"]);
+        assert_eq!(p.name.as_deref(), Some("other"));
+        let p = plan_in(&["--example", "demo"], &[], &config, &ws);
+        assert_eq!(strings(&p.build_args[2..4]), ["--example", "demo"]);
+        assert_eq!((p.kind, p.name.as_deref()), ("example", Some("demo")));
+        // No `default-run`: every bin is built, and `pick` asks for one if there are
+        // several.
+        let p = plan_for(&["--release"], &[]);
+        assert_eq!((p.kind, p.name), ("bin", None));
+        assert_eq!(strings(&p.build_args[2..3]), ["--release"]);
+    }
+
+    #[test]
+    fn reads_profiles_from_the_manifest() {
+        let profiles = manifest_profiles(
+            "[package]\nname = \"x\"\n\n[profile.release]\ndebug = false\n\n\
+             [profile.prof]\ninherits = \"release\"\nopt-level = 2\n",
+        );
+        assert_eq!(
+            profiles.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "prof".to_string(),
+                    ProfileKeys {
+                        debug: false,
+                        inherits: Some("release".into())
+                    }
+                ),
+                (
+                    "release".to_string(),
+                    ProfileKeys {
+                        debug: true,
+                        inherits: None
+                    }
+                ),
+            ]
+        );
+        assert!(manifest_profiles("[package\n").is_empty());
     }
 
     #[test]
@@ -889,17 +1565,43 @@ mod tests {
 
     #[test]
     fn an_undefined_custom_profile_is_explained() {
-        let msg = build_failed(&parse(&["--profile", "prof"]).unwrap());
+        let failed = |args: &[&str], env: &[(&str, &str)]| {
+            build_failed(&parse(args).unwrap(), &plan_for(args, env))
+        };
+        let msg = failed(&["--profile", "prof"], &[]);
         assert!(
             msg.contains("[profile.prof]") && !msg.contains('\n'),
             "{msg}"
         );
-        for args in [
-            &["--profile", "release"][..],
-            &["--profile", "prof", "--no-stack-setup"],
+        // Only when the stack setup's variable made cargo's message misleading.
+        for (args, env) in [
+            (&["--profile", "release"][..], &[][..]),
+            (&["--profile", "prof", "--no-stack-setup"], &[]),
+            (
+                &["--profile", "prof"],
+                &[("CARGO_PROFILE_PROF_DEBUG", "1")][..],
+            ),
         ] {
-            assert_eq!(build_failed(&parse(args).unwrap()), "cargo build failed");
+            assert_eq!(failed(args, env), "cargo build failed", "{args:?}");
         }
+    }
+
+    #[test]
+    fn a_missing_spanprof_is_installed_with_the_readmes_command() {
+        let e = cannot_run_spanprof(&std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(
+            e.starts_with("cannot run spanprof (")
+                && e.ends_with("install it with `cargo install --locked --path profiler-cli`"),
+            "{e}"
+        );
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        assert!(
+            readme
+                .lines()
+                .any(|l| l.trim_start_matches("$ ").starts_with(INSTALL)),
+            "README does not install with `{INSTALL}`"
+        );
     }
 
     #[test]
