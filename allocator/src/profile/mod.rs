@@ -6,8 +6,10 @@
 //! sample each live object belongs to), which `writer.rs` turns into the profile of
 //! `format.rs`, serialized by `json.rs`. `hooks.rs` is where the allocator calls in, and only when a site is
 //! current, sampling is on, or tagged objects exist. `measure.rs` reads the
-//! allocator's per-thread counters directly.
+//! allocator's per-thread counters directly. `capture.rs` writes profiles of a running
+//! program (signals, interval) and before a termination signal ends it.
 
+pub mod capture;
 pub mod context;
 pub mod counters;
 pub mod format;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::lock::SpinLock;
+use crate::profile::capture;
 use crate::profile::context;
 use crate::profile::counters::{self, Totals};
 use crate::profile::format::*;
@@ -72,7 +73,14 @@ pub fn init_from_env() {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     START_UNIX_MS.store(unix_ms, Ordering::Relaxed);
-    let out = getenv(b"SPANPROF_OUT\0").filter(|s| !s.is_empty());
+    let mut out = getenv(b"SPANPROF_OUT\0").filter(|s| !s.is_empty());
+    if out.is_some_and(|p| p.len() >= OUT.lock().len()) {
+        // Never a truncated path: that would write somewhere nobody asked for.
+        crate::os::write_stderr(&[
+            b"spanprof: SPANPROF_OUT is longer than 4095 bytes (the path limit); no profile will be written\n",
+        ]);
+        out = None;
+    }
     let rate = match getenv(b"SPANPROF_RATE\0") {
         Some(s) => match parse_u64(s) {
             Some(r) => Some(r),
@@ -111,6 +119,11 @@ pub fn init_from_env() {
         }
         // SAFETY: registering a plain function; it runs once at exit.
         unsafe { libc::atexit(at_exit) };
+        capture::arm(getenv(b"SPANPROF_SIGNAL\0"), getenv(b"SPANPROF_INTERVAL\0"));
+    } else if getenv(b"SPANPROF_SIGNAL\0").is_some() || getenv(b"SPANPROF_INTERVAL\0").is_some() {
+        crate::os::write_stderr(&[
+            b"spanprof: SPANPROF_SIGNAL and SPANPROF_INTERVAL need SPANPROF_OUT; no profiles will be written\n",
+        ]);
     }
 }
 
@@ -120,21 +133,77 @@ pub fn cancel_exit_profile() {
     OUT.lock()[0] = 0;
 }
 
+/// The exit profile goes through `capture`, which writes it once even when a signal
+/// is writing it too.
 fn write_at_exit() {
-    let path = {
+    capture::at_exit();
+}
+
+/// How many profiles of `SPANPROF_OUT`'s series were written (`%n`).
+static SERIES: AtomicU64 = AtomicU64::new(0);
+
+/// Writes the next profile of `SPANPROF_OUT`'s series (for `capture`): a numbered
+/// one (on demand, interval), or with `last` the final one (exit, termination
+/// signal). `announce`: the `wrote` line unless `SPANPROF_QUIET`; `report_error`:
+/// the error line. Returns false when the write failed; with no path (never set,
+/// or cancelled) nothing is written.
+pub(crate) fn write_next(last: bool, announce: bool, report_error: bool) -> bool {
+    // All of it, paths and lines too, is the profiler's own allocation.
+    hooks::suspended(|| write_next_inner(last, announce, report_error))
+}
+
+fn write_next_inner(last: bool, announce: bool, report_error: bool) -> bool {
+    let pattern = {
         let buf = OUT.lock();
         let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
-    if path.is_empty() {
-        return;
+    if pattern.is_empty() {
+        return true;
     }
-    let target = expand_path(&path);
-    match hooks::suspended(|| write_built(&target)) {
-        Ok(summary) if !QUIET.load(Ordering::Relaxed) => eprintln!("{summary}"),
-        Ok(_) => {}
-        Err(e) => eprintln!("spanprof: cannot write profile {}: {e}", target.display()),
+    let number = (!last || pattern.contains("%n")).then(|| SERIES.fetch_add(1, Ordering::Relaxed));
+    let target = series_path(&pattern, number);
+    match write_built(&target) {
+        Ok(summary) => {
+            if announce && !QUIET.load(Ordering::Relaxed) {
+                eprintln!("{summary}");
+            }
+            true
+        }
+        Err(e) => {
+            if report_error {
+                eprintln!("spanprof: cannot write profile {}: {e}", target.display());
+            }
+            false
+        }
     }
+}
+
+/// In a `fork` child: the child's series starts again at 0.
+pub(crate) fn restart_series() {
+    SERIES.store(0, Ordering::Relaxed);
+}
+
+/// The file of profile `number` of the series of `pattern`: `%p` is the pid, `%n`
+/// the number; without `%n`, a number goes before the extension (`heap.json` →
+/// `heap.3.json`) and no number (the final profile) leaves the name as given.
+pub(crate) fn series_path(pattern: &str, number: Option<u64>) -> PathBuf {
+    let has_n = pattern.contains("%n");
+    let path = expand_path(pattern);
+    let Some(n) = number else {
+        return path;
+    };
+    if has_n {
+        return PathBuf::from(path.to_string_lossy().replace("%n", &n.to_string()));
+    }
+    let name = match (path.file_stem(), path.extension()) {
+        (Some(stem), Some(ext)) => {
+            format!("{}.{n}.{}", stem.to_string_lossy(), ext.to_string_lossy())
+        }
+        (Some(stem), None) => format!("{}.{n}", stem.to_string_lossy()),
+        _ => return path,
+    };
+    path.with_file_name(name)
 }
 
 /// The line a program prints when it wrote its exit profile, as dhat does: the file,
@@ -192,6 +261,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         name.to_string_lossy(),
         std::process::id()
     ));
+    remove_stale_temps(&dir, &name.to_string_lossy());
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -202,6 +272,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Removes the temporary files (`.NAME.PID.tmp`) of writers to `dir/name` that were
+/// killed mid-write: those whose PID is not a live process. Temporary files of live
+/// processes, ours included, are left alone.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(pid) = pid.parse::<libc::pid_t>() else {
+            continue;
+        };
+        if pid <= 0 || pid as u32 == std::process::id() {
+            continue;
+        }
+        // SAFETY: signal 0 only checks that the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The profile as it stands now (allocates; runs with the hooks suspended).
