@@ -1,6 +1,7 @@
 //! A small program built with spanprof, for testing `spanprof run`: it allocates
 //! under a site, then `ok` exits 0, `fail N` exits with status N, `no-profile` cancels
-//! its exit profile (as a program without spanprof would write none).
+//! its exit profile (as a program without spanprof would write none), `wait` waits
+//! for a signal to end it, as a server does (a minute at most, then exits 3).
 
 #[global_allocator]
 static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
@@ -12,7 +13,10 @@ fn make_words(n: usize) -> Vec<String> {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    // Arguments need not be UTF-8 (a test passes one that is not).
+    let mut args = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
     let mode = args.next().unwrap_or_else(|| "ok".into());
     let words = make_words(10_000);
     println!("sample program: {} words", words.len());
@@ -23,6 +27,11 @@ fn main() {
             std::process::exit(code);
         }
         "no-profile" => spanprof::cancel_exit_profile(),
+        "wait" => {
+            println!("sample program: waiting for a signal");
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            std::process::exit(3);
+        }
         other => {
             eprintln!("sample program: unknown mode '{other}'");
             std::process::exit(2);

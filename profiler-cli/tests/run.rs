@@ -120,3 +120,21 @@ fn a_missing_program_or_none_at_all() {
         .stderr(predicate::str::contains("program not found"));
     spanprof().args(["run"]).assert().code(2);
 }
+
+#[test]
+fn arguments_that_are_not_utf8_are_kept_lossily_not_fatal() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = temp_dir("notutf8");
+    spanprof()
+        .current_dir(&dir)
+        .args(["run", "--no-svg", "--"])
+        .arg(sample_program())
+        .arg("ok")
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9-\xff"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("spanprof report:"));
+    let p: spanprof::Profile =
+        serde_json::from_slice(&std::fs::read(dir.join("profile.json")).unwrap()).unwrap();
+    assert_eq!(p.args, ["ok", "caf\u{fffd}-\u{fffd}"]);
+}

@@ -322,8 +322,16 @@ fn build_inner() -> Profile {
     let mut profile = Profile {
         version: FORMAT_VERSION,
         spanprof_version: env!("CARGO_PKG_VERSION").to_string(),
-        program: std::env::args().next().unwrap_or_default(),
-        args: std::env::args().skip(1).collect(),
+        // `args()` panics on an argument that is not UTF-8, and this may run in the
+        // atexit hook, where a panic aborts the program.
+        program: std::env::args_os()
+            .next()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        args: std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
         pid: std::process::id(),
         start_unix_ms: START_UNIX_MS.load(Ordering::Relaxed),
         end_unix_ms: std::time::SystemTime::now()
