@@ -120,7 +120,8 @@ pub(crate) fn item_findings(
                     && let Some(block) = &f.default
                 {
                     let name = format!("{prefix}{}::{}", t.ident, f.sig.ident);
-                    out.extend(body(&f.sig, block, file, &name, methods));
+                    let found = body(&f.sig, block, file, &name, methods);
+                    out.extend(gate(found, &name, no_escape(&f.attrs)));
                 }
             }
         }

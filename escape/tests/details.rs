@@ -185,6 +185,11 @@ fn nested(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
 fn featured_plain(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
 #[cfg_attr(no_escape, inline)]
 fn predicate_only(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
+trait T {
+    #[spanprof::track_alloc(no_escape)]
+    fn provided(&self) -> Vec<u8> { vec![2] }
+    fn plain(&self) -> Vec<u8> { vec![3] }
+}
 "#;
     let findings = spanprof_escape::analyze_file(src, "gate.rs").unwrap();
     let gated: Vec<_> = findings
@@ -192,7 +197,7 @@ fn predicate_only(n: usize) -> Vec<u8> { Vec::with_capacity(n) }
         .filter(|f| f.gated)
         .map(|f| f.function.as_str())
         .collect();
-    assert_eq!(gated, ["hot", "S::make", "featured", "nested"]);
+    assert_eq!(gated, ["hot", "S::make", "featured", "nested", "T::provided"]);
     // The gate is not part of the JSON form.
     assert!(!spanprof_escape::render_json(&findings).contains("gated"));
 }

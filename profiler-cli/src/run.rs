@@ -4,6 +4,13 @@
 //! of the profile it wrote. The program writes into a temporary file next to the
 //! output, renamed over it once the program is done, so a run that writes nothing
 //! leaves an earlier profile alone.
+//!
+//! While the program runs, `spanprof run` stays alive to render its profile: SIGINT,
+//! SIGTERM and SIGHUP sent to `spanprof run` are passed on to the program (which
+//! writes its profile and dies by the signal; see the allocator's `capture.rs`), and
+//! `spanprof run` then exits with the program's status (128 + the signal). Ctrl-C in a
+//! terminal already reaches the whole foreground process group, program included, so
+//! what the kernel sends (a terminal's Ctrl-C or hang-up) is not sent a second time.
 
 use crate::folded::{StackOpts, Stacks, Weight, fold};
 use crate::output::{CliError, Result, write_output};
@@ -67,10 +74,128 @@ fn describe(status: ExitStatus) -> String {
     {
         use std::os::unix::process::ExitStatusExt;
         if let Some(sig) = status.signal() {
-            return format!("was killed by signal {sig}");
+            return match forward::name(sig) {
+                Some(name) => format!("was killed by signal {sig} ({name})"),
+                None => format!("was killed by signal {sig}"),
+            };
         }
     }
     format!("ended abnormally ({status})")
+}
+
+/// Passing the stop signals on to the program while it runs.
+#[cfg(unix)]
+mod forward {
+    use std::ffi::{c_int, c_void};
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    /// The signals a terminal, a shell or a supervisor stops a program with.
+    const SIGNALS: [c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+    /// The program's pid (0 = not started yet).
+    static CHILD: AtomicI32 = AtomicI32::new(0);
+    /// A signal that came before the program started.
+    static PENDING: AtomicI32 = AtomicI32::new(0);
+
+    /// The usual name of a signal that ends programs.
+    pub fn name(sig: c_int) -> Option<&'static str> {
+        Some(match sig {
+            libc::SIGHUP => "SIGHUP",
+            libc::SIGINT => "SIGINT",
+            libc::SIGQUIT => "SIGQUIT",
+            libc::SIGILL => "SIGILL",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGUSR1 => "SIGUSR1",
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGUSR2 => "SIGUSR2",
+            libc::SIGPIPE => "SIGPIPE",
+            libc::SIGALRM => "SIGALRM",
+            libc::SIGTERM => "SIGTERM",
+            _ => return None,
+        })
+    }
+
+    /// Async-signal-safe: reads atomics, calls `kill`, keeps errno.
+    extern "C" fn on_signal(sig: c_int, info: *mut libc::siginfo_t, _: *mut c_void) {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        if !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL {
+            // A terminal's Ctrl-C or hang-up: the program got it too.
+            return;
+        }
+        // SAFETY: __errno_location returns the calling thread's errno slot.
+        let errno = unsafe { *libc::__errno_location() };
+        let child = CHILD.load(Ordering::Acquire);
+        if child > 0 {
+            // SAFETY: kill has no memory preconditions.
+            unsafe { libc::kill(child, sig) };
+        } else {
+            PENDING.store(sig, Ordering::Release);
+        }
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = errno };
+    }
+
+    /// Forwarding in force; dropping it restores the previous dispositions.
+    pub struct Forwarding {
+        previous: Vec<(c_int, libc::sigaction)>,
+    }
+
+    impl std::fmt::Debug for Forwarding {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Forwarding").finish_non_exhaustive()
+        }
+    }
+
+    /// Starts catching the stop signals (a handler, not SIG_IGN: the program, whose
+    /// exec resets handlers, must not inherit an ignored signal).
+    pub fn start() -> Forwarding {
+        CHILD.store(0, Ordering::Release);
+        PENDING.store(0, Ordering::Release);
+        let mut previous = Vec::new();
+        for sig in SIGNALS {
+            // SAFETY: act is fully initialised; old is a valid out-pointer.
+            unsafe {
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = on_signal
+                    as extern "C" fn(c_int, *mut libc::siginfo_t, *mut c_void)
+                    as libc::sighandler_t;
+                act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+                libc::sigemptyset(&mut act.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &act, &mut old) == 0 {
+                    previous.push((sig, old));
+                }
+            }
+        }
+        Forwarding { previous }
+    }
+
+    impl Forwarding {
+        /// The program started: signals go to `pid` from now on, and one that came
+        /// before goes now.
+        pub fn child(&self, pid: u32) {
+            let pid = pid as i32;
+            CHILD.store(pid, Ordering::Release);
+            let early = PENDING.swap(0, Ordering::AcqRel);
+            if early != 0 {
+                // SAFETY: kill has no memory preconditions.
+                unsafe { libc::kill(pid, early) };
+            }
+        }
+    }
+
+    impl Drop for Forwarding {
+        fn drop(&mut self) {
+            CHILD.store(0, Ordering::Release);
+            for (sig, old) in &self.previous {
+                // SAFETY: restores a disposition sigaction gave us.
+                unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
+            }
+        }
+    }
 }
 
 /// Absolute form of `p` (the program may change directory).
@@ -121,13 +246,22 @@ pub fn run(args: RunArgs) -> Result<u8> {
     if let Some(rate) = args.rate {
         cmd.env("SPANPROF_RATE", rate.to_string());
     }
-    let status = match cmd.status() {
-        Ok(s) => s,
+    #[cfg(unix)]
+    let forwarding = forward::start();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(CliError::new(&shown, "program not found"));
         }
         Err(e) => return Err(CliError::new(&shown, format!("cannot run: {e}"))),
     };
+    #[cfg(unix)]
+    forwarding.child(child.id());
+    let status = child
+        .wait()
+        .map_err(|e| CliError::new(&shown, format!("cannot wait for it: {e}")))?;
+    #[cfg(unix)]
+    drop(forwarding);
     let code = if status.success() {
         0
     } else {
