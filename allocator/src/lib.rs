@@ -66,10 +66,25 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `SPANPROF_OUT` | write a profile here at exit (`%p` = pid); turns sampling on |
+//! | `SPANPROF_OUT` | write a profile here at exit and before SIGINT, SIGTERM or SIGHUP end the program (`%p` = pid, `%n` = the profile's number); turns sampling on |
 //! | `SPANPROF_RATE` | mean bytes between sampled stacks (`1` = all, `0` = none; default 524288 when `SPANPROF_OUT` is set, else 0) |
 //! | `SPANPROF_UNWIND` | `fp` walks frame pointers (fast; build with `-C force-frame-pointers=yes`; without them the DWARF unwinder is used and the profile says so); `dwarf` (default) the DWARF unwinder; other values warn |
 //! | `SPANPROF_QUIET` | set (not `0`): no `spanprof: wrote …` line on stderr at exit |
+//! | `SPANPROF_SIGNAL` | a signal (`SIGUSR2`, `USR2`, `12`) that writes a numbered profile of the running program each time it arrives; needs `SPANPROF_OUT` |
+//! | `SPANPROF_INTERVAL` | write a numbered profile every interval (`500ms`, `30s`, `5m`, `1h`); needs `SPANPROF_OUT` |
+//!
+//! Long-running programs: SIGINT, SIGTERM and SIGHUP write the final profile, then
+//! the program dies by that signal as it would have (the handler only wakes a writer
+//! thread, `spanprof-writer`; the profile is written there). A signal ignored at start
+//! stays ignored, and a handler the program installs keeps the signal: the profile
+//! then comes from the program's exit. Numbered profiles (`SPANPROF_SIGNAL`,
+//! `SPANPROF_INTERVAL`) take `%n` in the path, or, without it, a number before the
+//! extension (`heap.json` → `heap.0.json`), the final one keeping the path as given:
+//!
+//! ```console
+//! $ SPANPROF_OUT=heap-%p-%n.json SPANPROF_INTERVAL=30s ./server
+//! $ SPANPROF_OUT=heap.json SPANPROF_SIGNAL=SIGUSR2 ./server & kill -USR2 $!
+//! ```
 //!
 //! The format is documented field by field in `docs/profile-format.md`.
 //!
