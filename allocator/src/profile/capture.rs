@@ -291,7 +291,9 @@ fn die(sig: c_int) -> ! {
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
     }
     default_and_raise(sig);
-    // Only reached if the signal did not end the process (its default is to).
+    // Only reached where the default action does not end the process: the init of a
+    // PID namespace (a container's first process) is immune to its own signals. The
+    // signal asked for an end and the profile is written: end with the shell's code.
     // SAFETY: _exit ends the process without running anything else.
     unsafe { libc::_exit(128 + sig) }
 }
