@@ -169,6 +169,13 @@ fn child_entry() {
             }
         }
         "exit" => {}
+        "exit-big" => {
+            // A large exit profile, so its write takes a while.
+            let big: Vec<Vec<u8>> = (0..20).flat_map(|_| work()).collect();
+            touch("ready", "");
+            std::hint::black_box(&big);
+            std::mem::forget(big);
+        }
         other => panic!("unknown case {other}"),
     }
     drop(kept);
@@ -564,6 +571,58 @@ fn kill_9_during_a_write_leaves_the_target_whole_and_the_next_write_removes_the_
             std::process::id()
         )]
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_termination_signal_during_the_exit_write_waits_for_it_and_nothing_is_written_twice() {
+    let dir = scratch("during-exit");
+    // Freeze the program while its exit write has the temporary file open; on a
+    // loaded machine the write may slip by unseen, then a new program tries again.
+    let start = Instant::now();
+    let mut run = loop {
+        assert!(
+            start.elapsed() < 3 * PATIENCE,
+            "never caught the exit write"
+        );
+        let _ = std::fs::remove_file(dir.join("markers").join("ready"));
+        let _ = std::fs::remove_file(dir.join("out").join("p.json"));
+        let mut run = spawn(&dir, "exit-big", Some("p.json"), &[("SPANPROF_RATE", "1")]);
+        run.ready();
+        let caught = loop {
+            if temps(&run.out, "p.json").is_empty() {
+                if !run.running() {
+                    break false;
+                }
+                std::thread::yield_now();
+                continue;
+            }
+            run.signal(libc::SIGSTOP);
+            run.stopped();
+            if !temps(&run.out, "p.json").is_empty() {
+                break true;
+            }
+            run.signal(libc::SIGCONT);
+        };
+        if caught {
+            break run;
+        }
+        run.wait();
+    };
+    let pid = run.child.id();
+    run.signal(libc::SIGTERM);
+    run.signal(libc::SIGCONT);
+    let status = run.wait();
+    // The exit was under way: it ends by the signal, or exits 0 if the signal came
+    // after the exit path looked; either way the profile is written once, whole.
+    assert!(
+        status.success() || status.signal() == Some(libc::SIGTERM),
+        "{status:?}: {}",
+        run.stderr_text()
+    );
+    check_profile(&run.out.join("p.json"), pid);
+    assert_eq!(run.wrote_lines().len(), 1, "{}", run.stderr_text());
+    assert_eq!(run.files(), ["p.json"]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
