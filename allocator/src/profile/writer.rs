@@ -4,7 +4,9 @@
 //! `init_from_env` runs once, when the first thread cache is made: it reads
 //! `SPANPROF_OUT`, `SPANPROF_RATE` and `SPANPROF_UNWIND` with `getenv` (no
 //! allocation) and, when a path is set, registers an `atexit` hook (the main
-//! thread's TLS destructors never run). Building a profile gathers the counters
+//! thread's TLS destructors never run) and arms `capture.rs` (termination signals,
+//! `SPANPROF_SIGNAL`, `SPANPROF_INTERVAL`), which writes through `write_next`.
+//! Building a profile gathers the counters
 //! (allocator, per context, samples), symbolizes the sampled stacks once, and
 //! serializes the format of `format.rs`; all of it runs with the hooks suspended.
 //! Files are written to a temporary file in the same folder and renamed over the
@@ -247,7 +249,8 @@ pub fn write_profile(path: impl AsRef<Path>) -> io::Result<()> {
     hooks::suspended(|| write_built(path).map(drop))
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file and a rename; first removes the
+/// temporary files that killed writers left for the same path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
