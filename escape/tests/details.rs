@@ -197,7 +197,10 @@ trait T {
         .filter(|f| f.gated)
         .map(|f| f.function.as_str())
         .collect();
-    assert_eq!(gated, ["hot", "S::make", "featured", "nested", "T::provided"]);
+    assert_eq!(
+        gated,
+        ["hot", "S::make", "featured", "nested", "T::provided"]
+    );
     // The gate is not part of the JSON form.
     assert!(!spanprof_escape::render_json(&findings).contains("gated"));
 }
