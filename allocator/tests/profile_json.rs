@@ -17,21 +17,49 @@ fn read(json: &[u8]) -> Profile {
     })
 }
 
-fn frame() -> impl Strategy<Value = Frame> {
+fn line() -> impl Strategy<Value = Line> {
     (
         any::<String>(),
         proptest::option::of(any::<String>()),
         proptest::option::of(any::<u32>()),
-        any::<u64>(),
         any::<bool>(),
     )
-        .prop_map(|(function, file, line, address, inlined)| Frame {
+        .prop_map(|(function, file, line, inlined)| Line {
             function,
             file,
             line,
-            address,
             inlined,
         })
+}
+
+fn location() -> impl Strategy<Value = Location> {
+    (
+        any::<u64>(),
+        proptest::option::of(any::<u32>()),
+        any::<u64>(),
+        proptest::collection::vec(line(), 0..4),
+    )
+        .prop_map(|(address, mapping, offset, lines)| Location {
+            address,
+            mapping,
+            offset,
+            lines,
+        })
+}
+
+fn mapping() -> impl Strategy<Value = Mapping> {
+    (any::<(String, String)>(), any::<[u64; 4]>()).prop_map(|((path, build_id), n)| Mapping {
+        path,
+        build_id,
+        start: n[0],
+        end: n[1],
+        file_offset: n[2],
+        load_bias: n[3],
+    })
+}
+
+fn stack() -> impl Strategy<Value = Stack> {
+    proptest::collection::vec(any::<u32>(), 0..6).prop_map(|locations| Stack { locations })
 }
 
 fn finite() -> impl Strategy<Value = f64> {
@@ -46,12 +74,12 @@ fn finite() -> impl Strategy<Value = f64> {
 
 fn sample() -> impl Strategy<Value = Sample> {
     (
-        proptest::collection::vec(frame(), 0..4),
+        any::<u32>(),
         any::<[u64; 6]>(),
         [finite(), finite(), finite(), finite()],
     )
-        .prop_map(|(frames, n, e)| Sample {
-            frames,
+        .prop_map(|(stack, n, e)| Sample {
+            stack,
             size: n[0],
             rate: n[1],
             alloc_objects: n[2],
@@ -99,9 +127,22 @@ fn profile() -> impl Strategy<Value = Profile> {
         proptest::collection::vec(finding(), 0..3),
         any::<(String, String, u64)>(),
         proptest::collection::vec(any::<u32>(), 0..4),
+        (
+            proptest::collection::vec(mapping(), 0..3),
+            proptest::collection::vec(location(), 0..4),
+            proptest::collection::vec(stack(), 0..4),
+        ),
     )
         .prop_map(
-            |((program, args, warnings), (pid, start, end, rate), samples, findings, ev, stack)| {
+            |(
+                (program, args, warnings),
+                (pid, start, end, rate),
+                samples,
+                findings,
+                ev,
+                stack,
+                (mappings, locations, stacks),
+            )| {
                 Profile {
                     version: FORMAT_VERSION,
                     spanprof_version: "0.1.0".into(),
@@ -154,8 +195,12 @@ fn profile() -> impl Strategy<Value = Profile> {
                         allocs: rate,
                         ..SiteStat::default()
                     }],
+                    mappings,
+                    locations,
+                    stacks,
                     samples,
                     dropped_samples: rate,
+                    max_frames: pid,
                     types: vec![TypeRow::default()],
                 }
             },
@@ -181,6 +226,7 @@ fn a_real_profile_reads_back_unchanged() {
     let p = spanprof::profile();
     drop(v);
     assert!(!p.samples.is_empty());
+    assert!(!p.locations.is_empty() && !p.stacks.is_empty() && !p.mappings.is_empty());
     assert!(p.sites.iter().any(|s| s.name == "json_site \"quoted\"\t"));
     assert_eq!(read(&p.to_json()), p);
 }

@@ -5,7 +5,7 @@
 use crate::output::{CliError, Result};
 use clap::{Args, ValueEnum};
 use spanprof::Profile;
-use spanprof::format::Frame;
+use spanprof::format::FrameRef;
 use std::collections::BTreeMap;
 
 /// What a stack is weighted by.
@@ -131,27 +131,34 @@ pub fn site_names(p: &Profile, stack: &[u32]) -> Vec<String> {
 /// crates it vendors (hashbrown, …) under `/rust/deps/`; dependencies under cargo's
 /// registry or git checkouts. Without them (a build with no debug info) only names
 /// are left, and the crates of the standard library are known by their paths.
-pub fn user_frame(frames: &[Frame]) -> (String, String) {
+pub fn user_frame(frames: &[FrameRef<'_>]) -> (String, String) {
     let f = if frames.iter().any(|f| f.file.is_some()) {
         frames
             .iter()
-            .find(|f| f.file.as_deref().is_some_and(|file| !is_lib_file(file)))
+            .find(|f| f.file.is_some_and(|file| !is_lib_file(file)))
     } else {
-        frames.iter().find(|f| !is_lib_name(&f.function))
+        frames.iter().find(|f| !is_lib_name(&f.name()))
     };
     match f.or(frames.first()) {
         Some(f) => {
-            let loc = match (&f.file, f.line) {
+            let loc = match (f.file, f.line) {
                 (Some(file), Some(line)) => {
                     format!("{}:{line}", crate::output::shown_path(file))
                 }
                 (Some(file), None) => crate::output::shown_path(file),
                 _ => String::new(),
             };
-            (f.function.clone(), loc)
+            (f.name().into_owned(), loc)
         }
         None => ("[unknown]".into(), String::new()),
     }
+}
+
+/// [`user_frame`] of every stack of `p`, by stack index.
+pub fn user_frames(p: &Profile) -> Vec<(String, String)> {
+    (0..p.stacks.len() as u32)
+        .map(|id| user_frame(&p.frames(id).collect::<Vec<_>>()))
+        .collect()
 }
 
 fn is_lib_file(file: &str) -> bool {
@@ -219,6 +226,17 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
                     format!("{hint}; or use --stacks sites"),
                 ));
             }
+            // Each stack's folded frames, outermost first, built once.
+            let stacks: Vec<String> = (0..p.stacks.len() as u32)
+                .map(|id| {
+                    let mut names: Vec<String> = p.frames(id).map(|f| clean(&f.name())).collect();
+                    if names.is_empty() {
+                        names.push("[unknown]".into());
+                    }
+                    names.reverse();
+                    names.join(";")
+                })
+                .collect();
             for s in &p.samples {
                 let class = spanprof::size_class::classes()
                     .find(|c| c.size as u64 == s.size)
@@ -233,15 +251,15 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
                     Weight::InuseObjects => s.inuse_objects_est,
                     Weight::Refills => 0.0,
                 };
-                let mut names: Vec<String> =
-                    s.frames.iter().rev().map(|f| clean(&f.function)).collect();
-                if names.is_empty() {
-                    names.push("[unknown]".into());
-                }
-                if opts.class_frames {
-                    names.push(class_frame(class, s.size));
-                }
-                *out.entry(names.join(";")).or_default() += w.max(0.0).round() as u64;
+                let Some(stack) = stacks.get(s.stack as usize) else {
+                    continue;
+                };
+                let key = if opts.class_frames {
+                    format!("{stack};{}", class_frame(class, s.size))
+                } else {
+                    stack.clone()
+                };
+                *out.entry(key).or_default() += w.max(0.0).round() as u64;
             }
         }
         Stacks::Sites => {
@@ -278,14 +296,25 @@ pub fn render(folded: &BTreeMap<String, u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spanprof::format::Location;
 
-    fn frame(function: &str, file: Option<&str>) -> Frame {
-        Frame {
-            function: function.into(),
-            file: file.map(str::to_string),
+    /// The location of frames built without a profile.
+    static NO_LOCATION: Location = Location {
+        address: 0,
+        mapping: None,
+        offset: 0,
+        lines: Vec::new(),
+    };
+
+    fn frame<'a>(function: &'a str, file: Option<&'a str>) -> FrameRef<'a> {
+        FrameRef {
+            function,
+            file,
             line: file.map(|_| 7),
             address: 0,
             inlined: false,
+            location: &NO_LOCATION,
+            mapping: None,
         }
     }
 
@@ -342,5 +371,31 @@ mod tests {
         ];
         assert_eq!(user_frame(&frames).0, "std::rt::lang_start");
         assert_eq!(user_frame(&[]).0, "[unknown]");
+    }
+
+    #[test]
+    fn an_unresolved_address_is_named_by_its_module_and_offset() {
+        let loc = Location {
+            address: 0x5000,
+            mapping: Some(0),
+            offset: 0x1234,
+            lines: Vec::new(),
+        };
+        let m = spanprof::format::Mapping {
+            path: "/usr/lib/libfoo.so".into(),
+            ..Default::default()
+        };
+        let f = FrameRef {
+            function: "",
+            file: None,
+            line: None,
+            address: loc.address,
+            inlined: false,
+            location: &loc,
+            mapping: Some(&m),
+        };
+        assert_eq!(user_frame(&[f]).0, "libfoo.so+0x1234");
+        let bare = FrameRef { mapping: None, ..f };
+        assert_eq!(user_frame(&[bare]).0, "0x5000");
     }
 }

@@ -76,7 +76,9 @@ fn value_type(strings: &mut Strings, ty: &str, unit: &str) -> Msg {
     m
 }
 
-/// Encodes the profile (uncompressed protobuf bytes).
+/// Encodes the profile (uncompressed protobuf bytes). The profile's interned tables
+/// map one to one: its mappings (with build IDs), locations (an address with its
+/// lines, inlined first) and stacks; functions are the distinct (name, file) pairs.
 pub fn encode(p: &Profile) -> Vec<u8> {
     let mut strings = Strings::new();
     let mut out = Msg::default();
@@ -88,49 +90,13 @@ pub fn encode(p: &Profile) -> Vec<u8> {
     ] {
         out.msg(1, &value_type(&mut strings, ty, unit));
     }
-    let mut functions: HashMap<(String, String), u64> = HashMap::new();
-    let mut function_msgs = Vec::new();
-    let mut locations: HashMap<(u64, Vec<(u64, u64)>), u64> = HashMap::new();
-    let mut location_msgs = Vec::new();
     let bytes_key = strings.id("bytes");
     for s in &p.samples {
-        let mut loc_ids = Vec::new();
-        let mut lines: Vec<(u64, u64)> = Vec::new();
-        for (i, f) in s.frames.iter().enumerate() {
-            let file = f.file.clone().unwrap_or_default();
-            let key = (f.function.clone(), file.clone());
-            let next = functions.len() as u64 + 1;
-            let fid = *functions.entry(key).or_insert_with(|| {
-                let mut m = Msg::default();
-                m.uint(1, next);
-                m.uint(2, strings.id(&f.function));
-                m.uint(3, strings.id(&f.function));
-                m.uint(4, strings.id(&file));
-                function_msgs.push(m);
-                next
-            });
-            lines.push((fid, u64::from(f.line.unwrap_or(0))));
-            if f.inlined && i + 1 < s.frames.len() {
-                continue; // inlined into the next frame: one location, innermost line first
-            }
-            let key = (f.address, std::mem::take(&mut lines));
-            let next = locations.len() as u64 + 1;
-            let lid = *locations.entry(key.clone()).or_insert_with(|| {
-                let mut m = Msg::default();
-                m.uint(1, next);
-                m.uint(2, 1); // the one mapping: the program
-                m.uint(3, key.0);
-                for &(fid, line) in &key.1 {
-                    let mut l = Msg::default();
-                    l.uint(1, fid);
-                    l.uint(2, line);
-                    m.msg(4, &l);
-                }
-                location_msgs.push(m);
-                next
-            });
-            loc_ids.push(lid);
-        }
+        let loc_ids: Vec<u64> = p
+            .stacks
+            .get(s.stack as usize)
+            .map(|st| st.locations.iter().map(|&l| u64::from(l) + 1).collect())
+            .unwrap_or_default();
         let mut sample = Msg::default();
         sample.packed(1, &loc_ids);
         let values = [
@@ -146,17 +112,74 @@ pub fn encode(p: &Profile) -> Vec<u8> {
         sample.msg(3, &label);
         out.msg(2, &sample);
     }
-    // One mapping for the program, marked symbolized so pprof does not look for it.
-    let mut mapping = Msg::default();
-    mapping.uint(1, 1);
-    mapping.uint(3, u64::MAX);
-    mapping.uint(5, strings.id(&p.program));
-    for field in 7..=10 {
-        mapping.uint(field, 1); // has_functions, has_filenames, has_line_numbers, has_inline_frames
+    // A version-1 profile has no mappings: one for the program, holding every
+    // location, marked symbolized so pprof does not look for it.
+    let fallback = p.mappings.is_empty();
+    if fallback {
+        let mut mapping = Msg::default();
+        mapping.uint(1, 1);
+        mapping.uint(3, u64::MAX);
+        mapping.uint(5, strings.id(&p.program));
+        for field in 7..=10 {
+            mapping.uint(field, 1); // has_functions, has_filenames, has_line_numbers, has_inline_frames
+        }
+        out.msg(3, &mapping);
     }
-    out.msg(3, &mapping);
-    for m in &location_msgs {
-        out.msg(4, m);
+    // A mapping is symbolized when every location in it is: otherwise pprof may
+    // symbolize the rest from the binary it finds by path or build ID.
+    let mut resolved = vec![true; p.mappings.len()];
+    for l in &p.locations {
+        if let Some(m) = l.mapping.and_then(|m| resolved.get_mut(m as usize)) {
+            *m &= !l.lines.is_empty();
+        }
+    }
+    for (i, m) in p.mappings.iter().enumerate() {
+        let mut mapping = Msg::default();
+        mapping.uint(1, i as u64 + 1);
+        mapping.uint(2, m.start);
+        mapping.uint(3, m.end);
+        mapping.uint(4, m.file_offset);
+        mapping.uint(5, strings.id(&m.path));
+        mapping.uint(6, strings.id(&m.build_id));
+        if resolved[i] {
+            for field in 7..=10 {
+                mapping.uint(field, 1);
+            }
+        }
+        out.msg(3, &mapping);
+    }
+    let mut functions: HashMap<(&str, &str), u64> = HashMap::new();
+    let mut function_msgs = Vec::new();
+    for (i, l) in p.locations.iter().enumerate() {
+        let mut m = Msg::default();
+        m.uint(1, i as u64 + 1);
+        let mapping = match l.mapping {
+            _ if fallback => 1,
+            Some(id) => u64::from(id) + 1,
+            None => 0,
+        };
+        m.uint(2, mapping);
+        m.uint(3, l.address);
+        for line in &l.lines {
+            let file = line.file.as_deref().unwrap_or("");
+            let next = functions.len() as u64 + 1;
+            let fid = *functions
+                .entry((line.function.as_str(), file))
+                .or_insert_with(|| {
+                    let mut f = Msg::default();
+                    f.uint(1, next);
+                    f.uint(2, strings.id(&line.function));
+                    f.uint(3, strings.id(&line.function));
+                    f.uint(4, strings.id(file));
+                    function_msgs.push(f);
+                    next
+                });
+            let mut lm = Msg::default();
+            lm.uint(1, fid);
+            lm.uint(2, u64::from(line.line.unwrap_or(0)));
+            m.msg(4, &lm);
+        }
+        out.msg(4, &m);
     }
     for m in &function_msgs {
         out.msg(5, m);

@@ -1,7 +1,7 @@
 //! `spanprof report`: totals, top site stacks, the size-class table, large objects,
 //! heap events and the top sampled stacks, as text or JSON.
 
-use crate::folded::{site_names, user_frame};
+use crate::folded::{site_names, user_frames};
 use serde::Serialize;
 use spanprof::Profile;
 use std::collections::BTreeMap;
@@ -136,9 +136,12 @@ pub fn build(p: &Profile, top: usize) -> Report {
     };
 
     let mut stacks: BTreeMap<(String, String), [f64; 3]> = BTreeMap::new();
+    let users = user_frames(p);
     for s in &p.samples {
-        let (frame, location) = user_frame(&s.frames);
-        let e = stacks.entry((frame, location)).or_default();
+        let Some(user) = users.get(s.stack as usize) else {
+            continue;
+        };
+        let e = stacks.entry(user.clone()).or_default();
         e[0] += s.alloc_bytes_est;
         e[1] += s.alloc_objects_est;
         e[2] += s.inuse_bytes_est;

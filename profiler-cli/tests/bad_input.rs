@@ -40,8 +40,11 @@ fn unreadable_and_malformed_profiles() {
     write(dir, "array.json", "[1, 2, 3]");
     write(dir, "shape.json", r#"{"version": 1, "classes": "many"}"#);
     let mut v = profile_value();
-    v["version"] = 2.into();
-    write(dir, "v2.json", &v.to_string());
+    v["version"] = 3.into();
+    write(dir, "v3.json", &v.to_string());
+    let mut v = profile_value();
+    v["samples"][0]["stack"] = 100_000.into();
+    write(dir, "dangling.json", &v.to_string());
     let cases = [
         ("missing.json", "no such file"),
         ("folder", "is a directory"),
@@ -50,13 +53,14 @@ fn unreadable_and_malformed_profiles() {
         ("trunc.json", "truncated JSON"),
         ("array.json", "not a spanprof profile"),
         ("shape.json", "not a spanprof profile"),
-        ("v2.json", "profile format version 2 is not supported"),
+        ("v3.json", "profile format version 3 is not supported"),
+        ("dangling.json", "sample 0 names stack 100000"),
     ];
     for (file, problem) in cases {
         for sub in ["report", "flamegraph", "folded", "pprof", "audit"] {
             fails(&[sub, file], dir, 1, file, problem);
         }
-        fails(&["diff", file, "v2.json"], dir, 1, file, problem);
+        fails(&["diff", file, "v3.json"], dir, 1, file, problem);
     }
     assert!(
         !dir.join("heap.svg").exists()

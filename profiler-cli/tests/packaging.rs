@@ -1,7 +1,7 @@
 //! What cargo sees of this package, as a new user meets it: `cargo run -p spanprof-cli`
 //! (README's first command) runs `spanprof` without asking which binary, and `cargo
-//! install` gives exactly `spanprof` and `cargo-spanprof` (the test program of `spanprof
-//! run` is an example, never installed). Read from `cargo metadata`, which builds
+//! install` gives exactly `spanprof` and `cargo-spanprof` (the test programs of `spanprof
+//! run` and of deep stacks are examples, never installed). Read from `cargo metadata`, which builds
 //! nothing.
 
 use std::process::Command;
@@ -51,7 +51,7 @@ fn cargo_run_picks_spanprof_and_install_gives_only_the_two_commands() {
     let p = package();
     assert_eq!(p["default_run"], "spanprof", "cargo run -p spanprof-cli");
     assert_eq!(targets(&p, "bin"), ["cargo-spanprof", "spanprof"]);
-    assert_eq!(targets(&p, "example"), ["sample_program"]);
+    assert_eq!(targets(&p, "example"), ["deep_stack", "sample_program"]);
 }
 
 #[test]

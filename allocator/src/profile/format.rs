@@ -5,11 +5,16 @@
 //! Every field is documented in `docs/profile-format.md`; the types here are the
 //! format. Readers must accept unknown fields (new minor versions add fields with
 //! defaults) and must reject a different major `version`.
+//!
+//! Version 2 stores sampled stacks as pprof does: each distinct address once (a
+//! [`Location`], with its resolved [`Line`]s and the [`Mapping`] it falls in), each
+//! distinct stack once (a [`Stack`] of location indices), and samples that name a
+//! stack, so a profile grows with the distinct stacks, not with the samples.
 
 #![allow(missing_docs)] // every field is documented in docs/profile-format.md
 
 /// The format's version: bump on incompatible changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A whole profile.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -50,11 +55,24 @@ pub struct Profile {
     /// Allocations per site stack and size class; the "(no site)" stack (empty
     /// `stack`) holds the rest, so every class sums to its `classes` entry.
     pub site_stats: Vec<SiteStat>,
-    /// Sampled allocations per native stack and slot size.
+    /// Loaded modules (executable segments) that locations fall in.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mappings: Vec<Mapping>,
+    /// Every distinct address of the sampled stacks, symbolized once.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub locations: Vec<Location>,
+    /// Every distinct sampled stack, as location indices.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub stacks: Vec<Stack>,
+    /// Sampled allocations per native stack, slot size and rate.
     pub samples: Vec<Sample>,
     /// Sampled allocations dropped because the stack table was full.
     #[cfg_attr(feature = "serde", serde(default))]
     pub dropped_samples: u64,
+    /// Return addresses kept per stack (`SPANPROF_MAX_FRAMES`); a stack cut there
+    /// ends in the [`TRUNCATED`] frame. 0 = unknown (a version-1 file).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub max_frames: u32,
     /// Every type marked with `#[track_alloc]`, with its size class (added in 0.1
     /// without a version bump: older files have none).
     #[cfg_attr(feature = "serde", serde(default))]
@@ -180,11 +198,69 @@ pub struct SiteStat {
     pub live_bytes: u64,
 }
 
+/// A loaded module's executable segment: where it was in memory, which file it came
+/// from, and that file's GNU build ID, so its addresses can be symbolized later.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Mapping {
+    /// The module's file (the executable's path for the program itself).
+    pub path: String,
+    /// The `NT_GNU_BUILD_ID` note, lowercase hex; empty when the module has none.
+    pub build_id: String,
+    /// The segment's first and one-past-last address in memory.
+    pub start: u64,
+    pub end: u64,
+    /// Offset in the file of the byte mapped at `start`.
+    pub file_offset: u64,
+    /// What was added to the file's virtual addresses when it was loaded
+    /// (`dlpi_addr`): `address - load_bias` is the address in the file.
+    pub load_bias: u64,
+}
+
+/// One distinct address of the sampled stacks, with what it resolved to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Location {
+    /// The return address (0 for the [`TRUNCATED`] marker).
+    pub address: u64,
+    /// Index into [`Profile::mappings`]; `None` when no loaded module holds it.
+    pub mapping: Option<u32>,
+    /// `address - load_bias` of its mapping: the address in the module's file, what
+    /// `addr2line -e FILE` takes. Equal to `address` when there is no mapping.
+    pub offset: u64,
+    /// The functions at this address, innermost first: every line but the last is
+    /// inlined into the next. Empty when the address did not resolve.
+    pub lines: Vec<Line>,
+}
+
+/// One function at a location.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Line {
+    /// Demangled name, no hash.
+    pub function: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// True for a function inlined into its caller at the same address.
+    pub inlined: bool,
+}
+
+/// A distinct sampled stack.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Stack {
+    /// Indices into [`Profile::locations`], innermost (the allocating call) first.
+    pub locations: Vec<u32>,
+}
+
+/// The function name of the location a cut stack ends in (its outermost frame).
+pub const TRUNCATED: &str = "[truncated]";
+
 #[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Sample {
-    /// Frames, innermost (the allocating call) first.
-    pub frames: Vec<Frame>,
+    /// Index into [`Profile::stacks`].
+    pub stack: u32,
     /// Slot size of the sampled allocations.
     pub size: u64,
     /// Sampling rate these allocations were sampled at.
@@ -201,14 +277,75 @@ pub struct Sample {
     pub inuse_bytes_est: f64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Frame {
-    pub function: String,
-    pub file: Option<String>,
+/// One frame of a sampled stack as readers walk it: a line of a location, or the
+/// bare address of a location that did not resolve.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameRef<'a> {
+    /// The function; empty when the address did not resolve (see [`FrameRef::name`]).
+    pub function: &'a str,
+    pub file: Option<&'a str>,
     pub line: Option<u32>,
-    /// Return address (or inlined frames share their caller's).
+    /// The location's return address.
     pub address: u64,
-    /// True for a frame inlined into the next one.
+    /// Inlined into the next frame (same address).
     pub inlined: bool,
+    /// The location this frame is (a line of).
+    pub location: &'a Location,
+    /// Its mapping, when known.
+    pub mapping: Option<&'a Mapping>,
+}
+
+impl<'a> FrameRef<'a> {
+    /// The name to show: the function, or for an unresolved address `module+0xOFFSET`
+    /// (the module's file name) or `0xADDRESS`.
+    pub fn name(&self) -> std::borrow::Cow<'a, str> {
+        if !self.function.is_empty() {
+            return std::borrow::Cow::Borrowed(self.function);
+        }
+        match self.mapping {
+            Some(m) => {
+                let file = m.path.rsplit('/').next().unwrap_or(&m.path);
+                std::borrow::Cow::Owned(format!("{file}+{:#x}", self.location.offset))
+            }
+            None => std::borrow::Cow::Owned(format!("{:#x}", self.address)),
+        }
+    }
+}
+
+impl Profile {
+    /// The frames of stack `stack`, innermost first: every line of every location
+    /// (inlined functions before the function they are inlined into), one bare frame
+    /// per unresolved location. Nothing for an index the profile does not have.
+    pub fn frames(&self, stack: u32) -> impl Iterator<Item = FrameRef<'_>> + '_ {
+        let ids = self
+            .stacks
+            .get(stack as usize)
+            .map_or(&[][..], |s| &s.locations[..]);
+        ids.iter()
+            .filter_map(|&id| self.locations.get(id as usize))
+            .flat_map(move |loc| {
+                let mapping = loc.mapping.and_then(|m| self.mappings.get(m as usize));
+                let bare = loc.lines.is_empty().then_some(FrameRef {
+                    function: "",
+                    file: None,
+                    line: None,
+                    address: loc.address,
+                    inlined: false,
+                    location: loc,
+                    mapping,
+                });
+                loc.lines
+                    .iter()
+                    .map(move |l| FrameRef {
+                        function: &l.function,
+                        file: l.file.as_deref(),
+                        line: l.line,
+                        address: loc.address,
+                        inlined: l.inlined,
+                        location: loc,
+                        mapping,
+                    })
+                    .chain(bare)
+            })
+    }
 }

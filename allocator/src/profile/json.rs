@@ -14,7 +14,16 @@ impl Profile {
     /// The profile as one line of UTF-8 JSON, the file format of
     /// `docs/profile-format.md` (what [`write_profile`](crate::write_profile) writes).
     pub fn to_json(&self) -> Vec<u8> {
-        let mut w = Writer(String::with_capacity(4096 + self.samples.len() * 512));
+        let mut w = Writer(String::with_capacity(
+            16384
+                + self.samples.len() * 320
+                + self.locations.len() * 256
+                + self
+                    .stacks
+                    .iter()
+                    .map(|s| 16 + s.locations.len() * 6)
+                    .sum::<usize>(),
+        ));
         self.write(&mut w);
         w.0.into_bytes()
     }
@@ -24,33 +33,57 @@ struct Writer(String);
 
 impl Writer {
     fn str(&mut self, s: &str) {
+        use core::fmt::Write as _;
         self.0.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                '\n' => self.0.push_str("\\n"),
-                '\r' => self.0.push_str("\\r"),
-                '\t' => self.0.push_str("\\t"),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                    self.0.push_str(&format!("\\u{:04x}", c as u32));
-                }
-                c => self.0.push(c),
+        // Runs that need no escape are copied whole; every character that does is
+        // ASCII, so `start` always falls on a character boundary.
+        let mut start = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let escape = match b {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                b if b < 0x20 || b == 0x7f => "",
+                _ => continue,
+            };
+            self.0.push_str(&s[start..i]);
+            if escape.is_empty() {
+                let _ = write!(self.0, "\\u{b:04x}");
+            } else {
+                self.0.push_str(escape);
             }
+            start = i + 1;
         }
+        self.0.push_str(&s[start..]);
         self.0.push('"');
     }
 
     fn u64(&mut self, v: u64) {
-        self.0.push_str(&v.to_string());
+        // Digits straight into the buffer: no String per number.
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = v;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for &d in &digits[i..] {
+            self.0.push(char::from(d));
+        }
     }
 
     /// Finite values in Rust's shortest round-trip form; JSON has no NaN or infinity,
     /// and an estimate can only be one through a broken counter, so those read as 0.
     fn f64(&mut self, v: f64) {
         if v.is_finite() {
-            let s = format!("{v:?}");
-            self.0.push_str(&s);
+            use core::fmt::Write as _;
+            let _ = write!(self.0, "{v:?}");
         } else {
             self.0.push('0');
         }
@@ -151,8 +184,12 @@ impl Write for Profile {
             f.array("events", &self.events);
             f.array("sites", &self.sites);
             f.array("site_stats", &self.site_stats);
+            f.array("mappings", &self.mappings);
+            f.array("locations", &self.locations);
+            f.array("stacks", &self.stacks);
             f.array("samples", &self.samples);
             f.u64("dropped_samples", self.dropped_samples);
+            f.u64("max_frames", u64::from(self.max_frames));
             f.array("types", &self.types);
         });
     }
@@ -284,10 +321,54 @@ impl Write for SiteStat {
     }
 }
 
+impl Write for Mapping {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.str("path", &self.path);
+            f.str("build_id", &self.build_id);
+            f.u64("start", self.start);
+            f.u64("end", self.end);
+            f.u64("file_offset", self.file_offset);
+            f.u64("load_bias", self.load_bias);
+        });
+    }
+}
+
+impl Write for Location {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.u64("address", self.address);
+            f.opt_u64("mapping", self.mapping.map(u64::from));
+            f.u64("offset", self.offset);
+            f.array("lines", &self.lines);
+        });
+    }
+}
+
+impl Write for Line {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.str("function", &self.function);
+            f.opt_str("file", self.file.as_deref());
+            f.opt_u64("line", self.line.map(u64::from));
+            f.bool("inlined", self.inlined);
+        });
+    }
+}
+
+impl Write for Stack {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.key("locations")
+                .array(&self.locations, |w, id| w.u64(u64::from(*id)));
+        });
+    }
+}
+
 impl Write for Sample {
     fn write(&self, w: &mut Writer) {
         w.object(|f| {
-            f.array("frames", &self.frames);
+            f.u64("stack", u64::from(self.stack));
             f.u64("size", self.size);
             f.u64("rate", self.rate);
             f.u64("alloc_objects", self.alloc_objects);
@@ -298,18 +379,6 @@ impl Write for Sample {
             f.f64("alloc_bytes_est", self.alloc_bytes_est);
             f.f64("inuse_objects_est", self.inuse_objects_est);
             f.f64("inuse_bytes_est", self.inuse_bytes_est);
-        });
-    }
-}
-
-impl Write for Frame {
-    fn write(&self, w: &mut Writer) {
-        w.object(|f| {
-            f.str("function", &self.function);
-            f.opt_str("file", self.file.as_deref());
-            f.opt_u64("line", self.line.map(u64::from));
-            f.u64("address", self.address);
-            f.bool("inlined", self.inlined);
         });
     }
 }
@@ -347,16 +416,43 @@ mod tests {
 
     #[test]
     fn optional_fields_are_null() {
-        let f = Frame {
+        let l = Line {
             function: "f".into(),
             file: None,
             line: Some(7),
-            address: 16,
             inlined: true,
         };
         assert_eq!(
-            text(&f),
-            r#"{"function":"f","file":null,"line":7,"address":16,"inlined":true}"#
+            text(&l),
+            r#"{"function":"f","file":null,"line":7,"inlined":true}"#
         );
+        let loc = Location {
+            address: 16,
+            mapping: None,
+            offset: 16,
+            lines: vec![l],
+        };
+        assert_eq!(
+            text(&loc),
+            r#"{"address":16,"mapping":null,"offset":16,"lines":[{"function":"f","file":null,"line":7,"inlined":true}]}"#
+        );
+    }
+
+    #[test]
+    fn integers_are_written_in_full() {
+        let mut w = Writer(String::new());
+        for v in [0, 7, 10, 1234567890, u64::MAX] {
+            w.u64(v);
+            w.0.push(' ');
+        }
+        assert_eq!(w.0, "0 7 10 1234567890 18446744073709551615 ");
+    }
+
+    #[test]
+    fn stacks_are_lists_of_location_indices() {
+        let s = Stack {
+            locations: vec![3, 0, 12],
+        };
+        assert_eq!(text(&s), r#"{"locations":[3,0,12]}"#);
     }
 }

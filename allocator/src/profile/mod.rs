@@ -4,7 +4,8 @@
 //! interned by `context.rs`) and the sampler (`sample.rs`) feed counters
 //! (`counters.rs`, per thread per context; `tags.rs` remembers which context and
 //! sample each live object belongs to), which `writer.rs` turns into the profile of
-//! `format.rs`, serialized by `json.rs`. `hooks.rs` is where the allocator calls in, and only when a site is
+//! `format.rs` (sampled stacks symbolized and interned by `symbolize.rs`), serialized
+//! by `json.rs`. `hooks.rs` is where the allocator calls in, and only when a site is
 //! current, sampling is on, or tagged objects exist. `measure.rs` reads the
 //! allocator's per-thread counters directly. `capture.rs` writes profiles of a running
 //! program (signals, interval) and before a termination signal ends it.
@@ -18,6 +19,7 @@ pub mod json;
 pub mod measure;
 pub mod sample;
 pub mod site;
+pub mod symbolize;
 pub mod tags;
 pub mod writer;
 

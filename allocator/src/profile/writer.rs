@@ -7,8 +7,9 @@
 //! thread's TLS destructors never run) and arms `capture.rs` (termination signals,
 //! `SPANPROF_SIGNAL`, `SPANPROF_INTERVAL`), which writes through `write_next`.
 //! Building a profile gathers the counters
-//! (allocator, per context, samples), symbolizes the sampled stacks once, and
-//! serializes the format of `format.rs`; all of it runs with the hooks suspended.
+//! (allocator, per context, samples), symbolizes the sampled stacks once
+//! (`symbolize.rs`), and serializes the format of `format.rs`; all of it runs with
+//! the hooks suspended.
 //! Files are written to a temporary file in the same folder and renamed over the
 //! target, so a reader never sees half a profile.
 
@@ -25,6 +26,7 @@ use crate::profile::format::*;
 use crate::profile::hooks;
 use crate::profile::sample::{self, RATE};
 use crate::profile::site::{SITES, TYPES, TypeInfo};
+use crate::profile::symbolize;
 use crate::size_class::{
     NUM_CLASSES, PAGE_SIZE, class_for, class_of, class_size, classes, large_pages,
 };
@@ -225,7 +227,7 @@ fn summary(path: &Path, profile: &Profile) -> String {
         path.display(),
         plural(allocs, "allocation", "allocations"),
         sampled,
-        plural(profile.samples.len() as u64, "stack", "stacks"),
+        plural(profile.stacks.len() as u64, "stack", "stacks"),
         plural(sites_used as u64, "site", "sites"),
         path.display(),
     )
@@ -400,9 +402,14 @@ fn build_inner() -> Profile {
         .map(|(i, s)| site_info(i as u32, s))
         .collect();
     profile.site_stats = site_stats(&stats, &site_id);
-    let (samples, dropped) = sample::snapshot();
-    profile.samples = symbolize(samples);
-    profile.dropped_samples = dropped;
+    let snap = sample::snapshot();
+    let sampled = symbolize::symbolize(&snap);
+    profile.mappings = sampled.mappings;
+    profile.locations = sampled.locations;
+    profile.stacks = sampled.stacks;
+    profile.samples = sampled.samples;
+    profile.dropped_samples = snap.dropped;
+    profile.max_frames = snap.max_frames as u32;
     profile.types = TYPES.iter().copied().map(type_row).collect();
     profile
 }
@@ -551,124 +558,4 @@ fn stat(stack: Vec<u32>, class: usize, t: &Totals) -> SiteStat {
         live_objects: t.allocs.saturating_sub(t.frees),
         live_bytes: t.slot_bytes.saturating_sub(t.freed_bytes),
     }
-}
-
-/// Resolves every distinct address once and turns records into samples.
-fn symbolize(samples: Vec<sample::Sampled>) -> Vec<Sample> {
-    let mut cache: std::collections::HashMap<usize, Vec<Frame>> = std::collections::HashMap::new();
-    samples
-        .into_iter()
-        .map(|s| {
-            let mut frames = Vec::new();
-            for &ip in &s.ips {
-                let resolved = cache.entry(ip).or_insert_with(|| resolve(ip));
-                frames.extend(resolved.iter().cloned());
-            }
-            let frames = trim(frames);
-            let scale = unbias(s.size, s.rate);
-            let inuse_objects = s.alloc_objects.saturating_sub(s.free_objects);
-            let inuse_bytes = s.alloc_bytes.saturating_sub(s.free_bytes);
-            Sample {
-                frames,
-                size: s.size,
-                rate: s.rate,
-                alloc_objects: s.alloc_objects,
-                alloc_bytes: s.alloc_bytes,
-                free_objects: s.free_objects,
-                free_bytes: s.free_bytes,
-                alloc_objects_est: s.alloc_objects as f64 * scale,
-                alloc_bytes_est: s.alloc_bytes as f64 * scale,
-                inuse_objects_est: inuse_objects as f64 * scale,
-                inuse_bytes_est: inuse_bytes as f64 * scale,
-            }
-        })
-        .collect()
-}
-
-/// pprof's correction for byte sampling: an allocation of `size` bytes is sampled
-/// with probability 1 − e^(−size/rate).
-pub fn unbias(size: u64, rate: u64) -> f64 {
-    if rate <= 1 || size == 0 {
-        return 1.0;
-    }
-    1.0 / (1.0 - (-(size as f64) / rate as f64).exp())
-}
-
-fn resolve(ip: usize) -> Vec<Frame> {
-    let mut out = Vec::new();
-    // A return address points after the call: look up the call instruction itself.
-    let lookup = ip.saturating_sub(1);
-    backtrace::resolve(lookup as *mut core::ffi::c_void, |sym| {
-        out.push(Frame {
-            function: sym
-                .name()
-                .map_or_else(|| format!("{ip:#x}"), |n| format!("{n:#}")),
-            file: sym.filename().map(|f| f.display().to_string()),
-            line: sym.lineno(),
-            address: ip as u64,
-            inlined: true,
-        });
-    });
-    if out.is_empty() {
-        out.push(Frame {
-            function: format!("{ip:#x}"),
-            file: None,
-            line: None,
-            address: ip as u64,
-            inlined: false,
-        });
-    }
-    // The last symbol of an address is the real (non-inlined) frame.
-    if let Some(last) = out.last_mut() {
-        last.inlined = false;
-    }
-    out
-}
-
-/// Drops spanprof's own frames from the top and the runtime's below `main`.
-///
-/// The top boundary is the global-allocator shim (`__rust_alloc` and friends): every
-/// allocation passes it, and everything above it is spanprof. Names alone would not
-/// do: with line-tables-only debug info, inlined frames carry short names.
-fn trim(frames: Vec<Frame>) -> Vec<Frame> {
-    let shim = |f: &Frame| {
-        let n = f.function.strip_prefix("__rustc::").unwrap_or(&f.function);
-        n.starts_with("__rust_alloc") || n.starts_with("__rust_realloc") || n.starts_with("__rdl_")
-    };
-    let start = match frames.iter().position(shim) {
-        Some(i) => i + 1,
-        None => frames
-            .iter()
-            .position(|f| {
-                !f.function.starts_with("spanprof::") && !f.function.starts_with("backtrace::")
-            })
-            .unwrap_or(frames.len()),
-    };
-    let mut kept: Vec<Frame> = frames.into_iter().skip(start).collect();
-    let is_main = |f: &Frame| {
-        let n = f.function.as_str();
-        (n == "main" || n.ends_with("::main")) && !n.starts_with("std::")
-    };
-    if let Some(main) = kept.iter().position(is_main) {
-        kept.truncate(main + 1);
-    } else {
-        let runtime = |f: &Frame| {
-            let n = f.function.as_str();
-            n.starts_with("std::sys::")
-                || n.starts_with("std::thread::")
-                || n.starts_with("core::ops::function::")
-                || n.starts_with("std::rt::")
-                || n.starts_with("std::panic")
-                || n.starts_with("__libc_start")
-                || n == "_start"
-                || n == "start_thread"
-                || n == "clone3"
-                || n == "clone"
-                || n.starts_with("0x")
-        };
-        while kept.last().is_some_and(runtime) {
-            kept.pop();
-        }
-    }
-    kept
 }

@@ -113,10 +113,25 @@ pub struct Pprof {
     pub sample_types: Vec<(u64, u64)>,
     pub samples: Vec<(Vec<u64>, Vec<u64>)>,
     pub locations: Vec<(u64, Vec<(u64, u64)>)>,
+    /// Per location: (id, mapping id, address).
+    pub location_addresses: Vec<(u64, u64, u64)>,
+    pub mappings: Vec<PprofMapping>,
     pub functions: Vec<(u64, u64, u64)>,
     pub period: u64,
     pub period_type: (u64, u64),
     pub default_sample_type: u64,
+}
+
+/// A pprof Mapping (strings as indices).
+#[derive(Debug, Default)]
+pub struct PprofMapping {
+    pub id: u64,
+    pub start: u64,
+    pub limit: u64,
+    pub file_offset: u64,
+    pub filename: u64,
+    pub build_id: u64,
+    pub has_functions: bool,
 }
 
 fn value_type(b: &[u8]) -> (u64, u64) {
@@ -154,16 +169,38 @@ pub fn decode_pprof(gz: &[u8]) -> Pprof {
                 }
                 p.samples.push(s);
             }
+            (3, Field::Bytes(b)) => {
+                let mut m = PprofMapping::default();
+                for (f, v) in fields(b) {
+                    if let Field::Varint(x) = v {
+                        match f {
+                            1 => m.id = x,
+                            2 => m.start = x,
+                            3 => m.limit = x,
+                            4 => m.file_offset = x,
+                            5 => m.filename = x,
+                            6 => m.build_id = x,
+                            7 => m.has_functions = x != 0,
+                            _ => {}
+                        }
+                    }
+                }
+                p.mappings.push(m);
+            }
             (4, Field::Bytes(b)) => {
                 let mut loc = (0, Vec::new());
+                let mut at = (0, 0, 0);
                 for (f, v) in fields(b) {
                     match (f, v) {
-                        (1, Field::Varint(id)) => loc.0 = id,
+                        (1, Field::Varint(id)) => (loc.0, at.0) = (id, id),
+                        (2, Field::Varint(m)) => at.1 = m,
+                        (3, Field::Varint(a)) => at.2 = a,
                         (4, Field::Bytes(l)) => loc.1.push(value_type(l)),
                         _ => {}
                     }
                 }
                 p.locations.push(loc);
+                p.location_addresses.push(at);
             }
             (5, Field::Bytes(b)) => {
                 let mut func = (0, 0, 0);
