@@ -4,7 +4,8 @@
 //! pattern (allocator behind a feature) in release with good stacks, usage errors,
 //! target and feature selection (`default-run` too), custom profiles and target
 //! folders, cargo's own flags (`--target`, `--config`, `-v`, `-q`, `--locked`, …), a
-//! crate's own debug settings kept, `--open`.
+//! crate's own debug settings kept, its string `build.rustflags` joined, its `strip`
+//! undone, `--open`.
 //!
 //! Every crate has its own name: executables land in the shared fresh-crates target
 //! folder under their names, and the tests run side by side.
@@ -290,9 +291,20 @@ fn no_stack_setup_builds_with_the_crate_settings_only() {
         .expect_stderr("built without frame pointers");
 }
 
+/// Also: a `strip = true` that `prof` inherits is undone (the build is the same as
+/// without it), and said.
 #[test]
 fn custom_profile_and_target_dir_set_where_the_build_goes_and_keep_line_tables() {
     let krate = dhat_crate("sp-dhat-prof");
+    let manifest = krate.manifest_path();
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let stripped = text.replacen(
+        "[profile.prof]\n",
+        "[profile.release]\nstrip = true\n\n[profile.prof]\n",
+        1,
+    );
+    assert_ne!(text, stripped);
+    std::fs::write(&manifest, stripped).unwrap();
     let other = target_dir().join("other-target-dir");
     let ran = cargo_spanprof(
         krate.dir(),
@@ -311,6 +323,16 @@ fn custom_profile_and_target_dir_set_where_the_build_goes_and_keep_line_tables()
     ran.expect_code(0).expect_stderr("Finished `prof` profile");
     assert!(
         !ran.stderr.contains("without frame pointers"),
+        "{}",
+        ran.show()
+    );
+    // One line says so, before cargo's own output.
+    let note = "cargo-spanprof: building without strip (profile.release.strip = true \
+                removes the symbols stacks are named with); --no-stack-setup keeps it\n";
+    assert!(ran.stderr.starts_with(note), "{}", ran.show());
+    assert_eq!(
+        ran.stderr.matches("cargo-spanprof").count(),
+        1,
         "{}",
         ran.show()
     );
@@ -415,16 +437,43 @@ fn bin_picks_among_several_binaries() {
         .expect_stderr("cargo-spanprof: several bins were built (")
         .expect_stderr("sp-sel-tool")
         .expect_stderr("pick one with --bin NAME");
+
+    // Also: with `--bin` (no `default-run` to look up) the root manifest is still read
+    // for dev's `strip`, which is undone (the build is the plain dev one) and said.
+    let manifest = krate.manifest_path();
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("\n[profile.dev]\nstrip = true\n");
+    std::fs::write(&manifest, text).unwrap();
     let ran = cargo_spanprof(
         krate.dir(),
-        &["--bin", "sp-sel-tool", "--no-svg", "--", "x", "-y"],
+        &[
+            "--bin",
+            "sp-sel-tool",
+            "--rate",
+            "1",
+            "--no-svg",
+            "--",
+            "x",
+            "-y",
+        ],
     );
     ran.expect_code(0)
+        .expect_stderr(
+            "cargo-spanprof: building without strip (profile.dev.strip = true removes the \
+             symbols stacks are named with); --no-stack-setup keeps it\n",
+        )
         .expect_stdout("hello from the default feature")
         .expect_stdout("tool args: [\"x\", \"-y\"]");
     assert!(
         ran.program()
             .ends_with(Path::new("debug").join("sp-sel-tool")),
+        "{}",
+        ran.show()
+    );
+    assert!(
+        ran.sampled_stacks()
+            .iter()
+            .any(|l| l.contains("src/tool.rs:")),
         "{}",
         ran.show()
     );
@@ -506,24 +555,45 @@ fn host_triple() -> String {
         .to_string()
 }
 
+/// Also: the crate's `build.rustflags` is a string (cargo splits it on whitespace),
+/// which cargo cannot merge with an array from a `--config`: the frame pointers are
+/// joined with it all the same.
 #[test]
 fn cargo_flags_reach_cargo() {
     let krate = multi_crate("sp-flags");
+    std::fs::create_dir(krate.dir().join(".cargo")).unwrap();
+    std::fs::write(
+        krate.dir().join(".cargo/config.toml"),
+        "[build]\nrustflags = \"--cfg sp_user_cfg\"\n",
+    )
+    .unwrap();
     let host = host_triple();
-    let user_flags = r#"build.rustflags=["--cfg","sp_user_cfg"]"#;
     let common = [
-        "--bin", "sp-flags", "--target", &host, "--config", user_flags, "--rate", "1", "--no-svg",
+        "--bin", "sp-flags", "--target", &host, "--rate", "1", "--no-svg",
     ];
     fn with<'a>(common: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
         common.iter().chain(extra).copied().collect()
     }
 
     // The copied workspace Cargo.lock lacks this package: --locked stops the build
-    // before anything is compiled (and before cargo writes the lock file).
-    cargo_spanprof(krate.dir(), &with(&common, &["--locked"]))
-        .expect_code(1)
+    // before anything is compiled (and before cargo writes the lock file), but after
+    // cargo has merged its config: the user's string `--config` replaces the file's
+    // string, and nothing of the stack setup's fails to merge with either.
+    let ran = cargo_spanprof(
+        krate.dir(),
+        &with(
+            &common,
+            &[
+                "--locked",
+                "--config",
+                r#"build.rustflags="--cfg sp_cli_cfg""#,
+            ],
+        ),
+    );
+    ran.expect_code(1)
         .expect_stderr("--locked")
         .expect_stderr("cargo-spanprof: cargo build failed");
+    assert!(!ran.stderr.contains("failed to merge"), "{}", ran.show());
 
     let ran = cargo_spanprof(krate.dir(), &with(&common, &["-v", "-j", "2"]));
     ran.expect_code(0).expect_stdout("app args: []");
@@ -533,7 +603,7 @@ fn cargo_flags_reach_cargo() {
         "{}",
         program.display()
     );
-    // -v shows rustc's command lines: the user's --config flags come first, the stack
+    // -v shows rustc's command lines: the config file's flags come first, the stack
     // setup's frame pointers are joined after them, and they took (no DWARF fallback).
     let rustc = ran
         .stderr

@@ -1,35 +1,112 @@
-//! What the user set that the stack setup must not override, read as cargo reads it: in
-//! config files, `--config` values and variables, `target.*.rustflags` (which shadow
-//! `build.rustflags`), whether `build.rustflags` already force frame pointers, and each
-//! profile's `debug` and `inherits`; in a manifest, its `[profile]` tables. `plan`
+//! What the user set that the stack setup must not override (or, for `strip`, must),
+//! read as cargo reads it: in config files, `--config` values and variables,
+//! `target.*.rustflags` (which shadow `build.rustflags`), whether `build.rustflags`
+//! already force frame pointers (or a `--config` turns them off), and each profile's
+//! `debug`, `strip` and `inherits`; in a manifest, its `[profile]` tables. `plan`
 //! decides from these; `metadata` finds the one manifest whose profiles cargo honours.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What one source (a manifest, a config) sets in a `[profile.NAME]` table, as far as
-/// the line tables care.
+/// the stack setup cares.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ProfileKeys {
     /// `debug` is set: the user chose this profile's debug info.
     pub debug: bool,
+    /// Its `strip`.
+    pub strip: Option<Strip>,
     /// The profile it `inherits` from.
     pub inherits: Option<String>,
+}
+
+/// A profile's `strip` setting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strip {
+    /// Where and how it is set, as the user wrote it (`profile.release.strip = true`,
+    /// `CARGO_PROFILE_RELEASE_STRIP=symbols`), for the message saying it was undone.
+    pub setting: String,
+    /// What it removes that stacks need; `None` when it keeps everything (`false`,
+    /// `"none"`, or a value cargo will reject anyway).
+    pub removes: Option<&'static str>,
+}
+
+impl Strip {
+    /// What strip value `value` (`true`, `false`, `none`, `debuginfo`, `symbols`)
+    /// removes that stacks need.
+    fn removes(value: &str) -> Option<&'static str> {
+        match value {
+            "true" | "symbols" => Some("the symbols stacks are named with"),
+            "debuginfo" => Some("the debug info stacks get file:line from"),
+            _ => None,
+        }
+    }
+
+    /// `strip = VALUE` of `[profile.NAME]` in TOML text (a config file, a `--config`
+    /// value): a bool, or a string maybe followed by a comment.
+    fn from_toml_text(name: &str, value: &str) -> Option<Strip> {
+        let value = value.trim_start();
+        let (word, written) = match toml_str(value) {
+            Some(s) => (s.clone(), format!("\"{s}\"")),
+            None => {
+                let word: String = value
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                (word.clone(), word)
+            }
+        };
+        if word.is_empty() {
+            return None;
+        }
+        Some(Strip {
+            setting: format!("profile.{name}.strip = {written}"),
+            removes: Strip::removes(&word),
+        })
+    }
+
+    /// `strip` of `[profile.NAME]` in a parsed manifest.
+    fn from_toml(name: &str, value: &toml::Value) -> Option<Strip> {
+        let word = match value {
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::String(s) => s.clone(),
+            _ => return None,
+        };
+        Some(Strip {
+            setting: format!("profile.{name}.strip = {value}"),
+            removes: Strip::removes(&word),
+        })
+    }
+
+    /// The variable `key` (`CARGO_PROFILE_<NAME>_STRIP`) set to `value`.
+    pub fn from_var(key: &str, value: &str) -> Strip {
+        Strip {
+            setting: format!("{key}={value}"),
+            removes: Strip::removes(value.trim()),
+        }
+    }
 }
 
 /// What cargo's config files, `--config` values and variables say, as far as stack
 /// setup cares. Read roughly (no TOML parser): a misreading costs either a build that
 /// does not share artifacts with plain `cargo build`, the DWARF unwinder instead of the
-/// fast one, or line tables instead of the debug info the user chose — never wrong
-/// stacks.
+/// fast one, line tables instead of the debug info the user chose, or a `strip` left
+/// in place (unnamed stacks, as without the stack setup) or needlessly undone — never
+/// wrong stacks, nor a failed build.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ConfigFlags {
     /// `target.<triple or cfg>.rustflags` are set: cargo ignores `build.rustflags`.
     pub target: bool,
     /// `build.rustflags` already force frame pointers.
     pub build_frame_pointers: bool,
-    /// `profile.NAME.debug` and `profile.NAME.inherits`, by `NAME`.
+    /// What the `--config` values' `build.rustflags` say about frame pointers (the
+    /// last of them that does): cargo puts them after `CARGO_BUILD_RUSTFLAGS`, so a
+    /// "no" there outlasts the stack setup's "yes".
+    pub cli_frame_pointers: Option<bool>,
+    /// `profile.NAME.debug`, `.strip` and `.inherits` in config files, by `NAME`.
     pub profiles: BTreeMap<String, ProfileKeys>,
+    /// The same in `--config` values, which outrank variables (config files do not).
+    pub cli_profiles: BTreeMap<String, ProfileKeys>,
 }
 
 /// What cargo, run in `cwd` with `--config` values `cli`, would read: those values,
@@ -49,29 +126,35 @@ pub fn config_flags(cwd: &Path, cli: &[String]) -> ConfigFlags {
     // nearest `cwd`.
     let cli = cli.iter().rev().map(|c| {
         let path = cwd.join(c);
-        if !c.is_empty() && path.exists() {
+        let text = if !c.is_empty() && path.exists() {
             std::fs::read_to_string(path).unwrap_or_default()
         } else {
             c.clone()
-        }
+        };
+        (true, text)
     });
     let files = dirs
         .flat_map(|d| [d.join("config.toml"), d.join("config")])
-        .filter_map(|f| std::fs::read_to_string(f).ok());
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .map(|text| (false, text));
     // Cargo joins build.rustflags from every source; any "no" keeps them off.
     let mut says = Vec::new();
-    let mut profiles = BTreeMap::<String, ProfileKeys>::new();
-    for text in cli.chain(files) {
+    let (mut cli_says, mut profiles, mut cli_profiles) = (None, BTreeMap::new(), BTreeMap::new());
+    for (is_cli, text) in cli.chain(files) {
         let c = read_config(&text);
         target |= c.target;
         says.extend(c.build_frame_pointers);
-        for (name, keys) in c.profiles {
-            let merged = profiles.entry(name).or_default();
-            merged.debug |= keys.debug;
-            if merged.inherits.is_none() {
-                merged.inherits = keys.inherits;
-            }
+        if is_cli && cli_says.is_none() {
+            cli_says = c.build_frame_pointers;
         }
+        merge_profiles(
+            if is_cli {
+                &mut cli_profiles
+            } else {
+                &mut profiles
+            },
+            c.profiles,
+        );
     }
     if let Ok(flags) = std::env::var("CARGO_BUILD_RUSTFLAGS") {
         says.extend(frame_pointer_flag(flag_words(&flags)));
@@ -79,7 +162,24 @@ pub fn config_flags(cwd: &Path, cli: &[String]) -> ConfigFlags {
     ConfigFlags {
         target,
         build_frame_pointers: !says.is_empty() && says.iter().all(|&fp| fp),
+        cli_frame_pointers: cli_says,
         profiles,
+        cli_profiles,
+    }
+}
+
+/// Merges `lower`, a source of lower precedence, into `into`: any `debug` counts, the
+/// first `strip` and `inherits` found win.
+fn merge_profiles(into: &mut BTreeMap<String, ProfileKeys>, lower: BTreeMap<String, ProfileKeys>) {
+    for (name, keys) in lower {
+        let merged = into.entry(name).or_default();
+        merged.debug |= keys.debug;
+        if merged.strip.is_none() {
+            merged.strip = keys.strip;
+        }
+        if merged.inherits.is_none() {
+            merged.inherits = keys.inherits;
+        }
     }
 }
 
@@ -90,17 +190,21 @@ pub struct ConfigText {
     pub target: bool,
     /// What its `build.rustflags` say about frame pointers.
     pub build_frame_pointers: Option<bool>,
-    /// Its `profile.NAME.debug` and `profile.NAME.inherits`, by `NAME`.
+    /// Its `profile.NAME.debug`, `.strip` and `.inherits`, by `NAME`.
     pub profiles: BTreeMap<String, ProfileKeys>,
 }
 
 impl ConfigText {
     /// Notes `key = value` of `[profile.name]`; other keys (`opt-level`, a
     /// `package.<spec>` or `build-override` table's `debug`) say nothing of `name`'s own
-    /// debug info.
+    /// debug info or symbols.
     fn profile_key(&mut self, name: &str, key: &str, value: &str) {
         match key.trim() {
             "debug" => self.profiles.entry(name.into()).or_default().debug = true,
+            "strip" => {
+                self.profiles.entry(name.into()).or_default().strip =
+                    Strip::from_toml_text(name, value);
+            }
             "inherits" => self.profiles.entry(name.into()).or_default().inherits = toml_str(value),
             _ => {}
         }
@@ -222,6 +326,7 @@ pub fn manifest_profiles(toml: &str) -> BTreeMap<String, ProfileKeys> {
                 name.clone(),
                 ProfileKeys {
                     debug: table.contains_key("debug"),
+                    strip: table.get("strip").and_then(|v| Strip::from_toml(name, v)),
                     inherits: table
                         .get("inherits")
                         .and_then(toml::Value::as_str)
@@ -300,6 +405,7 @@ mod tests {
     fn reads_profiles_from_config_text() {
         let keys = |debug, inherits: Option<&str>| ProfileKeys {
             debug,
+            strip: None,
             inherits: inherits.map(String::from),
         };
         let c = read_config(
@@ -344,9 +450,103 @@ mod tests {
                 "extra.toml".into(),
             ],
         );
-        // The last `--config` wins over the earlier one and over the files.
-        assert_eq!(c.profiles["prof"].inherits.as_deref(), Some("dev"));
-        assert!(c.profiles["bench"].debug);
+        // The last `--config` wins over the earlier one; the files are kept apart
+        // (variables rank between the two).
+        assert_eq!(c.cli_profiles["prof"].inherits.as_deref(), Some("dev"));
+        assert_eq!(c.profiles["prof"].inherits.as_deref(), Some("release"));
+        assert!(c.cli_profiles["bench"].debug && !c.profiles.contains_key("bench"));
+    }
+
+    #[test]
+    fn reads_strip_from_config_text() {
+        let strip = |text: &str| {
+            read_config(text)
+                .profiles
+                .into_iter()
+                .map(|(name, k)| (name, k.strip.map(|s| (s.setting, s.removes.is_some()))))
+                .collect::<Vec<_>>()
+        };
+        let own = |name: &str, setting: &str, removes| {
+            (name.to_string(), Some((setting.to_string(), removes)))
+        };
+        assert_eq!(
+            strip(
+                "[profile.release]\nstrip = true # small\n\
+                 [profile.release.package.foo]\nstrip = false\n\
+                 [profile.prof]\nstrip = 'debuginfo'\n\
+                 [profile]\nlean = { inherits = 'dev', strip = \"symbols\" }\n\
+                 bench.strip = \"none\"\n\
+                 dev.strip = false\n\
+                 # test.strip = true\n"
+            ),
+            [
+                own("bench", "profile.bench.strip = \"none\"", false),
+                own("dev", "profile.dev.strip = false", false),
+                own("lean", "profile.lean.strip = \"symbols\"", true),
+                own("prof", "profile.prof.strip = \"debuginfo\"", true),
+                own("release", "profile.release.strip = true", true),
+            ]
+        );
+        // A `--config` value.
+        assert_eq!(
+            strip("profile.release.strip='symbols'"),
+            [own("release", "profile.release.strip = \"symbols\"", true)]
+        );
+        let m = manifest_profiles(
+            "[profile.release]\nstrip = \"debuginfo\"\n[profile.dev]\nstrip = false\n",
+        );
+        let setting = |name: &str| {
+            m[name]
+                .strip
+                .as_ref()
+                .map(|s| (s.setting.as_str(), s.removes))
+        };
+        assert_eq!(
+            setting("release"),
+            Some((
+                "profile.release.strip = \"debuginfo\"",
+                Some("the debug info stacks get file:line from")
+            ))
+        );
+        assert_eq!(setting("dev"), Some(("profile.dev.strip = false", None)));
+        let v = Strip::from_var("CARGO_PROFILE_BENCH_STRIP", "true");
+        assert_eq!(v.setting, "CARGO_PROFILE_BENCH_STRIP=true");
+        assert_eq!(v.removes, Some("the symbols stacks are named with"));
+    }
+
+    #[test]
+    fn a_config_value_turning_frame_pointers_off_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".cargo")).unwrap();
+        std::fs::write(
+            dir.path().join(".cargo/config.toml"),
+            "[build]\nrustflags = \"-C force-frame-pointers=no\"\n",
+        )
+        .unwrap();
+        // A file's "no" comes before the stack setup's flags: not the `--config`'s.
+        let c = config_flags(dir.path(), &[]);
+        assert_eq!(
+            (c.build_frame_pointers, c.cli_frame_pointers),
+            (false, None)
+        );
+        // The last `--config` that says anything about them decides.
+        let c = config_flags(
+            dir.path(),
+            &[
+                "build.rustflags='-C force-frame-pointers=yes'".into(),
+                "build.rustflags=['-C','force-frame-pointers=no']".into(),
+                "net.retry=2".into(),
+            ],
+        );
+        assert_eq!(c.cli_frame_pointers, Some(false));
+        let c = config_flags(
+            dir.path(),
+            &["build.rustflags='-Cforce-frame-pointers'".into()],
+        );
+        assert_eq!(
+            (c.build_frame_pointers, c.cli_frame_pointers),
+            (false, Some(true))
+        );
     }
 
     #[test]
@@ -362,6 +562,7 @@ mod tests {
                     "prof".to_string(),
                     ProfileKeys {
                         debug: false,
+                        strip: None,
                         inherits: Some("release".into())
                     }
                 ),
@@ -369,6 +570,7 @@ mod tests {
                     "release".to_string(),
                     ProfileKeys {
                         debug: true,
+                        strip: None,
                         inherits: None
                     }
                 ),

@@ -29,21 +29,35 @@
 //!   choice: `bench` from `release`, a custom profile from its `inherits` (followed up
 //!   the chain: nothing is set when it reaches `dev` or `test`, or a profile that sets
 //!   `debug`);
+//! - the build gets `CARGO_PROFILE_<PROFILE>_STRIP=none` when the profile strips what
+//!   stacks are named with: `strip = true`, `"symbols"` (the symbols) or `"debuginfo"`
+//!   (the debug info), set for the profile or inherited along the same chain (`test`
+//!   inherits from `dev`), in the root manifest, a config file, a `--config` (which
+//!   outranks variables: a `--config profile.<name>.strip="none"` then follows the
+//!   user's) or that variable. Otherwise every sampled stack would be `[unknown]` (or
+//!   lose its `file:line`) with no warning anywhere, so cargo-spanprof says on stderr
+//!   that it did so and why;
 //! - the build gets `-C force-frame-pointers=yes`: appended to `CARGO_ENCODED_RUSTFLAGS`
 //!   or `RUSTFLAGS` when set (cargo uses the first of these it finds and ignores every
-//!   other source of flags), else as `--config build.rustflags=[…]`, which cargo joins
-//!   with the user's own `build.rustflags` (not added when those already force frame
-//!   pointers: the build then shares its artifacts with a plain `cargo build` of the
-//!   same profile);
-//! - the program runs with `SPANPROF_UNWIND=fp`, unless the user set `SPANPROF_UNWIND`.
+//!   other source of flags), else to `CARGO_BUILD_RUSTFLAGS` (the user's, or a new one),
+//!   which cargo joins with the `build.rustflags` of config files (after them) and of
+//!   `--config` values (before them), whether each of those is a string or an array. A
+//!   `--config build.rustflags=[…]` would not do: cargo cannot merge it with a string
+//!   `build.rustflags` of a config file ("expected string, but found array"), and a
+//!   string one would replace the user's string. Not added when the user's flags
+//!   already force frame pointers (the build then shares its artifacts with a plain
+//!   `cargo build` of the same profile); not added either when a `--config` of the
+//!   user's turns them off (`force-frame-pointers=no`), which comes after and wins;
+//! - the program runs with `SPANPROF_UNWIND=fp` when the frame pointers reach the
+//!   build, unless the user set `SPANPROF_UNWIND`.
 //!
 //! Cargo gives `target.<triple>.rustflags` (and `target.<cfg>.rustflags`) precedence
 //! over `build.rustflags`: when a config file, a `--config` or a
-//! `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` variable sets them, the frame pointers are not
-//! added, so `SPANPROF_UNWIND` is left alone and the profiler uses its DWARF unwinder
-//! (slower, still correct stacks). Should frame pointers be missing anyway, the program
-//! notices, unwinds with DWARF and its profile carries a warning that `spanprof run`
-//! prints.
+//! `CARGO_TARGET_<TRIPLE>_RUSTFLAGS` variable sets them, the frame pointers do not reach
+//! the build, so `SPANPROF_UNWIND` is left alone and the profiler uses its DWARF
+//! unwinder (slower, still correct stacks). Should frame pointers be missing anyway,
+//! the program notices, unwinds with DWARF and its profile carries a warning that
+//! `spanprof run` prints.
 //!
 //! This file is the command line and the run: it gathers what cargo would read
 //! (`config`, `metadata`), has `plan` make the two commands of it, runs the build, finds
@@ -82,12 +96,19 @@ Stack setup (default; --no-stack-setup turns it off):
     own debug inherits one: bench from release, a custom profile from its inherits
     chain (nothing added when that reaches dev or test, or a profile setting
     debug). dev and test already have full debug info: nothing is added;
+  - a profile that strips the symbols or debug info stacks are named with (strip =
+    true, \"symbols\" or \"debuginfo\", its own or inherited; in Cargo.toml, a cargo
+    config, --config or CARGO_PROFILE_<PROFILE>_STRIP) is built with
+    CARGO_PROFILE_<PROFILE>_STRIP=none (and --config profile.<PROFILE>.strip=\"none\"
+    after a --config of yours that sets it), and a line on stderr says so;
   - cargo builds with -C force-frame-pointers=yes (appended to CARGO_ENCODED_RUSTFLAGS
-    or RUSTFLAGS when set, else --config build.rustflags=[...], which joins the
-    package's own build.rustflags; nothing is added when those already have it);
+    or RUSTFLAGS when set, else to CARGO_BUILD_RUSTFLAGS, which cargo joins with the
+    build.rustflags of cargo configs and --config, string or array; nothing is added
+    when those already have it, or when a --config of yours turns them off);
   - the program runs with SPANPROF_UNWIND=fp, the fast frame-pointer unwinder (unless
-    SPANPROF_UNWIND is set, or target.<triple>.rustflags in a cargo config override
-    build.rustflags: then the DWARF unwinder is used).
+    SPANPROF_UNWIND is set, or no frame pointers were added, e.g. because
+    target.<triple>.rustflags in a cargo config override build.rustflags: then the
+    DWARF unwinder is used).
 
 Examples:
   cargo spanprof run --release --bin server -- --port 8080
@@ -158,7 +179,7 @@ struct RunArgs {
     )]
     jobs: Option<String>,
     /// Override a cargo config value (may be repeated; given to cargo before the
-    /// stack setup's own --config).
+    /// stack setup's own --config, if any).
     #[arg(long, value_name = "KEY=VALUE|PATH", help_heading = "Build")]
     config: Vec<String>,
     /// Assert that Cargo.lock will remain unchanged.
@@ -274,6 +295,9 @@ fn run(a: RunArgs) -> ExitCode {
     };
     let ws = metadata::workspace(&a);
     let p = plan(&a, |k| std::env::var_os(k), &config, &ws);
+    for note in &p.notes {
+        eprintln!("cargo-spanprof: {note}");
+    }
     let exe = match build(&a, &p) {
         Ok(exe) => exe,
         Err(e) => return fail(e),

@@ -3,8 +3,8 @@
 //! `[profile]` tables cargo honours (`config` reads them). `plan` gets both as a
 //! `Workspace`.
 
+use crate::RunArgs;
 use crate::config::{ProfileKeys, manifest_profiles};
-use crate::{RunArgs, profile_name};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -23,7 +23,8 @@ pub struct Workspace {
 /// manifest say; nothing when `run` needs neither `default-run` nor the profiles.
 pub fn workspace(a: &RunArgs) -> Workspace {
     let wants_default_run = a.bin.is_none() && a.example.is_none();
-    let wants_profiles = !a.no_stack_setup && !matches!(profile_name(a), "dev" | "test");
+    // Every profile's, `dev` and `test` too: their `strip` matters.
+    let wants_profiles = !a.no_stack_setup;
     if !wants_default_run && !wants_profiles {
         return Workspace::default();
     }
