@@ -169,8 +169,8 @@ fn is_lib_file(file: &str) -> bool {
 }
 
 /// Names of the standard library's crates, bare (`alloc::vec::…`) or as the self type
-/// of a trait impl (`<alloc::vec::Vec<T> as …>::…`, `<&T as …>`), and the allocator
-/// shims.
+/// of a trait impl (`<alloc::vec::Vec<T> as …>::…`, `<&T as …>`), the allocator
+/// shims, and the `[truncated]` marker of a cut stack (never the user's frame).
 fn is_lib_name(name: &str) -> bool {
     let bare = name
         .trim_start_matches(['<', '&', '*'])
@@ -186,6 +186,7 @@ fn is_lib_name(name: &str) -> bool {
     STD.iter().any(|p| bare.starts_with(p))
         || name.starts_with("__rust")
         || name.starts_with("__rdl")
+        || name == spanprof::format::TRUNCATED
 }
 
 /// A frame name safe for the folded format (no `;`, never empty).
@@ -371,6 +372,12 @@ mod tests {
         ];
         assert_eq!(user_frame(&frames).0, "std::rt::lang_start");
         assert_eq!(user_frame(&[]).0, "[unknown]");
+        // A cut stack's marker is never taken for the user's frame.
+        let cut = [
+            frame("alloc::raw_vec::finish_grow", None),
+            frame(spanprof::format::TRUNCATED, None),
+        ];
+        assert_eq!(user_frame(&cut).0, "alloc::raw_vec::finish_grow");
     }
 
     #[test]

@@ -202,8 +202,12 @@ struct V1Frame {
 /// and the frame they are inlined into) become one location, each distinct location
 /// and stack is stored once, samples name their stack.
 fn from_v1(v1: V1Profile) -> Profile {
+    use std::hash::BuildHasher;
+    // Locations are interned by hash with the candidates compared in place, so each
+    // one's strings are held once (a map keyed by the location would hold them twice).
+    let hasher = std::collections::hash_map::RandomState::new();
     let mut locations: Vec<Location> = Vec::new();
-    let mut location_ids: HashMap<Location, u32> = HashMap::new();
+    let mut location_ids: HashMap<u64, Vec<u32>> = HashMap::new();
     let mut stacks: Vec<Stack> = Vec::new();
     let mut stack_ids: HashMap<Vec<u32>, u32> = HashMap::new();
     let mut samples = Vec::with_capacity(v1.samples.len());
@@ -229,11 +233,16 @@ fn from_v1(v1: V1Profile) -> Profile {
                 offset: address,
                 lines: std::mem::take(&mut lines),
             };
-            let next = locations.len() as u32;
-            let id = *location_ids.entry(loc).or_insert_with_key(|loc| {
-                locations.push(loc.clone());
-                next
-            });
+            let same = location_ids.entry(hasher.hash_one(&loc)).or_default();
+            let id = match same.iter().find(|&&id| locations[id as usize] == loc) {
+                Some(&id) => id,
+                None => {
+                    let id = locations.len() as u32;
+                    locations.push(loc);
+                    same.push(id);
+                    id
+                }
+            };
             ids.push(id);
         }
         let next = stacks.len() as u32;
