@@ -139,6 +139,13 @@ pub fn user_frame(frames: &[FrameRef<'_>]) -> (String, String) {
     } else {
         frames.iter().find(|f| !is_lib_name(&f.name()))
     };
+    // A stack of library frames only (std's own start-up allocations): the innermost
+    // frame that is not the allocation machinery says more than `alloc::alloc::alloc`.
+    let f = f.or_else(|| {
+        frames
+            .iter()
+            .find(|f| !is_alloc_machinery(f) && f.name() != spanprof::format::TRUNCATED)
+    });
     match f.or(frames.first()) {
         Some(f) => {
             let loc = match (f.file, f.line) {
@@ -159,6 +166,25 @@ pub fn user_frames(p: &Profile) -> Vec<(String, String)> {
     (0..p.stacks.len() as u32)
         .map(|id| user_frame(&p.frames(id).collect::<Vec<_>>()))
         .collect()
+}
+
+/// The allocation functions every allocation passes through: the global-allocator
+/// shims and std's `alloc`, `RawVec` and `Box` allocation code.
+fn is_alloc_machinery(f: &FrameRef<'_>) -> bool {
+    const FILES: [&str; 4] = [
+        "/library/alloc/src/alloc.rs",
+        "/library/alloc/src/raw_vec",
+        "/library/alloc/src/boxed",
+        "/library/core/src/alloc/",
+    ];
+    let name = f.name();
+    name.starts_with("__rust")
+        || name.starts_with("__rdl")
+        || name.starts_with("alloc::alloc::")
+        || name.starts_with("alloc::raw_vec::")
+        || f.file.is_some_and(|file| {
+            file.starts_with("/rustc/") && FILES.iter().any(|m| file.contains(m))
+        })
 }
 
 fn is_lib_file(file: &str) -> bool {
@@ -404,5 +430,22 @@ mod tests {
         assert_eq!(user_frame(&[f]).0, "libfoo.so+0x1234");
         let bare = FrameRef { mapping: None, ..f };
         assert_eq!(user_frame(&[bare]).0, "0x5000");
+    }
+
+    #[test]
+    fn a_stack_of_std_frames_shows_the_first_beyond_the_allocation_machinery() {
+        let frames = [
+            frame("alloc", Some("/rustc/abc/library/alloc/src/alloc.rs")),
+            frame(
+                "finish_grow",
+                Some("/rustc/abc/library/alloc/src/raw_vec/mod.rs"),
+            ),
+            frame(
+                "set_current",
+                Some("/rustc/abc/library/std/src/thread/current.rs"),
+            ),
+            frame("lang_start", Some("/rustc/abc/library/std/src/rt.rs")),
+        ];
+        assert_eq!(user_frame(&frames).0, "set_current");
     }
 }
