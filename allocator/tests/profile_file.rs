@@ -21,10 +21,13 @@ fn child_work() -> usize {
 /// and the `atexit` hook runs.
 #[test]
 fn child_entry() {
-    if std::env::var("SPANPROF_FILE_CASE").is_err() {
+    let Ok(case) = std::env::var("SPANPROF_FILE_CASE") else {
         return;
-    }
+    };
     assert!(child_work() > 0);
+    if let Some(dir) = case.strip_prefix("chdir:") {
+        std::env::set_current_dir(dir).unwrap();
+    }
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -182,6 +185,69 @@ fn an_unknown_unwinder_is_one_warning_line() {
         "{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn os(bytes: &[u8]) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(bytes)
+}
+
+fn run_child_os(out: &std::ffi::OsStr, cwd: &Path, case: &str) -> (bool, String) {
+    let o = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--test-threads=1"])
+        .current_dir(cwd)
+        .env("SPANPROF_FILE_CASE", case)
+        .env("SPANPROF_OUT", out)
+        .env_remove("SPANPROF_RATE")
+        .env_remove("SPANPROF_QUIET")
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn any_file_name_the_system_takes_is_written_as_given() {
+    let dir = scratch("names");
+    // The longest name a file may have (255 bytes), and one that is not UTF-8.
+    let long = format!("{}.json", "a".repeat(250));
+    let (ok, stderr) = run_child_os(os(long.as_bytes()), &dir, "1");
+    assert!(ok, "{stderr}");
+    assert!(dir.join(&long).is_file(), "{stderr}");
+    let odd = os(b"caf\xe9-\xff.json");
+    let (ok, stderr) = run_child_os(odd, &dir, "1");
+    assert!(ok, "{stderr}");
+    assert!(dir.join(odd).is_file(), "{stderr}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_relative_path_is_where_the_program_started_and_a_folder_is_refused() {
+    let dir = scratch("relative");
+    let elsewhere = scratch("relative-elsewhere");
+    let case = format!("chdir:{}", elsewhere.display());
+    let (ok, stderr) = run_child_os(os(b"rel.json"), &dir, &case);
+    assert!(ok, "{stderr}");
+    assert!(dir.join("rel.json").is_file(), "{stderr}");
+    assert!(!elsewhere.join("rel.json").exists());
+    // The line names the file written, absolute since the program moved.
+    assert!(
+        stderr.contains(&format!("wrote {}:", dir.join("rel.json").display())),
+        "{stderr}"
+    );
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let (ok, stderr) = run_child_os(os(b"sub"), &dir, "1");
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("cannot write profile sub: is a folder, not a file"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&elsewhere).unwrap();
 }
 
 #[test]

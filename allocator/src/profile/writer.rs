@@ -115,6 +115,7 @@ pub fn init_from_env() {
         (None, None) => {}
     }
     if let Some(path) = out {
+        remember_start_dir();
         let mut buf = OUT.lock();
         let n = path.len().min(buf.len() - 1);
         buf[..n].copy_from_slice(&path[..n]);
@@ -157,17 +158,19 @@ pub(crate) fn write_next(last: bool, announce: bool, report_error: bool) -> bool
 }
 
 fn write_next_inner(last: bool, announce: bool, report_error: bool) -> bool {
+    // Bytes, not text: a path need not be UTF-8.
     let pattern = {
         let buf = OUT.lock();
         let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        buf[..n].to_vec()
     };
     if pattern.is_empty() {
         return true;
     }
-    let number = (!last || pattern.contains("%n")).then(|| SERIES.fetch_add(1, Ordering::Relaxed));
-    let target = series_path(&pattern, number);
-    match write_built(&target) {
+    let has_n = pattern.windows(2).any(|w| w == b"%n");
+    let number = (!last || has_n).then(|| SERIES.fetch_add(1, Ordering::Relaxed));
+    let target = series_path_bytes(&pattern, number);
+    match write_built(&start_relative(&target)) {
         Ok(summary) => {
             if announce && !QUIET.load(Ordering::Relaxed) {
                 eprintln!("{summary}");
@@ -191,23 +194,84 @@ pub(crate) fn restart_series() {
 /// The file of profile `number` of the series of `pattern`: `%p` is the pid, `%n`
 /// the number; without `%n`, a number goes before the extension (`heap.json` →
 /// `heap.3.json`) and no number (the final profile) leaves the name as given.
+#[cfg(test)]
 pub(crate) fn series_path(pattern: &str, number: Option<u64>) -> PathBuf {
-    let has_n = pattern.contains("%n");
-    let path = expand_path(pattern);
+    series_path_bytes(pattern.as_bytes(), number)
+}
+
+fn series_path_bytes(pattern: &[u8], number: Option<u64>) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let pid = std::process::id().to_string();
+    let expanded = replace(pattern, b"%p", pid.as_bytes());
+    let has_n = pattern.windows(2).any(|w| w == b"%n");
     let Some(n) = number else {
-        return path;
+        return PathBuf::from(std::ffi::OsStr::from_bytes(&expanded));
     };
     if has_n {
-        return PathBuf::from(path.to_string_lossy().replace("%n", &n.to_string()));
+        let numbered = replace(&expanded, b"%n", n.to_string().as_bytes());
+        return PathBuf::from(std::ffi::OsStr::from_bytes(&numbered));
     }
-    let name = match (path.file_stem(), path.extension()) {
-        (Some(stem), Some(ext)) => {
-            format!("{}.{n}.{}", stem.to_string_lossy(), ext.to_string_lossy())
-        }
-        (Some(stem), None) => format!("{}.{n}", stem.to_string_lossy()),
-        _ => return path,
+    let path = PathBuf::from(std::ffi::OsStr::from_bytes(&expanded));
+    let mut name = match path.file_stem() {
+        Some(stem) => stem.to_os_string(),
+        None => return path,
     };
+    name.push(format!(".{n}"));
+    if let Some(ext) = path.extension() {
+        name.push(".");
+        name.push(ext);
+    }
     path.with_file_name(name)
+}
+
+/// `text` with every `from` replaced by `to`.
+fn replace(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The folder the program started in (NUL-terminated; empty = unknown): a relative
+/// `SPANPROF_OUT` names a file there even when the program changes folder later.
+static START_DIR: SpinLock<[u8; 4096]> = SpinLock::new([0; 4096]);
+
+/// Records the start folder (at start-up, with `getcwd`: no allocation).
+fn remember_start_dir() {
+    let mut buf = START_DIR.lock();
+    // SAFETY: getcwd writes at most buf.len() bytes including the NUL into buf, or
+    // fails and returns null (the buffer then stays empty).
+    let ok = unsafe { !libc::getcwd(buf.as_mut_ptr().cast(), buf.len()).is_null() };
+    if !ok {
+        buf[0] = 0;
+    }
+}
+
+/// `path` as the program would have named it at start: relative paths are joined to
+/// the start folder when the program has moved since (the `wrote` line then names
+/// the absolute path); unchanged otherwise.
+fn start_relative(path: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let start = {
+        let buf = START_DIR.lock();
+        let n = buf.iter().position(|&b| b == 0).unwrap_or(0);
+        PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..n]))
+    };
+    if start.as_os_str().is_empty() || std::env::current_dir().is_ok_and(|d| d == start) {
+        return path.to_path_buf();
+    }
+    start.join(path)
 }
 
 /// The line a program prints when it wrote its exit profile, as dhat does: the file,
@@ -222,15 +286,29 @@ fn summary(path: &Path, profile: &Profile) -> String {
         .len();
     let allocs: u64 = profile.classes.iter().map(|c| c.allocs).sum::<u64>() + profile.large.allocs;
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let dropped = match profile.dropped_samples {
+        0 => String::new(),
+        n => format!(" ({n} more dropped: the stack table was full)"),
+    };
     format!(
-        "spanprof: wrote {}: {}, {} sampled in {}, {} with allocations; see `spanprof report {}`",
+        "spanprof: wrote {}: {}, {} sampled{dropped} in {}, {} with allocations; see `spanprof report {}`",
         path.display(),
         plural(allocs, "allocation", "allocations"),
         sampled,
         plural(profile.stacks.len() as u64, "stack", "stacks"),
         plural(sites_used as u64, "site", "sites"),
-        path.display(),
+        shell_word(&path.display().to_string()),
     )
+}
+
+/// `word` as a shell reads it back: as it is when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+%,:=@".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn write_built(path: &Path) -> io::Result<String> {
@@ -261,12 +339,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    remove_stale_temps(&dir, &name.to_string_lossy());
+    if path.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a folder, not a file",
+        ));
+    }
+    let name = name.to_string_lossy();
+    let stem = temp_stem(&name);
+    let tmp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
+    remove_stale_temps(&dir, &stem);
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -277,6 +359,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// The part of a temporary file's name that comes from the target's name: all of it,
+/// or its first 200 bytes when `.NAME.PID.tmp` would pass the 255-byte limit of a
+/// file name.
+fn temp_stem(name: &str) -> &str {
+    let mut end = name.len().min(200);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 /// Removes the temporary files (`.NAME.PID.tmp`) of writers to `dir/name` that were
