@@ -18,6 +18,9 @@ pub struct Report {
     pub large: spanprof::format::LargeCounters,
     pub events: Vec<spanprof::format::HeapEvent>,
     pub stacks: Vec<StackRow>,
+    /// Sampled allocations lost because the stack table was full: the stacks above
+    /// undercount by about this many samples.
+    pub dropped_samples: u64,
     /// Why there are no sampled stacks, when there are none (text output only).
     #[serde(skip)]
     pub no_samples: Option<String>,
@@ -172,6 +175,7 @@ pub fn build(p: &Profile, top: usize) -> Report {
         large: p.large.clone(),
         events: p.events.clone(),
         stacks,
+        dropped_samples: p.dropped_samples,
         no_samples: no_samples_hint(p),
     }
 }
@@ -357,6 +361,12 @@ pub fn render_text(r: &Report) -> String {
     let _ = writeln!(o, "\nTop sampled stacks (innermost user frame, estimated)");
     if let Some(hint) = &r.no_samples {
         let _ = writeln!(o, "  ({hint})");
+    } else if r.dropped_samples > 0 {
+        let _ = writeln!(
+            o,
+            "  ({} sampled allocations were dropped: the stack table was full; the figures below undercount)",
+            r.dropped_samples
+        );
     }
     for s in &r.stacks {
         let _ = writeln!(

@@ -378,3 +378,27 @@ fn an_exported_spanprof_out_never_overwrites_the_profile_being_read() {
         "the CLI wrote its own profile over it"
     );
 }
+
+#[test]
+fn dropped_samples_are_said_even_when_some_stacks_were_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let mut v = profile_value();
+    assert!(!v["samples"].as_array().unwrap().is_empty());
+    v["dropped_samples"] = 4469.into();
+    write(d.path(), "dropped.json", &v.to_string());
+    spanprof()
+        .current_dir(d.path())
+        .args(["report", "dropped.json"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "(4469 sampled allocations were dropped: the stack table was full; the figures below undercount)",
+        ));
+    let json = spanprof()
+        .current_dir(d.path())
+        .args(["report", "dropped.json", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(r["dropped_samples"], 4469);
+}
