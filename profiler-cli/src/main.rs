@@ -8,6 +8,7 @@ mod diff;
 mod escape;
 mod flame;
 mod folded;
+mod forward;
 mod load;
 mod output;
 mod pprof;

@@ -64,6 +64,13 @@ fn main() {{
     if args.iter().any(|a| a == "abort") {{
         std::process::abort(); // before any profile is written
     }}
+    if args.iter().any(|a| a == "wait") {{
+        let v: Vec<Box<[u8; 64]>> = (0..1000).map(|_| Box::new([0; 64])).collect();
+        println!("waiting for a signal");
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        drop(v);
+        std::process::exit(3);
+    }}
     let v: Vec<Box<[u8; 64]>> = (0..1000).map(|_| Box::new([0; 64])).collect();
     drop(std::hint::black_box(v));
 }}
@@ -731,4 +738,43 @@ fn manifest_path_from_another_folder_then_open_the_flamegraph() {
         .expect_stderr("cargo-spanprof: warning: no flamegraph was drawn to heap.svg");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!opened.exists(), "{}", ran.show());
+}
+
+/// Ctrl-C or `kill -INT` to `cargo spanprof run` alone: it stays alive, passes the
+/// signal on, and the program's profile is rendered; the exit status is the program's.
+#[cfg(unix)]
+#[test]
+fn a_stop_signal_to_cargo_spanprof_reaches_the_program() {
+    use std::io::{BufRead, BufReader};
+    let krate = multi_crate("sp-wait");
+    let mut cmd = krate.command(env!("CARGO_BIN_EXE_cargo-spanprof"));
+    cmd.args([
+        "spanprof", "run", "--bin", "sp-wait", "--no-svg", "--", "wait",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            panic!("the program ended before waiting:\n{seen}");
+        }
+        seen.push_str(&line);
+        if line.contains("waiting for a signal") {
+            break;
+        }
+    }
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}\n{err}");
+    assert!(rest.contains("spanprof report:"), "{rest}\n{err}");
+    assert!(err.contains("SIGINT"), "{err}");
+    assert!(krate.dir().join("profile.json").is_file());
 }

@@ -348,7 +348,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = name.to_string_lossy();
     let stem = temp_stem(&name);
     let tmp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
-    remove_stale_temps(&dir, &stem);
+    remove_stale_temps(&dir, stem);
     let result = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;

@@ -65,6 +65,10 @@
 
 mod artifacts;
 mod config;
+// Shared with `spanprof run`, which also names the signals in its messages.
+#[allow(dead_code)]
+#[path = "../../forward.rs"]
+mod forward;
 mod metadata;
 mod plan;
 
@@ -338,14 +342,22 @@ fn build(a: &RunArgs, p: &Plan) -> Result<PathBuf, String> {
 
 /// Runs `exe` with `args` under `spanprof run` as plan `p` says: its exit code.
 fn run_spanprof(p: &Plan, exe: &Path, args: &[OsString]) -> Result<u8, String> {
-    let status = Command::new(spanprof_exe())
+    // Stay alive on Ctrl-C or a stop signal until `spanprof run` has rendered the
+    // profile: cargo-spanprof passes them on, as `spanprof run` does to the program.
+    let forwarding = forward::start();
+    let mut child = Command::new(spanprof_exe())
         .args(&p.run_args)
         .envs(p.run_env.iter().map(|(k, v)| (k, v)))
         .arg("--")
         .arg(exe)
         .args(args)
-        .status()
+        .spawn()
         .map_err(|e| cannot_run_spanprof(&e))?;
+    forwarding.child(child.id());
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for spanprof: {e}"))?;
+    drop(forwarding);
     Ok(status
         .code()
         .and_then(|c| u8::try_from(c).ok())
