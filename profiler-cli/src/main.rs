@@ -15,6 +15,7 @@ mod pprof;
 mod progress;
 mod report;
 mod run;
+mod symbolize;
 mod workload;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -88,6 +89,23 @@ enum Command {
         /// Output file (`-` = stdout).
         #[arg(short, long, default_value = "heap.pb.gz")]
         output: PathBuf,
+    },
+    /// Name the addresses a stripped binary's profile left unresolved, from an
+    /// unstripped copy or debug files found by build ID, and trim its stacks again.
+    #[command(after_long_help = "\
+Each module of the profile is matched by its GNU build ID to a --binary file or to a
+debug file in /usr/lib/debug/.build-id/xx/yyyy.debug or debuginfod's cache
+($DEBUGINFOD_CACHE_PATH, else ~/.cache/debuginfod_client: <build-id>/debuginfo).")]
+    Symbolize {
+        profile: PathBuf,
+        /// An unstripped copy of the program (or of a library) the profile was taken
+        /// from, or its separate debug file (repeatable).
+        #[arg(long)]
+        binary: Vec<PathBuf>,
+        /// Output file (`-` = stdout; default: PROFILE with `.symbolized` before its
+        /// extension). Never the input.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Differential flamegraph of two profiles and a table of what changed most.
     Diff {
@@ -217,6 +235,23 @@ fn run(cli: Cli) -> Result<()> {
                 &output,
                 &pprof::gzipped(&p, &profile.display().to_string())?,
             )
+        }
+        Command::Symbolize {
+            profile,
+            binary,
+            output,
+        } => {
+            let output = output.unwrap_or_else(|| symbolize::default_output(&profile));
+            check_not_input(&output, &[&profile])?;
+            let name = profile.display().to_string();
+            let mut p = load::load(&profile)?;
+            let summary = symbolize::symbolize(&mut p, &name, &binary)?;
+            let mut text = serde_json::to_vec(&p)
+                .map_err(|e| CliError::new(&name, format!("cannot write JSON: {e}")))?;
+            text.push(b'\n');
+            write_output(&output, &text)?;
+            eprintln!("{}", symbolize::summary_line(&summary, &output));
+            Ok(())
         }
         Command::Diff {
             before,

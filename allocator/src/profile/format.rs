@@ -349,3 +349,35 @@ impl Profile {
             })
     }
 }
+
+/// Which frames of a stack to keep, as the runtime trims them when it writes a
+/// profile: `names` are a stack's function names innermost first (one per line of
+/// each location, `""` for an unresolved location), `truncated` whether the stack was
+/// cut at the frame limit (its `[truncated]` marker left out of `names`). Drops
+/// spanprof's own frames at the top (through the global-allocator shim) and, unless
+/// cut, the runtime's below `main`; keeps unresolved frames of the program. Tools that
+/// name more of a stack later (`spanprof symbolize`) trim it again with this.
+pub fn trim_stack(names: &[&str], truncated: bool) -> std::ops::Range<usize> {
+    crate::profile::symbolize::trim(names, truncated, None)
+}
+
+/// The name to give the outermost (non-inlined) function of a location: the symbol
+/// table's full path `symbol` where the line tables name it only by its short name
+/// (line-tables-only debug info gives `build` for `app::parser::build`, so two
+/// `build`s would be one), else the line tables' name. Generic arguments after the
+/// short name (`collect<…>`) do not count as a path.
+pub fn qualified_name(line_tables: &str, symbol: Option<&str>) -> String {
+    let Some(sym) = symbol.filter(|s| !s.is_empty()) else {
+        return line_tables.to_string();
+    };
+    if line_tables.is_empty() {
+        return sym.to_string();
+    }
+    let base = line_tables.split('<').next().unwrap_or(line_tables);
+    let last = sym.rsplit("::").next().unwrap_or(sym);
+    if !base.is_empty() && !base.contains("::") && last == base {
+        sym.to_string()
+    } else {
+        line_tables.to_string()
+    }
+}

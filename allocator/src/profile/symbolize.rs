@@ -33,7 +33,9 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
             resolved.entry(ip).or_insert_with(|| resolve(ip));
         }
     }
-    let mut b = Builder::new(modules(), &resolved, snap.max_frames);
+    let modules = modules();
+    qualify(&mut resolved, &modules);
+    let mut b = Builder::new(modules, &resolved, snap.max_frames);
     let stack_ids: Vec<u32> = snap.stacks.iter().map(|s| b.stack(s)).collect();
     let mut samples: Vec<Sample> = Vec::new();
     let mut sample_ids: HashMap<(u32, u64, u64), usize> = HashMap::new();
@@ -105,24 +107,93 @@ fn resolve(ip: usize) -> Vec<Line> {
     out
 }
 
+/// Gives the outermost function of each address its symbol table's full path where
+/// the line tables name it by its short name only (see
+/// [`crate::format::qualified_name`]). Reads a module's symbol table from its file,
+/// once, and only when some address of it needs it.
+fn qualify(resolved: &mut HashMap<usize, Vec<Line>>, modules: &[Module]) {
+    let short = |l: &Line| {
+        let base = l.function.split('<').next().unwrap_or("");
+        !base.is_empty() && !base.contains("::")
+    };
+    let mut tables: HashMap<usize, Option<Symtab>> = HashMap::new();
+    for (&ip, lines) in resolved.iter_mut() {
+        let Some(last) = lines.last_mut().filter(|l| short(l)) else {
+            continue;
+        };
+        let at = (ip as u64).saturating_sub(1);
+        let Some(m) = modules
+            .iter()
+            .position(|m| m.segments.iter().any(|s| s.start <= at && at < s.end))
+        else {
+            continue;
+        };
+        let table = tables
+            .entry(m)
+            .or_insert_with(|| Symtab::read(&modules[m].path));
+        if let Some(name) = table
+            .as_ref()
+            .and_then(|t| t.name(at.wrapping_sub(modules[m].load_bias)))
+        {
+            last.function = crate::format::qualified_name(&last.function, Some(&name));
+        }
+    }
+}
+
+/// A module's function symbols: (address in the file, size, raw name), by address.
+struct Symtab(Vec<(u64, u64, String)>);
+
+impl Symtab {
+    fn read(path: &str) -> Option<Symtab> {
+        use object::{Object, ObjectSymbol};
+        let data = std::fs::read(path).ok()?;
+        let file = object::File::parse(&*data).ok()?;
+        let mut syms: Vec<(u64, u64, String)> = file
+            .symbols()
+            .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+            .collect();
+        syms.sort_unstable_by_key(|s| s.0);
+        Some(Symtab(syms))
+    }
+
+    /// The demangled name (no hash) of the function holding file address `at`.
+    fn name(&self, at: u64) -> Option<String> {
+        let i = self.0.partition_point(|s| s.0 <= at).checked_sub(1)?;
+        let (start, size, name) = &self.0[i];
+        (at < start.saturating_add(*size))
+            .then(|| format!("{:#}", backtrace::SymbolName::new(name.as_bytes())))
+    }
+}
+
 /// The frames of a stack to keep: spanprof's own frames are dropped from the top and,
 /// unless the stack was cut (it does not reach them), the runtime's below `main` from
 /// the bottom. `names` are the function names, innermost first ("" = unresolved).
+/// `own` is how many of the innermost frames are spanprof's by their addresses (see
+/// [`own_frames`]), used when no name shows where spanprof ends (a stripped binary).
 ///
 /// The top boundary is the global-allocator shim (`__rust_alloc` and friends): every
 /// allocation passes it, and everything above it is spanprof. Names alone would not
 /// do: with line-tables-only debug info, inlined frames carry short names.
-fn trim(names: &[&str], truncated: bool) -> Range<usize> {
+///
+/// Unresolved frames are kept: at the bottom only those below a resolved runtime
+/// frame go (the program's own frames of a stripped binary stay, to be named later
+/// by `spanprof symbolize`).
+pub fn trim(names: &[&str], truncated: bool, own: Option<usize>) -> Range<usize> {
     let shim = |n: &&str| {
         let n = n.strip_prefix("__rustc::").unwrap_or(n);
         n.starts_with("__rust_alloc") || n.starts_with("__rust_realloc") || n.starts_with("__rdl_")
     };
-    let start = match names.iter().position(shim) {
-        Some(i) => i + 1,
-        None => names
-            .iter()
-            .position(|n| !n.starts_with("spanprof::") && !n.starts_with("backtrace::"))
-            .unwrap_or(names.len()),
+    let ours = |n: &&str| n.starts_with("spanprof::") || n.starts_with("backtrace::");
+    let start = match (names.iter().position(shim), own) {
+        (Some(i), _) => i + 1,
+        // Named frames past the address boundary that are still spanprof's (the
+        // shim's inlined callees in a binary with symbols) go too.
+        (None, Some(k)) => {
+            let k = k.min(names.len());
+            k + names[k..].iter().take_while(|n| ours(n)).count()
+        }
+        (None, None) => names.iter().position(|n| !ours(n)).unwrap_or(names.len()),
     };
     if truncated {
         return start..names.len();
@@ -149,7 +220,49 @@ fn trim(names: &[&str], truncated: bool) -> Range<usize> {
     while end > start && runtime(names[end - 1]) {
         end -= 1;
     }
+    // Unresolved frames just above the runtime's are the program's (a stripped
+    // binary's `main` and the functions it called): keep them.
+    while end < names.len() && names[end].is_empty() {
+        end += 1;
+    }
     start..end
+}
+
+/// How many of the innermost return addresses of a stack are spanprof's own frames,
+/// found by addresses alone, so that it works without symbols: every sampled
+/// allocation passes through the out-of-line `alloc_slow`, so the stack's frames up
+/// to the outermost one in that function (whose bounds the unwinder's tables give,
+/// `.eh_frame`, which stripping keeps) are the sampler's and the allocator's. What
+/// called `alloc_slow` is not told apart by address: the shim (`__rust_alloc`, the
+/// `GlobalAlloc` method) when it is a function of its own, or the program's function
+/// when link-time optimisation inlined the shim into it; so those frames stay, and
+/// once named (`spanprof symbolize`) the shim's are trimmed by name. `None` when no
+/// frame is in `alloc_slow`.
+fn own_frames(ips: &[usize]) -> Option<usize> {
+    let slow = function_start(crate::alloc_slow as *const () as usize + 1)?;
+    // The sampler's frames come first: look no deeper than they can go.
+    let near = ips.len().min(crate::profile::sample::OWN_FRAMES + 8);
+    (0..near)
+        .rev()
+        .find(|&i| function_start(ips[i]) == Some(slow))
+        .map(|i| i + 1)
+}
+
+/// The first address of the function holding the call before return address `ip`,
+/// from the unwinder's tables.
+fn function_start(ip: usize) -> Option<usize> {
+    unsafe extern "C" {
+        // libgcc's unwinder (and LLVM's libunwind), which std links on these targets.
+        fn _Unwind_FindEnclosingFunction(pc: *mut core::ffi::c_void) -> *mut core::ffi::c_void;
+    }
+    if ip == 0 {
+        return None;
+    }
+    // libgcc looks up `ip - 1` itself, as for a return address.
+    // SAFETY: a pure look-up in the unwinder's tables; any address is accepted and an
+    // unknown one gives null.
+    let f = unsafe { _Unwind_FindEnclosingFunction(ip as *mut core::ffi::c_void) };
+    (!f.is_null()).then_some(f as usize)
 }
 
 /// Interns the tables while stacks are turned into location lists.
@@ -210,7 +323,8 @@ impl<'a> Builder<'a> {
                 names.push(&l.function);
             }
         }
-        let kept = &frames[trim(&names, s.truncated)];
+        let own = own_frames(&s.ips).map(|k| frames.iter().take_while(|f| f.0 < k).count());
+        let kept = &frames[trim(&names, s.truncated, own)];
         let mut ids: Vec<u32> = Vec::new();
         let mut k = 0;
         while k < kept.len() {
@@ -493,9 +607,9 @@ mod tests {
             "std::rt::lang_start",
             "main",
         ];
-        assert_eq!(trim(&names, false), 3..6);
+        assert_eq!(trim(&names, false, None), 3..6);
         // A cut stack does not reach main: nothing is taken from its bottom.
-        assert_eq!(trim(&names[..5], true), 3..5);
+        assert_eq!(trim(&names[..5], true, None), 3..5);
         // No main: the runtime's frames and unresolved addresses go from the bottom.
         let names = [
             "__rust_alloc",
@@ -504,7 +618,31 @@ mod tests {
             "",
             "start_thread",
         ];
-        assert_eq!(trim(&names, false), 1..2);
+        assert_eq!(trim(&names, false, None), 1..2);
+    }
+
+    #[test]
+    fn without_names_the_address_boundary_trims_and_unresolved_frames_stay() {
+        // A stripped binary: nothing resolves but libc's frames at the bottom.
+        let names = ["", "", "", "", "", "", "__libc_start_call_main", "__libc_start_main", ""];
+        // Three frames are spanprof's by address: the program's five stay.
+        assert_eq!(trim(&names, false, Some(3)), 3..6);
+        // With names, the shim decides, and spanprof's named frames past the
+        // address boundary go too.
+        let names = ["", "spanprof::alloc_slow", "__rust_alloc", "app::f", "main"];
+        assert_eq!(trim(&names, false, Some(1)), 3..5);
+        let names = ["", "spanprof::alloc_slow", "app::f", "main"];
+        assert_eq!(trim(&names, false, Some(1)), 2..4);
+        // Nothing is taken beyond the stack.
+        assert_eq!(trim(&names, true, Some(9)), 4..4);
+    }
+
+    #[test]
+    fn function_starts_come_from_the_unwinder_tables() {
+        let f = crate::alloc_slow as *const () as usize;
+        assert_eq!(function_start(f + 1), Some(f));
+        assert_eq!(function_start(f + 4), Some(f));
+        assert_eq!(function_start(0), None);
     }
 
     #[test]
