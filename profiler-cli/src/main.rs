@@ -90,13 +90,17 @@ enum Command {
         #[arg(short, long, default_value = "heap.pb.gz")]
         output: PathBuf,
     },
-    /// Name the addresses a stripped binary's profile left unresolved, from an
-    /// unstripped copy or debug files found by build ID, and trim its stacks again.
+    /// Name a stripped binary's unresolved frames from an unstripped copy or debug files
+    ///
+    /// Fills in the functions, files and lines of the addresses a profile could not
+    /// resolve when it was written (a stripped binary, a library without symbols),
+    /// then trims its stacks again as the runtime does with names.
     #[command(after_long_help = "\
 Each module of the profile is matched by its GNU build ID to a --binary file or to a
 debug file in /usr/lib/debug/.build-id/xx/yyyy.debug or debuginfod's cache
 ($DEBUGINFOD_CACHE_PATH, else ~/.cache/debuginfod_client: <build-id>/debuginfo).")]
     Symbolize {
+        /// The profile (JSON), taken from the stripped binary.
         profile: PathBuf,
         /// An unstripped copy of the program (or of a library) the profile was taken
         /// from, or its separate debug file (repeatable).
