@@ -51,7 +51,10 @@ fn cargo_run_picks_spanprof_and_install_gives_only_the_two_commands() {
     let p = package();
     assert_eq!(p["default_run"], "spanprof", "cargo run -p spanprof-cli");
     assert_eq!(targets(&p, "bin"), ["cargo-spanprof", "spanprof"]);
-    assert_eq!(targets(&p, "example"), ["deep_stack", "sample_program"]);
+    assert_eq!(
+        targets(&p, "example"),
+        ["deep_stack", "sample_program", "strip_me"]
+    );
 }
 
 #[test]

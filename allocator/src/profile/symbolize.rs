@@ -624,7 +624,17 @@ mod tests {
     #[test]
     fn without_names_the_address_boundary_trims_and_unresolved_frames_stay() {
         // A stripped binary: nothing resolves but libc's frames at the bottom.
-        let names = ["", "", "", "", "", "", "__libc_start_call_main", "__libc_start_main", ""];
+        let names = [
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "__libc_start_call_main",
+            "__libc_start_main",
+            "",
+        ];
         // Three frames are spanprof's by address: the program's five stay.
         assert_eq!(trim(&names, false, Some(3)), 3..6);
         // With names, the shim decides, and spanprof's named frames past the
@@ -635,6 +645,53 @@ mod tests {
         assert_eq!(trim(&names, false, Some(1)), 2..4);
         // Nothing is taken beyond the stack.
         assert_eq!(trim(&names, true, Some(9)), 4..4);
+    }
+
+    #[test]
+    fn short_line_table_names_take_the_symbol_tables_full_path() {
+        // This test binary's own symbol table names this function in full.
+        let here = short_line_table_names_take_the_symbol_tables_full_path as *const () as usize;
+        let mods = modules();
+        let m = mods
+            .iter()
+            .find(|m| {
+                m.segments
+                    .iter()
+                    .any(|s| s.start <= here as u64 && (here as u64) < s.end)
+            })
+            .expect("a module holds this function");
+        let table = Symtab::read(&m.path).expect("the test binary has a symbol table");
+        let name = table.name(here as u64 - m.load_bias + 1).unwrap();
+        assert!(
+            name.ends_with(
+                "symbolize::tests::short_line_table_names_take_the_symbol_tables_full_path"
+            ),
+            "{name}"
+        );
+        // As line-tables-only debug info names it: the short name becomes the full one;
+        // inlined lines are left alone.
+        let mut resolved = HashMap::new();
+        let line = |f: &str| Line {
+            function: f.to_string(),
+            file: None,
+            line: None,
+            inlined: false,
+        };
+        let short = "short_line_table_names_take_the_symbol_tables_full_path";
+        resolved.insert(
+            here + 1,
+            vec![
+                Line {
+                    inlined: true,
+                    ..line("inner")
+                },
+                line(short),
+            ],
+        );
+        qualify(&mut resolved, &mods);
+        let lines = &resolved[&(here + 1)];
+        assert_eq!(lines[0].function, "inner");
+        assert_eq!(lines[1].function, name);
     }
 
     #[test]
