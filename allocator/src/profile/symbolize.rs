@@ -112,9 +112,13 @@ fn resolve(ip: usize) -> Vec<Line> {
 /// [`crate::format::qualified_name`]). Reads a module's symbol table from its file,
 /// once, and only when some address of it needs it.
 fn qualify(resolved: &mut HashMap<usize, Vec<Line>>, modules: &[Module]) {
+    // Only Rust functions named by line tables: a C function's plain name (`malloc`,
+    // `main`) is its full name, and its module's file need not be read for it.
     let short = |l: &Line| {
         let base = l.function.split('<').next().unwrap_or("");
-        !base.is_empty() && !base.contains("::")
+        !base.is_empty()
+            && !base.contains("::")
+            && l.file.as_deref().is_some_and(|f| f.ends_with(".rs"))
     };
     let mut tables: HashMap<usize, Option<Symtab>> = HashMap::new();
     for (&ip, lines) in resolved.iter_mut() {
@@ -673,7 +677,7 @@ mod tests {
         let mut resolved = HashMap::new();
         let line = |f: &str| Line {
             function: f.to_string(),
-            file: None,
+            file: Some("src/profile/symbolize.rs".to_string()),
             line: None,
             inlined: false,
         };
