@@ -325,6 +325,19 @@ unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
     unsafe { cache.free(&HEAP, p, class) }
 }
 
+/// An in-place reallocation when objects may be tagged or it is large: the object's
+/// requested bytes follow, in its context and in the large-object counters.
+#[cold]
+#[inline(never)]
+fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
+    if tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
+        hooks::on_resize(&HEAP, thread_cache(), p, layout, new_size, class);
+    }
+    if class == 0 {
+        HEAP.resized_large(layout.size(), new_size);
+    }
+}
+
 /// spanprof's global allocator.
 ///
 /// ```
@@ -394,12 +407,17 @@ unsafe impl GlobalAlloc for SpanAlloc {
 
     #[inline]
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Through the slow paths, so a moving realloc is counted (per thread, per site,
-        // sampled) like any allocation and free.
-        if HEAP.resize_in_place(layout, new_size) {
+        // In place: the object stays where it is, in its context; only its requested
+        // bytes change (counted when they can be anywhere: large objects, or any object
+        // once tags exist). Moving: through the slow paths, so it is counted (per
+        // thread, per site, sampled) like any allocation and free.
+        let old = size_class::class_for(layout.size(), layout.align());
+        if malloc::fits_in_place(layout, new_size) {
+            if old == 0 || tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
+                resized_in_place(p, layout, new_size, old);
+            }
             return p;
         }
-        let old = size_class::class_for(layout.size(), layout.align());
         let new = size_class::class_for(new_size, layout.align());
         // SAFETY: the caller guarantees new_size rounded to align fits isize.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
@@ -433,13 +451,17 @@ pub fn release_free_memory() -> usize {
 }
 
 /// Aggregated counters of every context whose innermost site is named `name`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// A plain value: [`site_stats`] allocates nothing, so asking changes no figure.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteStats {
     /// Objects allocated while the site was current (innermost).
     pub allocs: u64,
     /// Slot (or page-rounded) bytes of those objects.
     pub slot_bytes: u64,
-    /// Bytes asked for: `slot_bytes - requested_bytes` is rounding waste.
+    /// Bytes asked for, following in-place reallocations (a `Vec` of capacity 33
+    /// grown where it is to 40 counts 40): `slot_bytes - requested_bytes` is rounding
+    /// waste.
     pub requested_bytes: u64,
     /// Refills those allocations caused.
     pub refills: u64,
@@ -447,38 +469,71 @@ pub struct SiteStats {
     pub frees: u64,
     /// `allocs - frees`.
     pub live_objects: u64,
+    /// Slot (or page-rounded) bytes of the live objects.
+    pub live_bytes: u64,
+    /// Bytes asked for by the live objects, as they are now: `live_bytes -
+    /// live_requested_bytes` is the rounding waste held now.
+    pub live_requested_bytes: u64,
     /// Per size class (index = class, 0 = large): allocations.
-    pub class_allocs: Vec<u64>,
+    pub class_allocs: [u64; size_class::NUM_CLASSES],
+}
+
+impl Default for SiteStats {
+    fn default() -> Self {
+        SiteStats {
+            allocs: 0,
+            slot_bytes: 0,
+            requested_bytes: 0,
+            refills: 0,
+            frees: 0,
+            live_objects: 0,
+            live_bytes: 0,
+            live_requested_bytes: 0,
+            class_allocs: [0; size_class::NUM_CLASSES],
+        }
+    }
 }
 
 /// Counters of the site(s) named `name` (summed over every stack in which it is the
-/// innermost site), or `None` when no such site ran.
+/// innermost site), or `None` when no such site ran. Allocates nothing.
 pub fn site_stats(name: &str) -> Option<SiteStats> {
-    hooks::suspended(|| {
-        let totals = profile::writer::context_totals();
-        let mut out = SiteStats {
-            class_allocs: vec![0; size_class::NUM_CLASSES],
-            ..SiteStats::default()
-        };
-        let mut found = false;
-        for (ctx, row) in totals.iter().enumerate().skip(1) {
-            let stack = profile::context::stack(ctx as u32);
-            if stack.last().is_none_or(|s| s.name != name) {
-                continue;
-            }
+    let n = profile::context::count();
+    // Contexts whose innermost site is `name`, as a bitmap on the stack.
+    let mut picked = [0u64; profile::context::MAX_CTX / 64];
+    let mut found = false;
+    for ctx in 1..n {
+        if profile::context::innermost(ctx as u32).is_some_and(|s| s.name == name) {
+            picked[ctx / 64] |= 1 << (ctx % 64);
             found = true;
-            for (class, t) in row.iter().enumerate() {
-                out.allocs += t.allocs;
-                out.slot_bytes += t.slot_bytes;
-                out.requested_bytes += t.requested_bytes;
-                out.refills += t.refills;
-                out.frees += t.frees;
-                out.class_allocs[class] += t.allocs;
-            }
         }
-        out.live_objects = out.allocs.saturating_sub(out.frees);
-        found.then_some(out)
-    })
+    }
+    if !found {
+        return None;
+    }
+    let mut row = [profile::counters::Totals::default(); size_class::NUM_CLASSES];
+    let pick = |ctx: usize| {
+        picked
+            .get(ctx / 64)
+            .is_some_and(|w| w & (1 << (ctx % 64)) != 0)
+    };
+    with_thread_tables(|tables| profile::counters::sum_matching(tables, &pick, &mut row));
+    let mut out = SiteStats::default();
+    let mut freed_bytes = 0u64;
+    let mut freed_requested = 0u64;
+    for (class, t) in row.iter().enumerate() {
+        out.allocs += t.allocs;
+        out.slot_bytes += t.slot_bytes;
+        out.requested_bytes = out.requested_bytes.wrapping_add(t.requested_bytes);
+        out.refills += t.refills;
+        out.frees += t.frees;
+        out.class_allocs[class] += t.allocs;
+        freed_bytes += t.freed_bytes;
+        freed_requested = freed_requested.wrapping_add(t.freed_requested);
+    }
+    out.live_objects = out.allocs.saturating_sub(out.frees);
+    out.live_bytes = out.slot_bytes.saturating_sub(freed_bytes);
+    out.live_requested_bytes = out.requested_bytes.wrapping_sub(freed_requested);
+    Some(out)
 }
 
 /// Sets the sampling rate: mean bytes between sampled allocations (`1` = every

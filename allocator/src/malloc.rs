@@ -227,7 +227,10 @@ impl Heap {
         layout: Layout,
         new_size: usize,
     ) -> *mut u8 {
-        if self.resize_in_place(layout, new_size) {
+        if fits_in_place(layout, new_size) {
+            if class_for(layout.size(), layout.align()) == 0 {
+                self.resized_large(layout.size(), new_size);
+            }
             return p;
         }
         // SAFETY: align comes from a valid Layout and new_size was checked by the caller.
@@ -243,24 +246,13 @@ impl Heap {
         q
     }
 
-    /// Whether a block of `layout` can become `new_size` bytes where it is: the same
-    /// slot class, or the same page count for a large object (whose requested bytes
-    /// are then updated).
-    pub(crate) fn resize_in_place(&self, layout: Layout, new_size: usize) -> bool {
-        let old_class = class_for(layout.size(), layout.align());
-        if old_class != class_for(new_size, layout.align()) {
-            return false;
-        }
-        if old_class == 0 {
-            if large_pages(layout.size()) != large_pages(new_size) {
-                return false;
-            }
-            let delta = new_size as i64 - layout.size() as i64;
-            self.large
-                .requested_bytes
-                .fetch_add(delta as u64, Ordering::Relaxed);
-        }
-        true
+    /// A large object was resized in place from `old` to `new` bytes: its requested
+    /// bytes follow.
+    pub(crate) fn resized_large(&self, old: usize, new: usize) {
+        // Wrapping: a shrink adds the two's complement of the difference.
+        self.large
+            .requested_bytes
+            .fetch_add((new as u64).wrapping_sub(old as u64), Ordering::Relaxed);
     }
 
     fn alloc_orphan(&self, class: usize) -> (*mut u8, bool) {
@@ -483,6 +475,15 @@ impl Heap {
             self.orphan.force_unlock();
         }
     }
+}
+
+/// Whether a block of `layout` can become `new_size` bytes where it is: the same
+/// slot class, or the same page count for a large object.
+#[inline(always)]
+pub(crate) fn fits_in_place(layout: Layout, new_size: usize) -> bool {
+    let class = class_for(layout.size(), layout.align());
+    class == class_for(new_size, layout.align())
+        && (class != 0 || large_pages(layout.size()) == large_pages(new_size))
 }
 
 /// A thread cache of a [`Heap`] used by hand. Each handle is its own cache: a free

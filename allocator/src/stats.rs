@@ -45,7 +45,8 @@ pub struct LargeStats {
     pub bytes_allocated: u64,
     /// Page-rounded bytes freed.
     pub bytes_freed: u64,
-    /// Bytes asked for (so `bytes_allocated − requested_bytes` is rounding waste).
+    /// Bytes asked for (so `bytes_allocated − requested_bytes` is rounding waste),
+    /// following in-place reallocations.
     pub requested_bytes: u64,
 }
 

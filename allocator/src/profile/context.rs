@@ -134,6 +134,13 @@ pub fn count() -> usize {
     TABLE.lock().len
 }
 
+/// The innermost site of context `id` (`None` for 0). Allocates nothing.
+pub fn innermost(id: u32) -> Option<&'static Site> {
+    let t = TABLE.lock();
+    // SAFETY: entries only ever hold addresses of `&'static Site`.
+    get(&t, id).map(|e| unsafe { &*e.site })
+}
+
 /// The site stack of context `id`, outermost first (empty for 0).
 pub fn stack(id: u32) -> Vec<&'static Site> {
     let t = TABLE.lock();

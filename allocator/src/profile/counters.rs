@@ -6,6 +6,12 @@
 //! threads that exited. Class 0 holds large objects. Frees are counted by the thread
 //! that frees, under the context that allocated the object (read from the slot's
 //! tag), so live = allocations − frees holds across threads.
+//!
+//! Requested bytes follow in-place reallocations: the thread that resizes an object
+//! adds the (two's-complement, when it shrinks) difference to the object's context,
+//! so one thread's cell may hold a "negative" amount; every sum wraps, and the totals
+//! come out exact. Frees record the object's requested size as well, so the requested
+//! bytes of live objects are known too.
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +32,8 @@ pub struct Cell6 {
     pub refills: AtomicU64,
     pub frees: AtomicU64,
     pub freed_bytes: AtomicU64,
+    /// Requested bytes of the freed objects, as they were when freed.
+    pub freed_requested: AtomicU64,
 }
 
 /// Plain totals of one (context, class), as a snapshot reports them.
@@ -37,16 +45,19 @@ pub struct Totals {
     pub refills: u64,
     pub frees: u64,
     pub freed_bytes: u64,
+    pub freed_requested: u64,
 }
 
 impl Totals {
+    /// Adds `o` (wrapping: see the module docs).
     pub fn add(&mut self, o: &Totals) {
-        self.allocs += o.allocs;
-        self.slot_bytes += o.slot_bytes;
-        self.requested_bytes += o.requested_bytes;
-        self.refills += o.refills;
-        self.frees += o.frees;
-        self.freed_bytes += o.freed_bytes;
+        self.allocs = self.allocs.wrapping_add(o.allocs);
+        self.slot_bytes = self.slot_bytes.wrapping_add(o.slot_bytes);
+        self.requested_bytes = self.requested_bytes.wrapping_add(o.requested_bytes);
+        self.refills = self.refills.wrapping_add(o.refills);
+        self.frees = self.frees.wrapping_add(o.frees);
+        self.freed_bytes = self.freed_bytes.wrapping_add(o.freed_bytes);
+        self.freed_requested = self.freed_requested.wrapping_add(o.freed_requested);
     }
 }
 
@@ -72,14 +83,15 @@ impl Cell6 {
             } else {
                 frees * size
             },
+            freed_requested: self.freed_requested.load(Ordering::Acquire),
         }
     }
 }
 
-/// Single-writer add.
+/// Single-writer add (wrapping: a two's-complement `v` subtracts).
 #[inline]
 pub fn add(c: &AtomicU64, v: u64) {
-    c.store(c.load(Ordering::Relaxed) + v, Ordering::Release);
+    c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Release);
 }
 
 /// One context's counters, per class.
@@ -201,6 +213,56 @@ pub fn sum_into(tables: impl Iterator<Item = *mut ThreadTable>, out: &mut [[Tota
     }
 }
 
+/// Sums, over live threads' `tables` and the retired totals, every context for
+/// which `pick(ctx)` holds, per class into `out`. Allocates nothing.
+pub fn sum_matching(
+    tables: impl Iterator<Item = *mut ThreadTable>,
+    pick: &dyn Fn(usize) -> bool,
+    out: &mut [Totals; NUM_CLASSES],
+) {
+    let pools = POOLS.lock();
+    for t in tables {
+        if t.is_null() {
+            continue;
+        }
+        // SAFETY: live threads' tables stay valid while the registry lock (held by the
+        // caller) keeps them from retiring.
+        let slots = unsafe { &(*t).slots };
+        for (ctx, &rec) in slots.iter().enumerate() {
+            if rec.is_null() || !pick(ctx) {
+                continue;
+            }
+            for (class, total) in out.iter_mut().enumerate() {
+                // SAFETY: live record.
+                total.add(&unsafe { &(*rec).classes[class] }.totals(class));
+            }
+        }
+    }
+    if !pools.retired.is_null() {
+        for ctx in (0..MAX_CTX).filter(|&c| pick(c)) {
+            for (class, total) in out.iter_mut().enumerate() {
+                // SAFETY: retired is a live mapping of MAX_CTX rows.
+                total.add(unsafe { &(*pools.retired)[ctx][class] });
+            }
+        }
+    }
+}
+
+/// The retired totals of (`ctx`, `class`), under the lock, mapped on first use.
+fn with_retired(ctx: u32, class: usize, f: impl FnOnce(&mut Totals)) {
+    let mut pools = POOLS.lock();
+    if pools.retired.is_null() {
+        match os::map(core::mem::size_of::<[[Totals; NUM_CLASSES]; MAX_CTX]>()) {
+            Some(p) => pools.retired = p.as_ptr().cast(),
+            None => return,
+        }
+    }
+    if (ctx as usize) < MAX_CTX && class < NUM_CLASSES {
+        // SAFETY: retired is a live mapping of MAX_CTX rows; ctx and class are in range.
+        f(unsafe { &mut (*pools.retired)[ctx as usize][class] });
+    }
+}
+
 /// A free of a block tagged with `ctx` by a thread without a cache (thread teardown):
 /// charged straight to the retired totals.
 pub fn orphan_free(ctx: u32, layout: core::alloc::Layout) {
@@ -210,19 +272,19 @@ pub fn orphan_free(ctx: u32, layout: core::alloc::Layout) {
     } else {
         crate::size_class::class_size(class)
     } as u64;
-    let mut pools = POOLS.lock();
-    if pools.retired.is_null() {
-        match os::map(core::mem::size_of::<[[Totals; NUM_CLASSES]; MAX_CTX]>()) {
-            Some(p) => pools.retired = p.as_ptr().cast(),
-            None => return,
-        }
-    }
-    if (ctx as usize) < MAX_CTX {
-        // SAFETY: retired is a live mapping of MAX_CTX rows; ctx and class are in range.
-        let t = unsafe { &mut (*pools.retired)[ctx as usize][class] };
-        t.frees += 1;
-        t.freed_bytes += slot;
-    }
+    with_retired(ctx, class, |t| {
+        t.frees = t.frees.wrapping_add(1);
+        t.freed_bytes = t.freed_bytes.wrapping_add(slot);
+        t.freed_requested = t.freed_requested.wrapping_add(layout.size() as u64);
+    });
+}
+
+/// An in-place resize of a block tagged with `ctx` by a thread without a cache:
+/// `delta` (two's complement when it shrank) goes straight to the retired totals.
+pub fn orphan_resize(ctx: u32, class: usize, delta: u64) {
+    with_retired(ctx, class, |t| {
+        t.requested_bytes = t.requested_bytes.wrapping_add(delta);
+    });
 }
 
 /// Holds the lock until [`force_unlock`] (around `fork`).

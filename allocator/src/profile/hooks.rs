@@ -8,7 +8,8 @@
 //! bytes, requested bytes, refills it caused) and its slot is tagged with the
 //! context; a sampled allocation records its stack and is tagged with the record.
 //! A free reads and clears the slot's tag and charges the free to that context and
-//! record. Anything the profiler itself allocates (while writing a profile, taking
+//! record; an in-place reallocation charges the change of requested bytes to it.
+//! Anything the profiler itself allocates (while writing a profile, taking
 //! a snapshot) runs with the hooks suspended, so it is neither counted nor sampled.
 
 use core::alloc::Layout;
@@ -98,11 +99,7 @@ pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout, class: usize) -> 
     if p.is_null() {
         return (p, zero);
     }
-    let slot = if class == 0 {
-        (large_pages(layout.size().max(1)) * PAGE_SIZE) as u64
-    } else {
-        class_size(class) as u64
-    };
+    let slot = slot_bytes(layout, class);
     let ctx = cache.prof.ctx;
     if ctx != 0 {
         let refills = cache.cold[class].refills.load(Ordering::Relaxed) - refills_before;
@@ -192,15 +189,57 @@ pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout, cla
     }
     // SAFETY: the calling thread's own live cache.
     let cache = unsafe { &mut *c };
-    let slot = if class == 0 {
+    if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
+        counters::add(&cell.frees, 1);
+        counters::add(&cell.freed_requested, layout.size() as u64);
+        if class == 0 {
+            counters::add(&cell.freed_bytes, slot_bytes(layout, class));
+        }
+    }
+}
+
+/// A block of `class` resized in place from `layout.size()` to `new_size` bytes:
+/// its context's requested bytes follow.
+pub fn on_resize(
+    heap: &Heap,
+    c: *mut ThreadCache,
+    p: *mut u8,
+    layout: Layout,
+    new_size: usize,
+    class: usize,
+) {
+    let s = if c.is_null() {
+        heap.span_of(p as usize)
+    } else {
+        // SAFETY: the calling thread's own live cache.
+        unsafe { (*c).span_of(heap, p, class) }
+    };
+    if s.is_null() {
+        return;
+    }
+    // SAFETY: the live span of the block being resized.
+    let ctx = tags::unpack(tags::peek(unsafe { &*s }, p as usize)).0;
+    // Two's complement when it shrinks: the sums wrap back (see counters.rs).
+    let delta = (new_size as u64).wrapping_sub(layout.size() as u64);
+    if ctx == 0 || delta == 0 {
+        return;
+    }
+    if c.is_null() {
+        counters::orphan_resize(ctx, class, delta);
+        return;
+    }
+    // SAFETY: the calling thread's own live cache.
+    let cache = unsafe { &mut *c };
+    if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
+        counters::add(&cell.requested_bytes, delta);
+    }
+}
+
+/// Slot bytes of a block of `layout` in `class`: the page-rounded size when large.
+fn slot_bytes(layout: Layout, class: usize) -> u64 {
+    if class == 0 {
         (large_pages(layout.size().max(1)) * PAGE_SIZE) as u64
     } else {
         class_size(class) as u64
-    };
-    if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
-        counters::add(&cell.frees, 1);
-        if class == 0 {
-            counters::add(&cell.freed_bytes, slot);
-        }
     }
 }

@@ -104,6 +104,20 @@ pub fn take(span: &Span, p: usize) -> u32 {
     v
 }
 
+/// The tag of slot `p`, or 0, left in place (an object resized where it is).
+pub fn peek(span: &Span, p: usize) -> u32 {
+    let t = table(span);
+    if t.is_null() {
+        return 0;
+    }
+    let i = slot_index(span, p);
+    if i >= TABLE_BYTES / 4 {
+        return 0;
+    }
+    // SAFETY: i < 1024 slots of the live table record.
+    unsafe { (*t.add(i)).load(Ordering::Acquire) }
+}
+
 /// Frees a span's table (the span is going back to the page heap).
 pub fn release(span: &Span) {
     let t = span.tags.swap(ptr::null_mut(), Ordering::AcqRel);

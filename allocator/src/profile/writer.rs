@@ -631,6 +631,7 @@ fn site_stats(stats: &crate::Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> V
             },
             frees: frees.saturating_sub(a.frees),
             freed_bytes: freed.saturating_sub(a.freed_bytes),
+            freed_requested: 0,
         };
         if rest.allocs != 0 || rest.frees != 0 {
             out.push(stat(Vec::new(), class, &rest));
