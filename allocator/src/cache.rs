@@ -94,7 +94,45 @@ pub struct ColdCounters {
     pub remote_frees: AtomicU64,
 }
 
+/// Large objects allocated and freed through one cache (for `measure`; the heap's
+/// own large counters are what `stats()` reports).
+#[derive(Debug)]
+pub struct LargeTally {
+    pub allocs: AtomicU64,
+    pub frees: AtomicU64,
+    /// Page-rounded bytes.
+    pub bytes: AtomicU64,
+    pub freed_bytes: AtomicU64,
+}
+
+impl LargeTally {
+    /// Counts one large object of `bytes` page-rounded bytes allocated.
+    #[inline]
+    pub fn alloc(&self, bytes: u64) {
+        bump(&self.allocs);
+        self.bytes.store(
+            self.bytes.load(Ordering::Relaxed) + bytes,
+            Ordering::Release,
+        );
+    }
+
+    /// Counts one large object of `bytes` page-rounded bytes freed.
+    #[inline]
+    pub fn free(&self, bytes: u64) {
+        bump(&self.frees);
+        self.freed_bytes.store(
+            self.freed_bytes.load(Ordering::Relaxed) + bytes,
+            Ordering::Release,
+        );
+    }
+}
+
 /// A thread cache (a record from the registry's metadata pool; all-zero is empty).
+///
+/// Each thread has a *program* cache, and, once spanprof itself has allocated or
+/// freed on the thread, a *profiler* cache (`profiler` set, reached through
+/// `prof.shadow`): the profiler's objects are served from and counted in it, so the
+/// counters of program caches hold the program's objects only (see `hooks.rs`).
 #[repr(C)]
 #[derive(Debug)]
 pub struct ThreadCache {
@@ -102,11 +140,10 @@ pub struct ThreadCache {
     pub cold: [ColdCounters; NUM_CLASSES],
     /// The profiler's per-thread state (site stack, sampler, per-context counters).
     pub prof: crate::profile::hooks::ThreadProf,
-    /// Large objects allocated and freed by this thread (for `measure`).
-    pub large_allocs: AtomicU64,
-    pub large_frees: AtomicU64,
-    pub large_bytes: AtomicU64,
-    pub large_freed_bytes: AtomicU64,
+    /// Large objects allocated and freed through this cache (for `measure`).
+    pub large: LargeTally,
+    /// A profiler cache: its counters are the profiler's own use, never the program's.
+    pub profiler: bool,
     /// Registry links.
     pub next: *mut ThreadCache,
     pub prev: *mut ThreadCache,

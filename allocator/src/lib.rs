@@ -159,7 +159,7 @@ pub use profile::writer::{cancel_exit_profile, expand_path, write_profile};
 /// with escape findings, and the site current while it runs), or registers a struct,
 /// enum or union for the size-class audit; see [`spanprof_macros`].
 pub use spanprof_macros::track_alloc;
-pub use stats::{ClassStats, HeapStats, LargeStats, Stats};
+pub use stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
 
 use profile::{hooks, tags};
 
@@ -189,8 +189,14 @@ impl Drop for CacheExit {
         let c = CACHE.with(|c| c.replace(DEAD));
         if !c.is_null() && c != DEAD {
             // SAFETY: c is this thread's cache and the thread is exiting; nothing
-            // uses it after the slot was set to DEAD.
-            unsafe { HEAP.retire_cache(c) };
+            // uses it (or its profiler cache) after the slot was set to DEAD.
+            unsafe {
+                let shadow = (*c).prof.shadow;
+                HEAP.retire_cache(c);
+                if !shadow.is_null() {
+                    HEAP.retire_cache(shadow);
+                }
+            }
         }
     }
 }
@@ -220,7 +226,7 @@ fn new_thread_cache() -> *mut ThreadCache {
         CACHE.with(|c| c.set(DEAD));
         return ptr::null_mut();
     }
-    match HEAP.new_cache() {
+    match HEAP.new_cache(false) {
         Some(c) => {
             // SAFETY: a fresh cache, ours alone.
             unsafe { (*c).prof.stack = thread_stack() };
@@ -280,18 +286,11 @@ fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
         return HEAP.alloc_with(c, layout);
     }
     // SAFETY: the calling thread's own live cache.
-    let cache = unsafe { &*c };
-    let r = if hooks::wants_alloc_hook(cache) {
+    if hooks::wants_alloc_hook(unsafe { &*c }) {
         hooks::alloc(&HEAP, c, layout, class)
     } else {
         HEAP.alloc_with(c, layout)
-    };
-    if !r.0.is_null() && class == 0 {
-        let bytes = (size_class::large_pages(layout.size().max(1)) * size_class::PAGE_SIZE) as u64;
-        profile::counters::add(&cache.large_allocs, 1);
-        profile::counters::add(&cache.large_bytes, bytes);
     }
-    r
 }
 
 /// See [`alloc_slow`].
@@ -304,37 +303,27 @@ fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
 unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
     let c = thread_cache();
     // Even while the profiler itself runs: a tag left behind would be inherited by
-    // the slot's next object. Charging a free allocates nothing.
-    if tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
-        hooks::on_free(&HEAP, c, p, layout, class);
-    }
-    if c.is_null() {
-        // SAFETY: forwarded.
-        return unsafe { HEAP.dealloc_with(c, p, layout) };
-    }
-    // SAFETY: the calling thread's own live cache.
-    let cache = unsafe { &mut *c };
-    if class == 0 {
-        let bytes = (size_class::large_pages(layout.size().max(1)) * size_class::PAGE_SIZE) as u64;
-        profile::counters::add(&cache.large_frees, 1);
-        profile::counters::add(&cache.large_freed_bytes, bytes);
-        // SAFETY: forwarded.
-        return unsafe { HEAP.dealloc_with(c, p, layout) };
-    }
-    // SAFETY: p is a live slot of `class` from this heap.
-    unsafe { cache.free(&HEAP, p, class) }
+    // the slot's next object. Charging a free allocates nothing. The tag says whose
+    // books the object is on: the profiler's objects go through the thread's
+    // profiler cache (or the profiler's orphan cache).
+    let profiler = tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed)
+        && hooks::on_free(&HEAP, c, p, layout, class);
+    let target = if profiler { hooks::shadow(&HEAP, c) } else { c };
+    // SAFETY: p is a live block of `class` from this heap; target is this thread's
+    // cache on the books `profiler` names, or null (the orphan cache of those books).
+    unsafe { HEAP.dealloc_in(target, profiler, p, class) }
 }
 
 /// An in-place reallocation when objects may be tagged or it is large: the object's
-/// requested bytes follow, in its context and in the large-object counters.
+/// requested bytes follow, on its books and in its context.
 #[cold]
 #[inline(never)]
 fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
-    if tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
-        hooks::on_resize(&HEAP, thread_cache(), p, layout, new_size, class);
-    }
+    let c = thread_cache();
+    let profiler = tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed)
+        && hooks::on_resize(&HEAP, c, p, layout, new_size, class);
     if class == 0 {
-        HEAP.resized_large(layout.size(), new_size);
+        HEAP.resized_large(profiler, layout.size(), new_size);
     }
 }
 
@@ -407,10 +396,10 @@ unsafe impl GlobalAlloc for SpanAlloc {
 
     #[inline]
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // In place: the object stays where it is, in its context; only its requested
-        // bytes change (counted when they can be anywhere: large objects, or any object
-        // once tags exist). Moving: through the slow paths, so it is counted (per
-        // thread, per site, sampled) like any allocation and free.
+        // In place: the object stays where it is, in its context and on its books;
+        // only its requested bytes change (counted when they can be anywhere: large
+        // objects, or any object once tags exist). Moving: through the slow paths, so
+        // it is counted (per thread, per site, sampled) like any allocation and free.
         let old = size_class::class_for(layout.size(), layout.align());
         if malloc::fits_in_place(layout, new_size) {
             if old == 0 || tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
@@ -438,7 +427,10 @@ unsafe impl GlobalAlloc for SpanAlloc {
 ///
 /// Cheap enough to call often (it sums one set of counters per thread); allocates
 /// nothing. Counts only what went through [`SpanAlloc`], so it reads zero when
-/// spanprof is not the global allocator.
+/// spanprof is not the global allocator. The object figures are the program's alone:
+/// spanprof's own allocations (profiles being built or written, symbol caches, a
+/// [`Profile`] returned by [`profile()`]) are in [`Stats::profiler`] and nowhere else;
+/// page-heap figures are heap-wide ([`mod@stats`] lists which are which).
 pub fn stats() -> Stats {
     HEAP.stats()
 }
@@ -556,6 +548,10 @@ pub fn set_frame_pointer_unwinding(on: bool) -> bool {
 }
 
 /// The profile as it stands now, without writing it.
+///
+/// Like everything spanprof allocates, the returned value is on the profiler's books
+/// ([`Stats::profiler`]), not the program's: building it, holding it and dropping it
+/// (on any thread) changes no program figure, and the next profile does not show it.
 pub fn profile() -> Profile {
     profile::writer::build()
 }
@@ -573,8 +569,9 @@ impl ProfileGuard {
         if profile::sample::RATE.load(core::sync::atomic::Ordering::Relaxed) == 0 {
             set_sample_rate(profile::writer::DEFAULT_RATE);
         }
+        // The path is the profiler's, like the profile the guard writes.
         ProfileGuard {
-            path: expand_path(path.as_ref()),
+            path: hooks::suspended(|| expand_path(path.as_ref())),
         }
     }
 }

@@ -8,6 +8,13 @@
 //! one static `Heap` with a cache per thread; tests can build their own `Heap` and
 //! drive caches by hand through [`CacheHandle`]. Threads without a cache (during
 //! thread teardown) share one *orphan* cache behind a lock.
+//!
+//! Every object is on one of two sets of books: the program's, or the profiler's
+//! (spanprof's own allocations, see `profile/hooks.rs`). Small objects are counted by
+//! the cache they go through, which is a program cache or a profiler cache (the
+//! `profiler` flag of `ThreadCache`); large objects in [`Heap::large`] or
+//! [`Heap::large_prof`]. [`Heap::stats`] reports the program's books as the figures
+//! and the profiler's apart, so no figure mixes the two.
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
@@ -20,29 +27,60 @@ use crate::heap::{self, ArenaIndex, HeapCounters, PageHeap};
 use crate::lock::SpinLock;
 use crate::size_class::{NUM_CLASSES, PAGE_SIZE, class_for, class_size, large_pages, span_pages};
 use crate::span::{Span, SpanState};
-use crate::stats::{ClassStats, HeapStats, LargeStats, Stats};
+use crate::stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
 
 /// The registry of live thread caches plus the counts of retired ones.
 #[derive(Debug)]
 pub struct Registry {
     head: *mut ThreadCache,
     pool: FixAlloc,
-    /// Counters folded in from flushed caches: allocs, frees, refills, remote frees.
+    /// Counters folded in from flushed program caches: allocs, frees, refills, remote
+    /// frees.
     retired: [[u64; 4]; NUM_CLASSES],
+    /// The same, from flushed profiler caches.
+    retired_prof: [[u64; 4]; NUM_CLASSES],
+    /// Program caches alive (profiler caches are not threads of their own).
     live: usize,
 }
 
 // SAFETY: cache records are process-wide; access is under the registry lock.
 unsafe impl Send for Registry {}
 
-/// Counters of the large-object path.
+/// Counters of the large-object path (one set per books).
 #[derive(Debug)]
 pub struct LargeCounters {
     pub allocs: AtomicU64,
     pub frees: AtomicU64,
     pub bytes_allocated: AtomicU64,
     pub bytes_freed: AtomicU64,
+    /// Bytes asked for, kept up to date by in-place reallocations (which add a
+    /// two's-complement delta when they shrink: the sum wraps back).
     pub requested_bytes: AtomicU64,
+}
+
+impl LargeCounters {
+    const fn new() -> Self {
+        LargeCounters {
+            allocs: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+            bytes_allocated: AtomicU64::new(0),
+            bytes_freed: AtomicU64::new(0),
+            requested_bytes: AtomicU64::new(0),
+        }
+    }
+
+    /// A snapshot; frees are read before allocations, so `allocs >= frees`.
+    fn snapshot(&self) -> LargeStats {
+        let frees = self.frees.load(Ordering::Acquire);
+        let bytes_freed = self.bytes_freed.load(Ordering::Acquire);
+        LargeStats {
+            allocs: self.allocs.load(Ordering::Acquire),
+            frees,
+            bytes_allocated: self.bytes_allocated.load(Ordering::Acquire),
+            bytes_freed,
+            requested_bytes: self.requested_bytes.load(Ordering::Acquire),
+        }
+    }
 }
 
 /// A complete heap: page heap, central lists, thread-cache registry.
@@ -54,7 +92,12 @@ pub struct Heap {
     pub(crate) central: [Central; NUM_CLASSES],
     pub(crate) registry: SpinLock<Registry>,
     pub(crate) orphan: SpinLock<*mut ThreadCache>,
+    /// The orphan cache for the profiler's objects (freed by threads without a cache).
+    pub(crate) orphan_prof: SpinLock<*mut ThreadCache>,
+    /// Large objects on the program's books.
     pub(crate) large: LargeCounters,
+    /// Large objects on the profiler's books.
+    pub(crate) large_prof: LargeCounters,
 }
 
 // SAFETY: every mutable part is behind a lock or atomic.
@@ -92,16 +135,13 @@ impl Heap {
                 head: ptr::null_mut(),
                 pool: FixAlloc::new(core::mem::size_of::<ThreadCache>()),
                 retired: [[0; 4]; NUM_CLASSES],
+                retired_prof: [[0; 4]; NUM_CLASSES],
                 live: 0,
             }),
             orphan: SpinLock::new(ptr::null_mut()),
-            large: LargeCounters {
-                allocs: AtomicU64::new(0),
-                frees: AtomicU64::new(0),
-                bytes_allocated: AtomicU64::new(0),
-                bytes_freed: AtomicU64::new(0),
-                requested_bytes: AtomicU64::new(0),
-            },
+            orphan_prof: SpinLock::new(ptr::null_mut()),
+            large: LargeCounters::new(),
+            large_prof: LargeCounters::new(),
         }
     }
 
@@ -132,21 +172,31 @@ impl Heap {
         heap::span_of(self.index.load(Ordering::Acquire), addr)
     }
 
-    /// A new thread cache, registered for snapshots. `None` when out of memory.
-    pub(crate) fn new_cache(&self) -> Option<*mut ThreadCache> {
+    /// A new thread cache, registered for snapshots: a program cache, or with
+    /// `profiler` a profiler cache. `None` when out of memory.
+    pub(crate) fn new_cache(&self, profiler: bool) -> Option<*mut ThreadCache> {
         let mut reg = self.registry.lock();
         let c = reg.pool.alloc()?.as_ptr().cast::<ThreadCache>();
         // SAFETY: a zeroed record is a valid empty cache (null spans, zero counters);
         // we link it in under the registry lock.
         unsafe {
+            (*c).profiler = profiler;
             (*c).next = reg.head;
             if !reg.head.is_null() {
                 (*reg.head).prev = c;
             }
         }
         reg.head = c;
-        reg.live += 1;
+        reg.live += usize::from(!profiler);
         Some(c)
+    }
+
+    /// Whether objects going through `cache` are on the profiler's books.
+    #[inline]
+    fn books(cache: *mut ThreadCache) -> bool {
+        // SAFETY: a non-null cache passed in is the calling thread's own (or an
+        // orphan cache under its lock).
+        !cache.is_null() && unsafe { (*cache).profiler }
     }
 
     /// Flushes a cache's spans, folds its counters into the totals and frees it.
@@ -156,14 +206,20 @@ impl Heap {
     pub(crate) unsafe fn retire_cache(&self, c: *mut ThreadCache) {
         // SAFETY: the caller gives us the cache.
         let cache = unsafe { &mut *c };
+        let profiler = cache.profiler;
         cache.flush(self);
         // SAFETY: the table is the retiring thread's and nobody uses it any more.
         unsafe { crate::profile::counters::retire(cache.prof.table) };
         cache.prof.table = ptr::null_mut();
         let mut reg = self.registry.lock();
-        for class in 1..NUM_CLASSES {
-            let counts = cache.counts(class);
-            for (r, k) in reg.retired[class].iter_mut().zip(counts) {
+        let reg = &mut *reg;
+        let retired = if cache.profiler {
+            &mut reg.retired_prof
+        } else {
+            &mut reg.retired
+        };
+        for (class, row) in retired.iter_mut().enumerate().skip(1) {
+            for (r, k) in row.iter_mut().zip(cache.counts(class)) {
                 *r += k;
             }
         }
@@ -179,16 +235,17 @@ impl Heap {
             }
             reg.pool.free(NonNull::new_unchecked(c.cast()));
         }
-        reg.live -= 1;
+        reg.live -= usize::from(!profiler);
     }
 
     /// Allocates `layout` through `cache` (null = the orphan cache). Returns null when
-    /// out of memory. Also reports whether the memory is known to be zero.
+    /// out of memory. Also reports whether the memory is known to be zero. The object
+    /// is on the books of `cache` (a profiler cache's are the profiler's).
     #[inline(always)]
     pub(crate) fn alloc_with(&self, cache: *mut ThreadCache, layout: Layout) -> (*mut u8, bool) {
         let class = class_for(layout.size(), layout.align());
         if class == 0 {
-            return self.alloc_large(layout);
+            return self.alloc_large_with(cache, layout);
         }
         if cache.is_null() {
             return self.alloc_orphan(class);
@@ -197,20 +254,44 @@ impl Heap {
         unsafe { (*cache).alloc(self, class) }
     }
 
-    /// Frees `p`, allocated with `layout`, through `cache` (null = the orphan cache).
+    /// Frees `p`, allocated with `layout`, through `cache` (null = the orphan cache),
+    /// on the books of `cache`.
     ///
     /// # Safety
     /// `p` must have been allocated from this heap with `layout`.
     #[inline(always)]
     pub(crate) unsafe fn dealloc_with(&self, cache: *mut ThreadCache, p: *mut u8, layout: Layout) {
         let class = class_for(layout.size(), layout.align());
+        // SAFETY: forwarded.
+        unsafe { self.dealloc_in(cache, Self::books(cache), p, class) }
+    }
+
+    /// Frees `p` of `class` through `cache` on the profiler's books when `profiler`,
+    /// else on the program's. A null `cache` is the orphan cache of those books.
+    ///
+    /// # Safety
+    /// `p` must have been allocated from this heap with a layout of `class`, and a
+    /// non-null `cache` must be the calling thread's own, on the books `profiler` names.
+    #[inline(always)]
+    pub(crate) unsafe fn dealloc_in(
+        &self,
+        cache: *mut ThreadCache,
+        profiler: bool,
+        p: *mut u8,
+        class: usize,
+    ) {
         if class == 0 {
             // SAFETY: forwarded.
-            return unsafe { self.dealloc_large(p) };
+            let bytes = unsafe { self.dealloc_large(p, profiler) };
+            // SAFETY: the calling thread's own cache.
+            if let Some(c) = unsafe { cache.as_ref() } {
+                c.large.free(bytes);
+            }
+            return;
         }
         if cache.is_null() {
             // SAFETY: forwarded.
-            return unsafe { self.dealloc_orphan(p, class) };
+            return unsafe { self.dealloc_orphan(p, class, profiler) };
         }
         // SAFETY: the calling thread's own cache; p is a live slot of `class`.
         unsafe { (*cache).free(self, p, class) }
@@ -229,7 +310,7 @@ impl Heap {
     ) -> *mut u8 {
         if fits_in_place(layout, new_size) {
             if class_for(layout.size(), layout.align()) == 0 {
-                self.resized_large(layout.size(), new_size);
+                self.resized_large(Self::books(cache), layout.size(), new_size);
             }
             return p;
         }
@@ -246,19 +327,33 @@ impl Heap {
         q
     }
 
-    /// A large object was resized in place from `old` to `new` bytes: its requested
-    /// bytes follow.
-    pub(crate) fn resized_large(&self, old: usize, new: usize) {
+    /// A large object on the profiler's books (`profiler`) or the program's was
+    /// resized in place from `old` to `new` bytes: its requested bytes follow.
+    pub(crate) fn resized_large(&self, profiler: bool, old: usize, new: usize) {
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
+        };
         // Wrapping: a shrink adds the two's complement of the difference.
-        self.large
+        large
             .requested_bytes
             .fetch_add((new as u64).wrapping_sub(old as u64), Ordering::Relaxed);
+    }
+
+    /// The orphan cache of the program's books, or of the profiler's.
+    fn orphan_of(&self, profiler: bool) -> &SpinLock<*mut ThreadCache> {
+        if profiler {
+            &self.orphan_prof
+        } else {
+            &self.orphan
+        }
     }
 
     fn alloc_orphan(&self, class: usize) -> (*mut u8, bool) {
         let mut orphan = self.orphan.lock();
         if orphan.is_null() {
-            match self.new_cache() {
+            match self.new_cache(false) {
                 Some(c) => *orphan = c,
                 None => return (ptr::null_mut(), false),
             }
@@ -267,9 +362,15 @@ impl Heap {
         unsafe { (**orphan).alloc(self, class) }
     }
 
-    unsafe fn dealloc_orphan(&self, p: *mut u8, class: usize) {
-        let mut orphan = self.orphan.lock();
+    unsafe fn dealloc_orphan(&self, p: *mut u8, class: usize, profiler: bool) {
+        let mut orphan = self.orphan_of(profiler).lock();
+        if orphan.is_null()
+            && let Some(c) = self.new_cache(profiler)
+        {
+            *orphan = c;
+        }
         if orphan.is_null() {
+            // Out of memory for a cache record: straight to the span, uncounted.
             let s = self.span_of(p as usize);
             if s.is_null() {
                 crate::os::fatal("free of a pointer spanprof never handed out:", p as usize);
@@ -285,7 +386,21 @@ impl Heap {
         unsafe { (**orphan).free(self, p, class) }
     }
 
-    fn alloc_large(&self, layout: Layout) -> (*mut u8, bool) {
+    /// A large object through `cache` (null = no cache), on its books.
+    fn alloc_large_with(&self, cache: *mut ThreadCache, layout: Layout) -> (*mut u8, bool) {
+        let r = self.alloc_large(layout, Self::books(cache));
+        // SAFETY: a non-null cache is the calling thread's own.
+        let c = unsafe { cache.as_ref() };
+        if let Some(c) = c
+            && !r.0.is_null()
+        {
+            c.large
+                .alloc((large_pages(layout.size().max(1)) * PAGE_SIZE) as u64);
+        }
+        r
+    }
+
+    fn alloc_large(&self, layout: Layout, profiler: bool) -> (*mut u8, bool) {
         let npages = large_pages(layout.size().max(1));
         let align_pages = layout.align().div_ceil(PAGE_SIZE).max(1);
         let Some(index) = self.index_or_init() else {
@@ -310,17 +425,24 @@ impl Heap {
             unsafe { self.return_span(span.as_ptr()) };
             return (ptr::null_mut(), false);
         }
-        self.large.allocs.fetch_add(1, Ordering::Relaxed);
-        self.large
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
+        };
+        large.allocs.fetch_add(1, Ordering::Relaxed);
+        large
             .bytes_allocated
             .fetch_add((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
-        self.large
+        large
             .requested_bytes
             .fetch_add(layout.size() as u64, Ordering::Relaxed);
         (start as *mut u8, zeroed)
     }
 
-    unsafe fn dealloc_large(&self, p: *mut u8) {
+    /// Frees the large object at `p`, on the profiler's books or the program's;
+    /// returns its page-rounded size.
+    unsafe fn dealloc_large(&self, p: *mut u8, profiler: bool) -> u64 {
         let s = self.span_of(p as usize);
         // SAFETY: a non-null span_of result is a live record.
         if s.is_null() || unsafe { (*s).state != SpanState::Large || (*s).start != p as usize } {
@@ -330,13 +452,17 @@ impl Heap {
             );
         }
         // SAFETY: checked above: p is the start of a live large span, now ours.
-        let npages = unsafe { (*s).npages };
-        self.large.frees.fetch_add(1, Ordering::Relaxed);
-        self.large
-            .bytes_freed
-            .fetch_add((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
+        let bytes = unsafe { (*s).npages * PAGE_SIZE } as u64;
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
+        };
+        large.frees.fetch_add(1, Ordering::Relaxed);
+        large.bytes_freed.fetch_add(bytes, Ordering::Relaxed);
         // SAFETY: as above.
         unsafe { self.return_span(s) };
+        bytes
     }
 
     /// Returns every entirely free span to the page heap and every free page to the OS
@@ -349,12 +475,14 @@ impl Heap {
         self.pages.lock().scavenge(index, &self.counters, 0)
     }
 
-    /// A snapshot of every counter.
+    /// A snapshot of every counter: the program's books as the figures, the
+    /// profiler's apart (`Stats::profiler`).
     ///
     /// Frees are read before allocations, so for every class `allocs >= frees` even
     /// while other threads run.
     pub fn stats(&self) -> Stats {
         let mut classes = [ClassStats::default(); NUM_CLASSES];
+        let mut prof = [ClassStats::default(); NUM_CLASSES];
         let (cache_bytes, live_caches) = {
             let reg = self.registry.lock();
             let caches = || {
@@ -366,16 +494,27 @@ impl Heap {
                     Some(c)
                 })
             };
-            let read = |slot: usize, class: usize| {
-                caches().map(|c| c.counts(class)[slot]).sum::<u64>() + reg.retired[class][slot]
+            let read = |slot: usize, class: usize, profiler: bool| {
+                let retired = if profiler {
+                    &reg.retired_prof
+                } else {
+                    &reg.retired
+                };
+                caches()
+                    .filter(|c| c.profiler == profiler)
+                    .map(|c| c.counts(class)[slot])
+                    .sum::<u64>()
+                    + retired[class][slot]
             };
-            for (class, cs) in classes.iter_mut().enumerate().skip(1) {
-                cs.frees = read(1, class);
-                cs.remote_frees = read(3, class);
-            }
-            for (class, cs) in classes.iter_mut().enumerate().skip(1) {
-                cs.allocs = read(0, class);
-                cs.refills = read(2, class);
+            for (profiler, out) in [(false, &mut classes), (true, &mut prof)] {
+                for (class, cs) in out.iter_mut().enumerate().skip(1) {
+                    cs.frees = read(1, class, profiler);
+                    cs.remote_frees = read(3, class, profiler);
+                }
+                for (class, cs) in out.iter_mut().enumerate().skip(1) {
+                    cs.allocs = read(0, class, profiler);
+                    cs.refills = read(2, class, profiler);
+                }
             }
             (reg.pool.mapped as u64, reg.live as u64)
         };
@@ -389,15 +528,26 @@ impl Heap {
             cs.live_bytes = cs.live_objects * size;
             cs.spans_in_use = self.central[class].spans_in_use.load(Ordering::Relaxed);
         }
-        let lf = self.large.frees.load(Ordering::Acquire);
-        let bf = self.large.bytes_freed.load(Ordering::Acquire);
-        let large = LargeStats {
-            allocs: self.large.allocs.load(Ordering::Acquire),
-            frees: lf,
-            bytes_allocated: self.large.bytes_allocated.load(Ordering::Acquire),
-            bytes_freed: bf,
-            requested_bytes: self.large.requested_bytes.load(Ordering::Relaxed),
+        let large = self.large.snapshot();
+        let pl = self.large_prof.snapshot();
+        let mut profiler = ProfilerStats {
+            allocs: pl.allocs,
+            frees: pl.frees,
+            bytes_allocated: pl.bytes_allocated,
+            bytes_freed: pl.bytes_freed,
+            refills: 0,
+            ..ProfilerStats::default()
         };
+        for (class, cs) in prof.iter().enumerate().skip(1) {
+            let size = class_size(class) as u64;
+            profiler.allocs += cs.allocs;
+            profiler.frees += cs.frees;
+            profiler.bytes_allocated += cs.allocs * size;
+            profiler.bytes_freed += cs.frees * size;
+            profiler.refills += cs.refills;
+        }
+        profiler.live_objects = profiler.allocs - profiler.frees;
+        profiler.live_bytes = profiler.bytes_allocated - profiler.bytes_freed;
         let c = &self.counters;
         let heap = HeapStats {
             arenas_mapped: c.arenas_mapped.load(Ordering::Relaxed),
@@ -413,6 +563,7 @@ impl Heap {
             classes,
             large,
             heap,
+            profiler,
         }
     }
 
@@ -446,13 +597,14 @@ impl Heap {
     pub fn cache(&self) -> Option<CacheHandle<'_>> {
         Some(CacheHandle {
             heap: self,
-            cache: self.new_cache()?,
+            cache: self.new_cache(false)?,
         })
     }
 
     /// Locks every lock of the heap (before `fork`).
     pub(crate) fn lock_all(&self) {
         self.orphan.lock_forever();
+        self.orphan_prof.lock_forever();
         self.registry.lock_forever();
         for c in &self.central {
             c.partial.lock_forever();
@@ -472,6 +624,7 @@ impl Heap {
                 c.partial.force_unlock();
             }
             self.registry.force_unlock();
+            self.orphan_prof.force_unlock();
             self.orphan.force_unlock();
         }
     }

@@ -4,6 +4,27 @@
 //! per central list, in the page heap); `Heap::stats` in `malloc.rs` reads them all
 //! into these plain values. Nothing here allocates: a snapshot is a fixed-size value
 //! that is safe to take from anywhere, including a test running under spanprof.
+//!
+//! # The program's figures and spanprof's own
+//!
+//! spanprof never counts itself. Whatever it allocates to build, symbolize or write
+//! a profile (on any thread, including a signal or interval writer), and the
+//! [`Profile`](crate::Profile) that [`crate::profile()`] hands back, is on the
+//! *profiler's* books: [`Stats::profiler`] reports it, and nothing else does.
+//! Everything else in a snapshot is the *program's* alone, at any moment:
+//!
+//! * program-only: [`ClassStats`]' `allocs`, `frees`, `bytes_allocated`,
+//!   `bytes_freed`, `live_objects`, `live_bytes`, `refills`, `remote_frees`; all of
+//!   [`LargeStats`]; the totals of [`Stats`] (`total_allocs`, `live_bytes`, …). The
+//!   profile's class, large-object, site and sample figures are these too.
+//! * heap-wide (memory is shared, so these include what the profiler holds):
+//!   [`ClassStats::spans_in_use`] and every [`HeapStats`] figure (arenas, bytes mapped
+//!   and in use, scavenging, metadata), except `thread_caches`, which counts the
+//!   program's threads.
+//!
+//! So two snapshots with only spanprof's work between them (`write_profile`,
+//! `profile()`, `site_stats`, `measure`, `stats` itself) have the same program
+//! figures, and dropping a `Profile` later does not change them either.
 
 use crate::size_class::NUM_CLASSES;
 
@@ -30,7 +51,8 @@ pub struct ClassStats {
     pub refills: u64,
     /// Frees of slots in spans the freeing thread did not hold.
     pub remote_frees: u64,
-    /// Spans of this class cut from the page heap and not yet returned.
+    /// Spans of this class cut from the page heap and not yet returned (heap-wide:
+    /// spans the profiler's objects use are counted too).
     pub spans_in_use: u64,
 }
 
@@ -67,19 +89,47 @@ pub struct HeapStats {
     pub direct_mappings: u64,
     /// Bytes mapped for span records and thread caches.
     pub metadata_bytes: u64,
-    /// Thread caches alive.
+    /// Thread caches alive (one per thread that allocated; the profiler's own caches
+    /// are not counted).
     pub thread_caches: u64,
 }
 
+/// What spanprof itself allocated (building, symbolizing and writing profiles, the
+/// `Profile`s [`crate::profile()`] returned), small and large objects together. None
+/// of it is in any other figure of a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProfilerStats {
+    /// Objects allocated.
+    pub allocs: u64,
+    /// Objects freed.
+    pub frees: u64,
+    /// Slot (or page-rounded) bytes allocated.
+    pub bytes_allocated: u64,
+    /// Slot (or page-rounded) bytes freed.
+    pub bytes_freed: u64,
+    /// `allocs − frees`.
+    pub live_objects: u64,
+    /// `bytes_allocated − bytes_freed`: what the profiler holds now (a cache it keeps
+    /// across writes, a `Profile` the program still holds).
+    pub live_bytes: u64,
+    /// Spans the profiler's allocations took from the central lists.
+    pub refills: u64,
+}
+
 /// A snapshot of every allocator counter.
+///
+/// The program's figures only, except where noted (see the [module docs](self)):
+/// spanprof's own allocations are in `profiler`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stats {
     /// Indexed by class; entry 0 is unused (see `large`).
     pub classes: [ClassStats; NUM_CLASSES],
     /// Objects larger than 32 KiB.
     pub large: LargeStats,
-    /// Arenas, pages and scavenging.
+    /// Arenas, pages and scavenging (heap-wide: the profiler's memory included).
     pub heap: HeapStats,
+    /// spanprof's own allocations, counted apart from everything above.
+    pub profiler: ProfilerStats,
 }
 
 impl Stats {

@@ -4,6 +4,11 @@
 //! needs no global profiler and works in parallel tests (each test thread measures
 //! only itself). Objects the closure hands to other threads are counted here when
 //! allocated and there when freed.
+//!
+//! Those counters are the program's books: what spanprof allocates for itself inside
+//! the closure (a profile written, a snapshot taken) is counted in the thread's
+//! profiler cache and never shows here. `measure` allocates nothing itself, so a
+//! measurement is not part of any figure either (not even of an enclosing `measure`).
 
 use core::sync::atomic::Ordering;
 
@@ -27,12 +32,67 @@ pub struct Measurement {
     pub live_objects: i64,
     /// `bytes_allocated − bytes_freed`.
     pub live_bytes: i64,
-    /// Per size class that saw any traffic (class 0 = large objects).
-    pub classes: Vec<ClassMeasurement>,
+    /// Per size class that saw any traffic (class 0 = large objects), by class.
+    pub classes: ClassMeasurements,
+}
+
+/// The classes of a [`Measurement`] that saw any traffic, in class order: a slice
+/// (`iter`, `len`, indexing) held inline, so measuring allocates nothing.
+#[derive(Clone, Copy)]
+pub struct ClassMeasurements {
+    len: usize,
+    items: [ClassMeasurement; NUM_CLASSES],
+}
+
+impl ClassMeasurements {
+    fn push(&mut self, c: ClassMeasurement) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = c;
+            self.len += 1;
+        }
+    }
+}
+
+impl Default for ClassMeasurements {
+    fn default() -> Self {
+        ClassMeasurements {
+            len: 0,
+            items: [ClassMeasurement::default(); NUM_CLASSES],
+        }
+    }
+}
+
+impl core::ops::Deref for ClassMeasurements {
+    type Target = [ClassMeasurement];
+    fn deref(&self) -> &[ClassMeasurement] {
+        &self.items[..self.len]
+    }
+}
+
+impl<'a> IntoIterator for &'a ClassMeasurements {
+    type Item = &'a ClassMeasurement;
+    type IntoIter = core::slice::Iter<'a, ClassMeasurement>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl PartialEq for ClassMeasurements {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ClassMeasurements {}
+
+impl core::fmt::Debug for ClassMeasurements {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// One size class's share of a [`Measurement`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClassMeasurement {
     /// Class number (0 = large objects).
     pub class: usize,
@@ -75,10 +135,10 @@ fn read() -> Counts {
         c.frees[class] = k[1];
         c.refills[class] = k[2];
     }
-    c.allocs[0] = cache.large_allocs.load(Ordering::Relaxed);
-    c.frees[0] = cache.large_frees.load(Ordering::Relaxed);
-    c.large_bytes = cache.large_bytes.load(Ordering::Relaxed);
-    c.large_freed_bytes = cache.large_freed_bytes.load(Ordering::Relaxed);
+    c.allocs[0] = cache.large.allocs.load(Ordering::Relaxed);
+    c.frees[0] = cache.large.frees.load(Ordering::Relaxed);
+    c.large_bytes = cache.large.bytes.load(Ordering::Relaxed);
+    c.large_freed_bytes = cache.large.freed_bytes.load(Ordering::Relaxed);
     c
 }
 

@@ -6,6 +6,10 @@
 //! per slot, made the first time one is needed (off the Rust heap, freed with the
 //! span). Once any table exists, frees take the hooked path, which looks at the
 //! span's table only when it has one: spans without tagged objects cost one load.
+//!
+//! One tag is no context and no sample: [`PROFILER`] marks an object spanprof made
+//! for itself, so that its free, on whatever thread and however much later, is
+//! charged to the profiler's books and not the program's (see `hooks.rs`).
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -26,6 +30,15 @@ const CTX_MASK: u32 = (1 << CTX_BITS) - 1;
 const TABLE_BYTES: usize = 4096;
 
 static POOL: SpinLock<FixAlloc> = SpinLock::new(FixAlloc::new(TABLE_BYTES));
+
+/// The tag of an object on the profiler's books. [`pack`] never makes it: its sample
+/// part would be a record id far beyond the sample table.
+pub const PROFILER: u32 = u32::MAX;
+
+const _: () = assert!(
+    (crate::profile::sample::MAX_RECORDS as u64) < (PROFILER >> CTX_BITS) as u64 - 1,
+    "a real tag could read as PROFILER"
+);
 
 /// Packs a context and an optional sample record.
 pub fn pack(ctx: u32, sample: Option<u32>) -> u32 {
