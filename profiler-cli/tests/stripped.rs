@@ -139,6 +139,31 @@ fn a_stripped_binary_keeps_its_frames_and_symbolize_names_them() {
         let stack = &stacks[s["stack"].as_u64().unwrap() as usize];
         assert!(!stack["locations"].as_array().unwrap().is_empty(), "{s}");
     }
+    // None of them is spanprof's own (the sampler, the unwinder, the allocator's slow
+    // path): found by address, without names. binutils' addr2line names them here.
+    let offsets: Vec<String> = unresolved
+        .iter()
+        .map(|l| format!("{:#x}", l["offset"].as_u64().unwrap() - 1))
+        .collect();
+    let named = Command::new("addr2line")
+        .args(["-f", "-C", "-e"])
+        .arg(&full)
+        .args(&offsets)
+        .output()
+        .expect("binutils' `addr2line` is needed by this test");
+    let named = String::from_utf8_lossy(&named.stdout);
+    let functions: Vec<&str> = named.lines().step_by(2).collect();
+    assert_eq!(functions.len(), offsets.len(), "{named}");
+    assert!(
+        functions.iter().any(|f| f.ends_with("parser::build")),
+        "{named}"
+    );
+    for f in &functions {
+        assert!(
+            !f.starts_with("spanprof::") && !f.starts_with("backtrace::"),
+            "spanprof's frame {f} kept in a stripped binary's stacks"
+        );
+    }
     // The folded output shows them as module+offset.
     let text = folded(&raw);
     assert!(text.contains("strip_me+0x"), "{text}");
