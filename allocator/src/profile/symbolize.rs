@@ -234,21 +234,30 @@ pub fn trim(names: &[&str], truncated: bool, own: Option<usize>) -> Range<usize>
 
 /// How many of the innermost return addresses of a stack are spanprof's own frames,
 /// found by addresses alone, so that it works without symbols: every sampled
-/// allocation passes through the out-of-line `alloc_slow`, so the stack's frames up
-/// to the outermost one in that function (whose bounds the unwinder's tables give,
-/// `.eh_frame`, which stripping keeps) are the sampler's and the allocator's. What
-/// called `alloc_slow` is not told apart by address: the shim (`__rust_alloc`, the
-/// `GlobalAlloc` method) when it is a function of its own, or the program's function
-/// when link-time optimisation inlined the shim into it; so those frames stay, and
-/// once named (`spanprof symbolize`) the shim's are trimmed by name. `None` when no
-/// frame is in `alloc_slow`.
+/// allocation passes through the out-of-line `alloc_slow` and the allocation hook
+/// `hooks::alloc`, so the stack's frames up to the outermost one in either function
+/// (their bounds come from the unwinder's tables, `.eh_frame`, which stripping keeps)
+/// are the sampler's and the allocator's. Both are looked for: the compiler may
+/// inline the hook into `alloc_slow`, or make the hook a tail call that leaves no
+/// `alloc_slow` frame. What called `alloc_slow` is not told apart by address: the
+/// shim (`__rust_alloc`, the `GlobalAlloc` method) when it is a function of its own,
+/// or the program's function when link-time optimisation inlined the shim into it;
+/// so those frames stay, and once named (`spanprof symbolize`) the shim's are
+/// trimmed by name. `None` when no frame is in either.
 fn own_frames(ips: &[usize]) -> Option<usize> {
-    let slow = function_start(crate::alloc_slow as *const () as usize + 1)?;
+    let anchors = [
+        crate::alloc_slow as *const () as usize,
+        crate::profile::hooks::alloc as *const () as usize,
+    ]
+    .map(|f| function_start(f + 1));
     // The sampler's frames come first: look no deeper than they can go.
     let near = ips.len().min(crate::profile::sample::OWN_FRAMES + 8);
     (0..near)
         .rev()
-        .find(|&i| function_start(ips[i]) == Some(slow))
+        .find(|&i| {
+            let f = function_start(ips[i]);
+            f.is_some() && anchors.contains(&f)
+        })
         .map(|i| i + 1)
 }
 
