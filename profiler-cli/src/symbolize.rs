@@ -480,6 +480,90 @@ mod tests {
         assert_eq!(q("f", None), "f");
     }
 
+    fn loc(address: u64, names: &[&str]) -> Location {
+        let n = names.len();
+        Location {
+            address,
+            mapping: None,
+            offset: address,
+            lines: names
+                .iter()
+                .enumerate()
+                .map(|(i, f)| Line {
+                    function: f.to_string(),
+                    file: None,
+                    line: None,
+                    inlined: i + 1 < n,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn named_stacks_are_trimmed_again_and_interned() {
+        let mut p = Profile {
+            locations: vec![
+                loc(1, &["__rustc::__rust_alloc"]),
+                loc(2, &["alloc::alloc::alloc", "app::leaf"]),
+                loc(3, &["app::main"]),
+                loc(4, &["__rust_alloc"]),
+                loc(0, &[TRUNCATED]),
+                loc(5, &["std::rt::lang_start"]),
+            ],
+            stacks: vec![
+                Stack {
+                    locations: vec![0, 1, 2, 5],
+                },
+                Stack {
+                    locations: vec![3, 1, 2],
+                },
+                Stack {
+                    locations: vec![0, 1, 1, 4],
+                },
+            ],
+            ..Profile::default()
+        };
+        for (stack, n) in [(0, 2), (1, 3), (2, 5)] {
+            p.samples.push(Sample {
+                stack,
+                size: 16,
+                rate: 1,
+                alloc_objects: n,
+                alloc_bytes: 16 * n,
+                alloc_objects_est: n as f64,
+                ..Sample::default()
+            });
+        }
+        retrim(&mut p);
+        let names = |p: &Profile, s: u32| -> Vec<String> {
+            p.frames(s).map(|f| f.name().into_owned()).collect()
+        };
+        // The shim goes, everything below main goes; the two stacks that differed
+        // only in their shim frame are one, and so are their samples.
+        assert_eq!(p.stacks.len(), 2);
+        assert_eq!(
+            names(&p, 0),
+            ["alloc::alloc::alloc", "app::leaf", "app::main"]
+        );
+        // A cut stack keeps its marker at the root, and recursion stays two frames.
+        assert_eq!(
+            names(&p, 1),
+            [
+                "alloc::alloc::alloc",
+                "app::leaf",
+                "alloc::alloc::alloc",
+                "app::leaf",
+                TRUNCATED
+            ]
+        );
+        assert_eq!(p.samples.len(), 2);
+        assert_eq!(p.samples[0].alloc_objects, 5);
+        assert_eq!(p.samples[0].alloc_objects_est, 5.0);
+        assert_eq!(p.samples[1].alloc_objects, 5);
+        // Only the locations the stacks use are left.
+        assert_eq!(p.locations.len(), 3);
+    }
+
     #[test]
     fn debug_files_are_looked_for_by_build_id() {
         let c = debug_file_candidates("abcdef12");
