@@ -197,23 +197,6 @@ fn sampling_on_but_nothing_sampled_suggests_a_smaller_rate() {
     );
 }
 
-/// The `sample_program` example, built by `cargo test` beside this test's `deps/`.
-fn sample_program() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let program = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("examples")
-        .join(format!("sample_program{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        program.is_file(),
-        "{} is missing: build it with `cargo test -p spanprof-cli`",
-        program.display()
-    );
-    program
-}
-
 #[test]
 fn a_run_that_sampled_nothing_is_not_told_to_run_as_it_did() {
     let d = tempfile::tempdir().unwrap();
@@ -221,7 +204,7 @@ fn a_run_that_sampled_nothing_is_not_told_to_run_as_it_did() {
     let out = spanprof()
         .current_dir(d.path())
         .args(["run", "--no-svg", "--rate", &rate, "--"])
-        .arg(sample_program())
+        .arg(example("sample_program"))
         .assert()
         .success()
         .get_output()

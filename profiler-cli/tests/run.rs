@@ -8,31 +8,8 @@ use common::*;
 use predicates::prelude::*;
 use std::path::PathBuf;
 
-/// The `sample_program` example, which `cargo test` builds next to this test's
-/// `deps/` folder (it is an example so that `cargo install` does not install it).
-fn sample_program() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("tests run from <target>/<profile>/deps");
-    let program = profile_dir
-        .join("examples")
-        .join(format!("sample_program{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        program.is_file(),
-        "{} is missing: build it with `cargo test -p spanprof-cli` (or `cargo build -p spanprof-cli --example sample_program`)",
-        program.display()
-    );
-    program
-}
-
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("run-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir(&format!("run-{name}"))
 }
 
 #[test]
@@ -42,7 +19,7 @@ fn run_writes_the_profile_prints_the_report_and_draws_the_flamegraph() {
     spanprof()
         .current_dir(&dir)
         .args(["run", "--rate", "1", "-o", "p.json", "--svg", "h.svg", "--"])
-        .arg(sample_program())
+        .arg(example("sample_program"))
         .arg("ok")
         .assert()
         .success()
@@ -65,7 +42,7 @@ fn without_samples_the_flamegraph_uses_site_stacks() {
     spanprof()
         .current_dir(&dir)
         .args(["run", "--rate", "0", "--"])
-        .arg(sample_program())
+        .arg(example("sample_program"))
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -81,7 +58,7 @@ fn a_failing_program_is_still_rendered_and_its_status_kept() {
     spanprof()
         .current_dir(&dir)
         .args(["run", "--no-svg", "--"])
-        .arg(sample_program())
+        .arg(example("sample_program"))
         .args(["fail", "7"])
         .assert()
         .code(7)
@@ -98,7 +75,7 @@ fn no_profile_is_an_error_that_names_the_likely_cause() {
     spanprof()
         .current_dir(&dir)
         .args(["run", "--"])
-        .arg(sample_program())
+        .arg(example("sample_program"))
         .arg("no-profile")
         .assert()
         .code(1)
@@ -128,7 +105,7 @@ fn arguments_that_are_not_utf8_are_kept_lossily_not_fatal() {
     spanprof()
         .current_dir(&dir)
         .args(["run", "--no-svg", "--"])
-        .arg(sample_program())
+        .arg(example("sample_program"))
         .arg("ok")
         .arg(std::ffi::OsStr::from_bytes(b"caf\xe9-\xff"))
         .assert()

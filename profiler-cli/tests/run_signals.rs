@@ -5,35 +5,17 @@
 //! (as a terminal's Ctrl-C is) reaches the program twice, once from `spanprof run`,
 //! and changes nothing.
 
+mod common;
+
+use common::example;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn sample_program() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("tests run from <target>/<profile>/deps");
-    let program = profile_dir
-        .join("examples")
-        .join(format!("sample_program{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        program.is_file(),
-        "{} is missing: build it with `cargo test -p spanprof-cli`",
-        program.display()
-    );
-    program
-}
-
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("run-signals-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir(&format!("run-signals-{name}"))
 }
 
 struct Outcome {
@@ -52,7 +34,7 @@ fn run_and_stop(name: &str, sig: libc::c_int, to_group: bool) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_spanprof"));
     cmd.current_dir(&dir)
         .args(["run", "--rate", "4096", "--no-svg", "-o", "p.json", "--"])
-        .arg(sample_program())
+        .arg(example("sample_program"))
         .arg("wait")
         .env_remove("SPANPROF_OUT")
         .env_remove("SPANPROF_RATE")

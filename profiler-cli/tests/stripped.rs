@@ -7,35 +7,13 @@
 
 mod common;
 
-use common::{decode_pprof, spanprof};
+use common::{decode_pprof, example, spanprof};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The `strip_me` example, which `cargo test` builds next to this test's `deps/`.
-fn example() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("tests run from <target>/<profile>/deps");
-    let program = dir
-        .join("examples")
-        .join(format!("strip_me{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        program.is_file(),
-        "{} is missing: build it with `cargo test -p spanprof-cli`",
-        program.display()
-    );
-    program
-}
-
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("stripped-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch_dir(&format!("stripped-{name}"))
 }
 
 /// In `dir`: `strip_me.full` (a copy of the example) and `strip_me` (stripped of
@@ -43,7 +21,7 @@ fn temp_dir(name: &str) -> PathBuf {
 fn binaries(dir: &Path) -> (PathBuf, PathBuf) {
     let full = dir.join("strip_me.full");
     let stripped = dir.join("strip_me");
-    std::fs::copy(example(), &full).unwrap();
+    std::fs::copy(example("strip_me"), &full).unwrap();
     let status = Command::new("strip")
         .arg("--strip-all")
         .arg("-o")

@@ -8,6 +8,35 @@ use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// The example `name` of this package, which `cargo test` builds beside the test's
+/// `deps/` folder (`sample_program` is an example so that `cargo install` leaves it
+/// out). `cargo test --test X` alone builds no examples: the message says what to run.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from <target>/<profile>/deps");
+    let program = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        program.is_file(),
+        "{} is missing: build it with `cargo test -p spanprof-cli` (or `cargo build -p spanprof-cli --example {name}`)",
+        program.display()
+    );
+    program
+}
+
+/// A fresh folder under cargo's test scratch folder, named after the test and pid.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 pub fn spanprof() -> Command {
     let mut c = Command::cargo_bin("spanprof").unwrap();
     c.env_remove("SPANPROF_OUT").env_remove("SPANPROF_RATE");
