@@ -42,6 +42,7 @@ use crate::profile::counters::{self, ThreadTable};
 use crate::profile::sample::{self, MAX_FRAMES, RATE};
 use crate::profile::tags;
 use crate::size_class::{PAGE_SIZE, class_size, large_pages};
+use crate::span::Span;
 
 /// `ThreadProf::ctx` while the thread is suspended: never an interned context (ids
 /// stay below `context::MAX_CTX`), and non-zero, so the allocation fast path sends
@@ -264,16 +265,22 @@ fn maybe_sample(cache: &mut ThreadCache, slot: u64) -> Option<u32> {
     id
 }
 
-/// The hooked part of a free: charges a tagged block to its context and sample.
-/// Runs before the block is actually freed. Returns whether the block is the
-/// profiler's (tagged [`tags::PROFILER`]): it is then freed on the profiler's books.
-pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout, class: usize) -> bool {
-    let s = if c.is_null() {
+/// The span of block `p` of `class`: through the thread's cache when it has one (its
+/// current span needs no page-map lookup), else through the page map.
+fn span_for(heap: &Heap, c: *mut ThreadCache, p: *mut u8, class: usize) -> *mut Span {
+    if c.is_null() {
         heap.span_of(p as usize)
     } else {
         // SAFETY: the calling thread's own live cache.
         unsafe { (*c).span_of(heap, p, class) }
-    };
+    }
+}
+
+/// The hooked part of a free: charges a tagged block to its context and sample.
+/// Runs before the block is actually freed. Returns whether the block is the
+/// profiler's (tagged [`tags::PROFILER`]): it is then freed on the profiler's books.
+pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout, class: usize) -> bool {
+    let s = span_for(heap, c, p, class);
     if s.is_null() {
         return false;
     }
@@ -318,12 +325,7 @@ pub fn on_resize(
     new_size: usize,
     class: usize,
 ) -> bool {
-    let s = if c.is_null() {
-        heap.span_of(p as usize)
-    } else {
-        // SAFETY: the calling thread's own live cache.
-        unsafe { (*c).span_of(heap, p, class) }
-    };
+    let s = span_for(heap, c, p, class);
     if s.is_null() {
         return false;
     }
