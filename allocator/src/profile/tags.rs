@@ -97,19 +97,28 @@ pub fn set(span: &Span, p: usize, tag: u32) -> bool {
     true
 }
 
-/// Takes (and clears) the tag of slot `p`, or 0.
-pub fn take(span: &Span, p: usize) -> u32 {
+/// The tag cell of slot `p`, when the span has a table.
+fn cell(span: &Span, p: usize) -> Option<&AtomicU32> {
     let t = table(span);
     if t.is_null() {
-        return 0;
+        return None;
     }
     let i = slot_index(span, p);
     if i >= TABLE_BYTES / 4 {
-        return 0;
+        return None;
     }
-    // SAFETY: i < 1024 slots of the live table record. Only the thread freeing the
-    // slot touches its tag now, so a load and a store suffice (no atomic swap).
-    let tag = unsafe { &*t.add(i) };
+    // SAFETY: i < 1024 slots of the live table record, which lives as long as the
+    // span holds it.
+    Some(unsafe { &*t.add(i) })
+}
+
+/// Takes (and clears) the tag of slot `p`, or 0.
+pub fn take(span: &Span, p: usize) -> u32 {
+    let Some(tag) = cell(span, p) else {
+        return 0;
+    };
+    // Only the thread freeing the slot touches its tag now, so a load and a store
+    // suffice (no atomic swap).
     let v = tag.load(Ordering::Acquire);
     if v != 0 {
         tag.store(0, Ordering::Relaxed);
@@ -119,16 +128,7 @@ pub fn take(span: &Span, p: usize) -> u32 {
 
 /// The tag of slot `p`, or 0, left in place (an object resized where it is).
 pub fn peek(span: &Span, p: usize) -> u32 {
-    let t = table(span);
-    if t.is_null() {
-        return 0;
-    }
-    let i = slot_index(span, p);
-    if i >= TABLE_BYTES / 4 {
-        return 0;
-    }
-    // SAFETY: i < 1024 slots of the live table record.
-    unsafe { (*t.add(i)).load(Ordering::Acquire) }
+    cell(span, p).map_or(0, |tag| tag.load(Ordering::Acquire))
 }
 
 /// Frees a span's table (the span is going back to the page heap).
