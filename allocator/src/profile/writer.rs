@@ -10,8 +10,17 @@
 //! (allocator, per context, samples), symbolizes the sampled stacks once
 //! (`symbolize.rs`), and serializes the format of `format.rs`; all of it runs with
 //! the hooks suspended.
-//! Files are written to a temporary file in the same folder and renamed over the
-//! target, so a reader never sees half a profile.
+//!
+//! Where a profile goes (`write_atomic`, the rule the CLI's `-o` follows too): a
+//! symlink is followed through its whole chain and the link stays a link (a dangling
+//! one creates its target, as a shell redirection does); a regular file, or a path
+//! that does not exist yet, is written to a temporary file in the target's own folder
+//! (one filesystem), flushed and renamed over the target, so a reader never sees half
+//! a profile and a failed write leaves the previous one intact (a replaced file keeps
+//! its permission bits); a character device (`/dev/null`) or a FIFO is opened and
+//! written in place, never replaced (a FIFO with no reader holds the write, and so the
+//! exit, until one opens it, as a shell redirection would); a directory, a socket or a
+//! block device is refused with an error line and nothing is written.
 
 use std::fs;
 use std::io::{self, Write};
@@ -322,43 +331,159 @@ pub fn expand_path(pattern: &str) -> PathBuf {
     PathBuf::from(pattern.replace("%p", &std::process::id().to_string()))
 }
 
-/// Builds the profile and writes it to `path` atomically (temporary file in the same
-/// folder, then rename). The previous file at `path`, if any, stays intact on error.
+/// Builds the profile and writes it to `path` by the rule of [`write_atomic`]: atomically
+/// (temporary file in the target's folder, then rename) over a regular file or a new
+/// path, through symlinks; in place to a character device or a FIFO. The previous file
+/// at `path`, if any, stays intact on error.
 pub fn write_profile(path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
     hooks::suspended(|| write_built(path).map(drop))
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename; first removes the
-/// temporary files that killed writers left for the same path.
+/// Writes `bytes` to `path` by the kind of file it names (see the module doc):
+/// through a temporary file and a rename over a regular file or a new path (after
+/// following symlinks; first removing the temporary files that killed writers left
+/// for the same target), in place to a character device or a FIFO; a directory or
+/// another kind is an error. Allocates (paths), so runs with the hooks suspended;
+/// never panics.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = path
+    match target(path)? {
+        Target::Replace { file, mode } => replace_file(&file, bytes, mode),
+        Target::InPlace => in_place(path, bytes),
+    }
+}
+
+/// How a profile reaches the file a path names.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// Write a temporary file beside `file` and rename it over `file`: the regular
+    /// file (or new path) at the end of the path's symlinks. `mode`: the permission
+    /// bits of the file replaced, kept.
+    Replace { file: PathBuf, mode: Option<u32> },
+    /// Open the path for writing and write (a character device or a FIFO).
+    InPlace,
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_string())
+}
+
+/// Decides how to write to `path`, or why not.
+fn target(path: &Path) -> io::Result<Target> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    // `metadata` follows every link of a chain.
+    match fs::metadata(path) {
+        Ok(m) => {
+            let t = m.file_type();
+            if t.is_file() {
+                let is_link = fs::symlink_metadata(path).is_ok_and(|l| l.file_type().is_symlink());
+                let file = if is_link {
+                    fs::canonicalize(path)?
+                } else {
+                    path.to_path_buf()
+                };
+                let mode = Some(m.permissions().mode() & 0o7777);
+                Ok(Target::Replace { file, mode })
+            } else if t.is_char_device() || t.is_fifo() {
+                Ok(Target::InPlace)
+            } else if t.is_dir() {
+                Err(invalid("is a folder, not a file"))
+            } else if t.is_socket() {
+                Err(invalid(
+                    "is a socket; profiles go to regular files (or new paths), character devices and FIFOs",
+                ))
+            } else if t.is_block_device() {
+                Err(invalid(
+                    "is a block device; profiles go to regular files (or new paths), character devices and FIFOs",
+                ))
+            } else {
+                Err(invalid(
+                    "is neither a file, a character device nor a FIFO; profiles go to those",
+                ))
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Target::Replace {
+            file: dangling_end(path)?,
+            mode: None,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The path at the end of `path`'s chain of symlinks, when that end does not exist
+/// (a dangling link, or no link at all: `path` itself). Relative link targets are
+/// taken from the link's folder, as the kernel does.
+fn dangling_end(path: &Path) -> io::Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    // Linux's own limit on links followed in one lookup.
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&p)?;
+                p = match p.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
+}
+
+/// Writes `bytes` to `.NAME.PID.tmp` beside `file`, flushes it to disk and renames it
+/// over `file` (keeping `mode`); the temporary file is removed on error.
+fn replace_file(file: &Path, bytes: &[u8], mode: Option<u32>) -> io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let name = file
         .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
-    let dir = match path.parent() {
+        .ok_or_else(|| invalid("the path names no file"))?;
+    let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if path.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "is a folder, not a file",
-        ));
-    }
     let name = name.to_string_lossy();
     let stem = temp_stem(&name);
     let tmp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
     remove_stale_temps(&dir, stem);
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
+    let create = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true) // never through a symlink or into someone else's file
+            .mode(0o666)
+            .open(&tmp)
+    };
+    let mut f = match create() {
+        // Our own leftover (an earlier process with the same pid): ours to remove.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(&tmp)?;
+            create()?
+        }
+        other => other?,
+    };
+    let result = f
+        .write_all(bytes)
+        .and_then(|()| match mode {
+            Some(m) => f.set_permissions(fs::Permissions::from_mode(m)),
+            None => Ok(()),
+        })
+        .and_then(|()| f.sync_all())
+        .and_then(|()| fs::rename(&tmp, file));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Opens `path` (a character device or a FIFO) for writing and writes `bytes` to it:
+/// no temporary file, no rename, no truncation, no fsync (a FIFO has none).
+fn in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOCTTY) // a terminal named here never becomes ours
+        .open(path)?
+        .write_all(bytes)
 }
 
 /// The part of a temporary file's name that comes from the target's name: all of it,
@@ -651,5 +776,120 @@ fn stat(stack: Vec<u32>, class: usize, t: &Totals) -> SiteStat {
         frees: t.frees,
         live_objects: t.allocs.saturating_sub(t.frees),
         live_bytes: t.slot_bytes.saturating_sub(t.freed_bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt, symlink};
+
+    /// A fresh folder for one test (no tempfile: the runtime crate has no such dependency).
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("spanprof-writer-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn mkfifo(path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: c is a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    }
+
+    #[test]
+    fn writer_targets_by_kind_of_file() {
+        let dir = scratch("kinds");
+        assert_eq!(target(Path::new("/dev/null")).unwrap(), Target::InPlace);
+        mkfifo(&dir.join("fifo"));
+        assert_eq!(target(&dir.join("fifo")).unwrap(), Target::InPlace);
+        let e = target(&dir).unwrap_err();
+        assert!(e.to_string().contains("is a folder, not a file"), "{e}");
+        // A new path, a regular file (its mode kept), a link to one (its end).
+        assert_eq!(
+            target(&dir.join("new.json")).unwrap(),
+            Target::Replace {
+                file: dir.join("new.json"),
+                mode: None
+            }
+        );
+        fs::write(dir.join("old.json"), "x").unwrap();
+        fs::set_permissions(dir.join("old.json"), fs::Permissions::from_mode(0o640)).unwrap();
+        symlink("old.json", dir.join("link")).unwrap();
+        let real = fs::canonicalize(dir.join("old.json")).unwrap();
+        assert_eq!(
+            target(&dir.join("link")).unwrap(),
+            Target::Replace {
+                file: real,
+                mode: Some(0o640)
+            }
+        );
+        // A dangling link, through a chain with a relative target: its end is created.
+        fs::create_dir(dir.join("sub")).unwrap();
+        symlink("sub/made.json", dir.join("dangling")).unwrap();
+        symlink("dangling", dir.join("chain")).unwrap();
+        assert_eq!(
+            target(&dir.join("chain")).unwrap(),
+            Target::Replace {
+                file: dir.join("sub/made.json"),
+                mode: None
+            }
+        );
+        // A loop of links is an error, not a hang.
+        symlink("loop2", dir.join("loop1")).unwrap();
+        symlink("loop1", dir.join("loop2")).unwrap();
+        assert_eq!(
+            target(&dir.join("loop1")).unwrap_err().raw_os_error(),
+            Some(libc::ELOOP)
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn writer_goes_through_links_and_leaves_devices_in_place() {
+        let dir = scratch("write");
+        fs::write(dir.join("old.json"), "previous").unwrap();
+        fs::set_permissions(dir.join("old.json"), fs::Permissions::from_mode(0o640)).unwrap();
+        symlink("old.json", dir.join("link")).unwrap();
+        write_atomic(&dir.join("link"), b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(dir.join("link"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(dir.join("old.json")).unwrap(), b"new");
+        let mode = fs::metadata(dir.join("old.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+        symlink("made.json", dir.join("dangling")).unwrap();
+        write_atomic(&dir.join("dangling"), b"made").unwrap();
+        assert!(
+            fs::symlink_metadata(dir.join("dangling"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(dir.join("made.json")).unwrap(), b"made");
+        write_atomic(Path::new("/dev/null"), b"gone").unwrap();
+        assert!(
+            fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        // No temporary file is left anywhere.
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["dangling", "link", "made.json", "old.json"]);
+        let _ = fs::remove_dir_all(&dir);
     }
 }
