@@ -27,6 +27,9 @@ pub fn run(dir: &Path) -> Result<(String, Vec<PathBuf>)> {
     let json = serde_json::to_vec_pretty(&profile)
         .map_err(|e| CliError::new(file, format!("cannot serialise: {e}")))?;
     write(file, &json)?;
+    // The file keeps every frame; what is drawn from it starts at the allocating code.
+    let mut profile = profile;
+    crate::trim::alloc_frames(&mut profile);
 
     let look = flame::Look {
         title: None,

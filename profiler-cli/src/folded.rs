@@ -168,23 +168,10 @@ pub fn user_frames(p: &Profile) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The allocation functions every allocation passes through: the global-allocator
-/// shims and std's `alloc`, `RawVec` and `Box` allocation code.
+/// The allocation functions every allocation passes through (see
+/// [`crate::trim::is_alloc_machinery`]).
 fn is_alloc_machinery(f: &FrameRef<'_>) -> bool {
-    const FILES: [&str; 4] = [
-        "/library/alloc/src/alloc.rs",
-        "/library/alloc/src/raw_vec",
-        "/library/alloc/src/boxed",
-        "/library/core/src/alloc/",
-    ];
-    let name = f.name();
-    name.starts_with("__rust")
-        || name.starts_with("__rdl")
-        || name.starts_with("alloc::alloc::")
-        || name.starts_with("alloc::raw_vec::")
-        || f.file.is_some_and(|file| {
-            file.starts_with("/rustc/") && FILES.iter().any(|m| file.contains(m))
-        })
+    crate::trim::is_alloc_machinery(f.function, f.file)
 }
 
 fn is_lib_file(file: &str) -> bool {

@@ -16,6 +16,7 @@ mod progress;
 mod report;
 mod run;
 mod symbolize;
+mod trim;
 mod workload;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -58,6 +59,8 @@ enum Command {
         /// How many sites and stacks to list.
         #[arg(long, default_value_t = 10)]
         top: usize,
+        #[command(flatten)]
+        frames: trim::FrameOpts,
     },
     /// Draw a flamegraph SVG of the heap.
     Flamegraph {
@@ -67,6 +70,8 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         stacks: folded::StackOpts,
+        #[command(flatten)]
+        frames: trim::FrameOpts,
         /// Draw top-down (icicle graph).
         #[arg(long)]
         icicle: bool,
@@ -82,6 +87,8 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         stacks: folded::StackOpts,
+        #[command(flatten)]
+        frames: trim::FrameOpts,
     },
     /// Write a gzipped pprof protobuf (Go's heap sample types) for `go tool pprof`.
     Pprof {
@@ -89,6 +96,8 @@ enum Command {
         /// Output file (`-` = stdout).
         #[arg(short, long, default_value = "heap.pb.gz")]
         output: PathBuf,
+        #[command(flatten)]
+        frames: trim::FrameOpts,
     },
     /// Name a stripped binary's unresolved frames from an unstripped copy or debug files
     ///
@@ -120,6 +129,8 @@ debug file in /usr/lib/debug/.build-id/xx/yyyy.debug or debuginfod's cache
         output: PathBuf,
         #[command(flatten)]
         stacks: folded::StackOpts,
+        #[command(flatten)]
+        frames: trim::FrameOpts,
         #[arg(long)]
         icicle: bool,
         #[arg(long)]
@@ -189,8 +200,20 @@ fn stdout(text: &str) -> Result<()> {
     write_output(Path::new("-"), text.as_bytes())
 }
 
-fn folded_lines(profile: &Path, opts: &folded::StackOpts) -> Result<Vec<String>> {
-    let p = load::load(profile)?;
+/// Loads a profile for display: its stacks trimmed of the allocation machinery
+/// unless `frames` keeps it.
+fn load_shown(profile: &Path, frames: trim::FrameOpts) -> Result<spanprof::Profile> {
+    let mut p = load::load(profile)?;
+    trim::apply(&mut p, frames);
+    Ok(p)
+}
+
+fn folded_lines(
+    profile: &Path,
+    opts: &folded::StackOpts,
+    frames: trim::FrameOpts,
+) -> Result<Vec<String>> {
+    let p = load_shown(profile, frames)?;
     let f = folded::fold(&p, &profile.display().to_string(), opts)?;
     Ok(f.iter().map(|(s, w)| format!("{s} {w}")).collect())
 }
@@ -202,8 +225,9 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             format,
             top,
+            frames,
         } => {
-            let r = report::build(&load::load(&profile)?, top);
+            let r = report::build(&load_shown(&profile, frames)?, top);
             match format {
                 Format::Text => stdout(&report::render_text(&r)),
                 Format::Json => stdout(&json(&r)),
@@ -213,11 +237,12 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             output,
             stacks,
+            frames,
             icicle,
             title,
         } => {
             check_not_input(&output, &[&profile])?;
-            let lines = folded_lines(&profile, &stacks)?;
+            let lines = folded_lines(&profile, &stacks, frames)?;
             let look = flame::Look { title, icicle };
             let svg = flame::svg(&profile.display().to_string(), &lines, &stacks, &look)?;
             write_output(&output, &svg)
@@ -226,15 +251,20 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             output,
             stacks,
+            frames,
         } => {
             check_not_input(&output, &[&profile])?;
-            let p = load::load(&profile)?;
+            let p = load_shown(&profile, frames)?;
             let f = folded::fold(&p, &profile.display().to_string(), &stacks)?;
             write_output(&output, folded::render(&f).as_bytes())
         }
-        Command::Pprof { profile, output } => {
+        Command::Pprof {
+            profile,
+            output,
+            frames,
+        } => {
             check_not_input(&output, &[&profile])?;
-            let p = load::load(&profile)?;
+            let p = load_shown(&profile, frames)?;
             write_output(
                 &output,
                 &pprof::gzipped(&p, &profile.display().to_string())?,
@@ -262,12 +292,13 @@ fn run(cli: Cli) -> Result<()> {
             after,
             output,
             stacks,
+            frames,
             icicle,
             title,
             top,
         } => {
             check_not_input(&output, &[&before, &after])?;
-            let (b, a) = (load::load(&before)?, load::load(&after)?);
+            let (b, a) = (load_shown(&before, frames)?, load_shown(&after, frames)?);
             let (bn, an) = (before.display().to_string(), after.display().to_string());
             let (bf, af) = diff::fold_both((&b, &bn), (&a, &an), &stacks)?;
             let look = flame::Look {

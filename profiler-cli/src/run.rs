@@ -41,6 +41,8 @@ pub struct RunArgs {
     /// How many sites and stacks the report lists.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    #[command(flatten)]
+    pub frames: crate::trim::FrameOpts,
     /// The program and its arguments (after `--`).
     #[arg(
         required = true,
@@ -184,7 +186,8 @@ pub fn run(args: RunArgs) -> Result<u8> {
     }
 
     let file = args.output.display().to_string();
-    let profile = load::load(&args.output)?;
+    let mut profile = load::load(&args.output)?;
+    crate::trim::apply(&mut profile, args.frames);
     let mut text = report::render_text(&report::build(&profile, args.top));
     text.push_str(&format!("\nWrote:\n  {file} (profile)\n"));
     if !args.no_svg {

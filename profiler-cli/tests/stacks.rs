@@ -89,8 +89,8 @@ fn a_deep_stack_keeps_128_frames_under_a_truncated_root() {
     // locations for hundreds of frames.
     assert!(p.locations.len() < 40, "{} locations", p.locations.len());
 
-    // Folded: every stack has the one root.
-    let folded = stdout_of(&["folded", path.to_str().unwrap()]);
+    // Folded, every frame kept: every stack has the one root and all 128 frames.
+    let folded = stdout_of(&["folded", "--keep-alloc-frames", path.to_str().unwrap()]);
     let roots: BTreeSet<&str> = folded
         .lines()
         .map(|l| l.split(';').next().unwrap())
@@ -100,6 +100,19 @@ fn a_deep_stack_keeps_128_frames_under_a_truncated_root() {
         let (stack, _) = line.rsplit_once(' ').unwrap();
         assert!(stack.split(';').count() > 128, "{line}");
         assert!(stack.contains(";deep_stack::leaf;"), "{line}");
+    }
+    // Trimmed (the default), the allocation machinery is gone and the innermost
+    // frames are the program's.
+    for line in stdout_of(&["folded", path.to_str().unwrap()]).lines() {
+        let (stack, _) = line.rsplit_once(' ').unwrap();
+        assert!(stack.starts_with(TRUNCATED), "{line}");
+        // `Box::new` is all machinery; of `Vec::with_capacity`, the call the program
+        // made stays, not the `with_capacity_in` and `RawVec` code under it.
+        assert!(
+            stack.ends_with(";deep_stack::leaf")
+                || stack.ends_with(";deep_stack::leaf;alloc::vec::Vec<T>::with_capacity"),
+            "{line}"
+        );
     }
     // The report names the allocating function, not the marker.
     let report = stdout_of(&["report", path.to_str().unwrap()]);
@@ -112,6 +125,7 @@ fn pprof_has_a_location_per_address_and_mappings_with_build_ids() {
     let out = dir.path().join("deep.pb.gz");
     spanprof()
         .arg("pprof")
+        .arg("--keep-alloc-frames")
         .arg(deep_profile())
         .arg("-o")
         .arg(&out)
@@ -220,7 +234,7 @@ fn a_version_1_profile_still_reads_in_every_command() {
 
     let report = stdout_of(&["report", v1]);
     assert!(report.contains("new_order"), "{report}");
-    let folded = stdout_of(&["folded", v1]);
+    let folded = stdout_of(&["folded", "--keep-alloc-frames", v1]);
     assert!((folded_sum(&folded) as f64 - est).abs() <= folded.lines().count() as f64);
     // Frames come out as they went in: outermost first, inlined ones included.
     let first = &samples[0]["frames"];
