@@ -2,6 +2,18 @@
 //! protobuf with Go's four heap sample types, so `go tool pprof` and continuous
 //! profilers read it. A small hand-written protobuf encoder; field numbers from
 //! google/pprof's `profile.proto`.
+//!
+//! Two choices make the file read right in `go tool pprof`:
+//! - `default_sample_type` (field 14) names what the profile is about (see
+//!   [`SampleIndex::for_profile`]), not Go's fixed `inuse_space`, which shows
+//!   `Total samples = 0` for a program that freed everything before it exited.
+//! - `Function.system_name` (field 3) is left empty. pprof's symbolizer
+//!   (`internal/symbolizer/symbolizer.go`, `demangleSingleFunction`) leaves a
+//!   function alone only when `name != ""` and `system_name != name`; otherwise it
+//!   treats the name as demangled C++ and strips every `<…>` and `(…)` group, so
+//!   `apply_all<fn(u32) -> Vec<u8>>` became `apply_all alloc::vec::Vec>` and
+//!   `<Vec<u8> as Clone>::clone` and `<String as Clone>::clone` merged into one
+//!   `::clone`. The profile keeps no mangled symbol to put there instead.
 
 use crate::output::{CliError, Result};
 use flate2::Compression;
@@ -69,6 +81,74 @@ impl Strings {
     }
 }
 
+/// One of Go's four heap sample types, in the order pprof files list them
+/// (`runtime/pprof/protomem.go`): what `go tool pprof -sample_index=NAME` selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SampleIndex {
+    /// Objects allocated over the run (count).
+    #[value(name = "alloc_objects")]
+    AllocObjects,
+    /// Bytes allocated over the run (slot bytes).
+    #[value(name = "alloc_space")]
+    AllocSpace,
+    /// Objects still live when the profile was written (count).
+    #[value(name = "inuse_objects")]
+    InuseObjects,
+    /// Bytes still live when the profile was written (slot bytes).
+    #[value(name = "inuse_space")]
+    InuseSpace,
+}
+
+/// The sample types with their units, in the order the samples' values are written.
+const SAMPLE_TYPES: [(SampleIndex, &str); 4] = [
+    (SampleIndex::AllocObjects, "count"),
+    (SampleIndex::AllocSpace, "bytes"),
+    (SampleIndex::InuseObjects, "count"),
+    (SampleIndex::InuseSpace, "bytes"),
+];
+
+impl SampleIndex {
+    /// The sample type's name in the file (and in `-sample_index`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleIndex::AllocObjects => "alloc_objects",
+            SampleIndex::AllocSpace => "alloc_space",
+            SampleIndex::InuseObjects => "inuse_objects",
+            SampleIndex::InuseSpace => "inuse_space",
+        }
+    }
+
+    /// What `p` is about, written as `default_sample_type` (profile.proto field 14):
+    /// `inuse_space` when the sampled bytes still in use when the profile was
+    /// written are at least a tenth of the sampled bytes allocated (a dump of a
+    /// running program, or a program that holds or leaks much of what it allocated:
+    /// the live heap is the story), else `alloc_space` (a program that freed most of
+    /// what it allocated: the story is the allocation traffic, and the in-use view
+    /// would show only leftovers, or `Total samples = 0`).
+    ///
+    /// Go always writes `inuse_space` because a Go heap profile is read from a
+    /// running program; spanprof profiles are mostly written at exit, after the
+    /// program dropped its data. Both figures are pprof's unbiased estimates, in
+    /// bytes. `spanprof pprof --sample-index` and `go tool pprof -sample_index`
+    /// choose another.
+    pub fn for_profile(p: &Profile) -> SampleIndex {
+        let sum = |f: fn(&spanprof::format::Sample) -> f64| {
+            p.samples
+                .iter()
+                .map(f)
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .sum::<f64>()
+        };
+        let alloc = sum(|s| s.alloc_bytes_est);
+        let inuse = sum(|s| s.inuse_bytes_est);
+        if inuse > 0.0 && inuse * 10.0 >= alloc {
+            SampleIndex::InuseSpace
+        } else {
+            SampleIndex::AllocSpace
+        }
+    }
+}
+
 fn value_type(strings: &mut Strings, ty: &str, unit: &str) -> Msg {
     let mut m = Msg::default();
     m.uint(1, strings.id(ty));
@@ -76,19 +156,16 @@ fn value_type(strings: &mut Strings, ty: &str, unit: &str) -> Msg {
     m
 }
 
-/// Encodes the profile (uncompressed protobuf bytes). The profile's interned tables
-/// map one to one: its mappings (with build IDs), locations (an address with its
-/// lines, inlined first) and stacks; functions are the distinct (name, file) pairs.
-pub fn encode(p: &Profile) -> Vec<u8> {
+/// Encodes the profile (uncompressed protobuf bytes) with `default` as its
+/// `default_sample_type`. The profile's interned tables map one to one: its
+/// mappings (with build IDs), locations (an address with its lines, inlined first)
+/// and stacks; functions are the distinct (name, file) pairs, named as written
+/// (`system_name` empty: see the module's docs).
+pub fn encode(p: &Profile, default: SampleIndex) -> Vec<u8> {
     let mut strings = Strings::new();
     let mut out = Msg::default();
-    for (ty, unit) in [
-        ("alloc_objects", "count"),
-        ("alloc_space", "bytes"),
-        ("inuse_objects", "count"),
-        ("inuse_space", "bytes"),
-    ] {
-        out.msg(1, &value_type(&mut strings, ty, unit));
+    for (ty, unit) in SAMPLE_TYPES {
+        out.msg(1, &value_type(&mut strings, ty.name(), unit));
     }
     let bytes_key = strings.id("bytes");
     for s in &p.samples {
@@ -105,7 +182,11 @@ pub fn encode(p: &Profile) -> Vec<u8> {
             s.inuse_objects_est,
             s.inuse_bytes_est,
         ];
-        sample.packed(2, &values.map(|v| v.max(0.0).round() as u64));
+        // int64 values: NaN and negatives as 0, clamped to i64::MAX.
+        sample.packed(
+            2,
+            &values.map(|v| (v.max(0.0).round() as u64).min(i64::MAX as u64)),
+        );
         let mut label = Msg::default();
         label.uint(1, bytes_key);
         label.uint(3, s.size);
@@ -169,7 +250,8 @@ pub fn encode(p: &Profile) -> Vec<u8> {
                     let mut f = Msg::default();
                     f.uint(1, next);
                     f.uint(2, strings.id(&line.function));
-                    f.uint(3, strings.id(&line.function));
+                    // system_name (3) stays "": equal to name, it makes pprof
+                    // strip generic arguments and merge distinct functions.
                     f.uint(4, strings.id(file));
                     function_msgs.push(f);
                     next
@@ -184,13 +266,11 @@ pub fn encode(p: &Profile) -> Vec<u8> {
     for m in &function_msgs {
         out.msg(5, m);
     }
-    out.uint(9, p.start_unix_ms.saturating_mul(1_000_000));
-    out.uint(
-        10,
-        p.end_unix_ms
-            .saturating_sub(p.start_unix_ms)
-            .saturating_mul(1_000_000),
-    );
+    // time_nanos and duration_nanos are int64: clamp so a far-off clock in a
+    // crafted profile is not read back as a negative time.
+    let nanos = |ms: u64| ms.saturating_mul(1_000_000).min(i64::MAX as u64);
+    out.uint(9, nanos(p.start_unix_ms));
+    out.uint(10, nanos(p.end_unix_ms.saturating_sub(p.start_unix_ms)));
     let period_type = value_type(&mut strings, "space", "bytes");
     out.msg(11, &period_type);
     // The rate in force at the end may be 0 (sampling turned off); the samples know theirs.
@@ -199,9 +279,10 @@ pub fn encode(p: &Profile) -> Vec<u8> {
         .iter()
         .map(|s| s.rate)
         .max()
-        .unwrap_or(p.sample_rate);
+        .unwrap_or(p.sample_rate)
+        .min(i64::MAX as u64); // period is int64
     out.uint(12, period);
-    let default_type = strings.id("inuse_space");
+    let default_type = strings.id(default.name());
     out.uint(14, default_type);
     for s in &strings.list {
         out.bytes(6, s.as_bytes());
@@ -209,13 +290,21 @@ pub fn encode(p: &Profile) -> Vec<u8> {
     out.0
 }
 
-/// The gzipped profile; an error when there are no samples.
+/// The gzipped profile, its default sample type chosen by
+/// [`SampleIndex::for_profile`]; an error when there are no samples.
 pub fn gzipped(p: &Profile, file: &str) -> Result<Vec<u8>> {
+    gzipped_as(p, file, None)
+}
+
+/// The gzipped profile with `default` as its default sample type (`None`: the one
+/// [`SampleIndex::for_profile`] chooses); an error when there are no samples.
+pub fn gzipped_as(p: &Profile, file: &str, default: Option<SampleIndex>) -> Result<Vec<u8>> {
     if let Some(hint) = crate::report::no_samples_hint(p) {
         return Err(CliError::new(file, hint));
     }
+    let default = default.unwrap_or_else(|| SampleIndex::for_profile(p));
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&encode(p))
+    gz.write_all(&encode(p, default))
         .and_then(|()| gz.finish())
         .map_err(|e| CliError::new(file, format!("cannot compress: {e}")))
 }

@@ -250,7 +250,8 @@ fn pprof_decodes_with_go_heap_types() {
         ]
     );
     assert_eq!((s(p.period_type.0), s(p.period_type.1)), ("space", "bytes"));
-    assert_eq!(s(p.default_sample_type), "inuse_space");
+    // The demo frees everything: the default is what it allocated (pprof.rs).
+    assert_eq!(s(p.default_sample_type), "alloc_space");
     let v = profile_value();
     assert_eq!(p.period, 4096);
     assert_eq!(v["sample_rate"], 4096);
