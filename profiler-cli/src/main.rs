@@ -96,6 +96,11 @@ enum Command {
         /// Output file (`-` = stdout).
         #[arg(short, long, default_value = "heap.pb.gz")]
         output: PathBuf,
+        /// The sample type `go tool pprof` shows by default (default: inuse_space
+        /// when at least a tenth of the sampled bytes were still in use when the
+        /// profile was written, else alloc_space).
+        #[arg(long, value_enum, value_name = "TYPE")]
+        sample_index: Option<pprof::SampleIndex>,
         #[command(flatten)]
         frames: trim::FrameOpts,
     },
@@ -262,12 +267,13 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             output,
             frames,
+            sample_index,
         } => {
             check_not_input(&output, &[&profile])?;
             let p = load_shown(&profile, frames)?;
             write_output(
                 &output,
-                &pprof::gzipped(&p, &profile.display().to_string())?,
+                &pprof::gzipped_as(&p, &profile.display().to_string(), sample_index)?,
             )
         }
         Command::Symbolize {
