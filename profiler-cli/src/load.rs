@@ -1,6 +1,22 @@
 //! Reading a profile: every way a file can fail to be a spanprof profile becomes one
 //! clear error naming the file.
 //!
+//! Every subcommand that reads a profile reads it here, so two rules hold for all:
+//!
+//! - **Bounded input.** At most [`DEFAULT_MAX_PROFILE_BYTES`] (1 GiB) are read, or
+//!   what `SPANPROF_MAX_PROFILE_BYTES` says (bytes, or with a suffix: `512MiB`, `2GiB`,
+//!   `3G`; `KiB`/`K` are 1024, `KB` 1000, and so on): a larger file is refused before
+//!   it is read and an endless stream (`/dev/zero`, a pipe that never closes) after
+//!   limit + 1 bytes, with one line saying how to raise the limit. Input that does not
+//!   start with `{` cannot be a profile: after its first MiB it is refused as "not
+//!   JSON" (or not an object) without reading the rest.
+//! - **Checked sums.** Every counter the commands add up or multiply (the totals of
+//!   `classes`, `large`, `site_stats` and `samples`, the report's requested bytes, the
+//!   sizes the audit rounds to slots) is checked at load: a crafted profile whose sums
+//!   overflow is an error naming the table and field
+//!   (`classes: allocs overflow u64 when summed`), never a wrapped number. Estimates
+//!   must be finite and not negative, and their sums fit pprof's `int64` values.
+//!
 //! Version 2 files parse straight into [`Profile`]; version 1 files (every sample
 //! with its own frames) parse into their own shape and are interned into the
 //! version-2 model as they are converted, moving their strings. Either way the
@@ -29,20 +45,171 @@ pub fn load(path: &Path) -> Result<Profile> {
     Ok(profile)
 }
 
+/// The most bytes a profile may have unless `SPANPROF_MAX_PROFILE_BYTES` says
+/// otherwise: 1 GiB. The runtime's tables bound what it writes (65,536 stacks,
+/// 262,144 samples): real profiles are kilobytes to a few hundred MiB (10 M sampled
+/// allocations over 1,000 stacks make 0.8 MB), and parsing takes a few times the
+/// file's size in memory, so 1 GiB passes every profile spanprof writes while an
+/// endless or mistaken input stops after a second or so.
+pub const DEFAULT_MAX_PROFILE_BYTES: u64 = 1 << 30;
+
+/// Input that does not start with `{` is read this far (1 MiB), then refused.
+const SNIFF_BYTES: usize = 1 << 20;
+
+/// The limit on a profile's size, in bytes: `SPANPROF_MAX_PROFILE_BYTES` (see
+/// [`parse_size`]), or [`DEFAULT_MAX_PROFILE_BYTES`] when it is unset or empty. A
+/// value that is not a size is a usage error.
+pub fn max_profile_bytes() -> Result<u64> {
+    const VAR: &str = "SPANPROF_MAX_PROFILE_BYTES";
+    match std::env::var_os(VAR) {
+        None => Ok(DEFAULT_MAX_PROFILE_BYTES),
+        Some(v) if v.is_empty() => Ok(DEFAULT_MAX_PROFILE_BYTES),
+        Some(v) => v.to_str().and_then(parse_size).ok_or_else(|| {
+            CliError::usage(
+                VAR,
+                format!(
+                    "'{}' is not a size: give bytes, or a number with KiB, MiB, GiB, TiB (or K, M, G, T: the same) or KB, MB, GB, TB (powers of 1000), e.g. 2GiB",
+                    v.to_string_lossy()
+                ),
+            )
+        }),
+    }
+}
+
+/// A size in bytes: digits, then optionally spaces and a unit, case-insensitive: `B`;
+/// `K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (powers of 1024); `KB`, `MB`, `GB`, `TB`
+/// (powers of 1000). `None` when it is not one or does not fit in a `u64`.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    if digits == 0 {
+        return None;
+    }
+    let number: u64 = text[..digits].parse().ok()?;
+    let unit: u64 = match text[digits..].trim_start().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(unit)
+}
+
+/// `bytes` as the user would write it back: `1 GiB`, `64 KiB`, else `N bytes`.
+fn shown_size(bytes: u64) -> String {
+    for (unit, name) in [
+        (1u64 << 40, "TiB"),
+        (1 << 30, "GiB"),
+        (1 << 20, "MiB"),
+        (1 << 10, "KiB"),
+    ] {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{} {name}", bytes / unit);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
 fn read(path: &Path) -> Result<Profile> {
     let name = path.display().to_string();
     if path.is_dir() {
         return Err(CliError::new(&name, "is a directory, not a profile"));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    let limit = max_profile_bytes()?;
+    let cannot_read = |e: io::Error| {
         let problem = match e.kind() {
             io::ErrorKind::NotFound => "no such file".to_string(),
             io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => format!("cannot read: {e}"),
         };
         CliError::new(&name, problem)
-    })?;
-    parse(&bytes).map_err(|problem| CliError::new(name, problem))
+    };
+    let too_large = || {
+        CliError::new(
+            &name,
+            format!(
+                "larger than {}, the most a profile may have; set SPANPROF_MAX_PROFILE_BYTES (e.g. SPANPROF_MAX_PROFILE_BYTES=4GiB) to read it",
+                shown_size(limit)
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let known = file
+        .metadata()
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    if known.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    match read_bounded(file, limit, known).map_err(cannot_read)? {
+        Input::Whole(bytes) => parse(&bytes).map_err(|problem| CliError::new(name, problem)),
+        Input::TooLarge => Err(too_large()),
+        Input::NotAnObject(prefix) => Err(CliError::new(name, not_an_object(&prefix, false))),
+    }
+}
+
+/// What [`read_bounded`] read.
+enum Input {
+    /// The whole input.
+    Whole(Vec<u8>),
+    /// More than the limit (what was read is dropped).
+    TooLarge,
+    /// The first [`SNIFF_BYTES`] of an input that does not start with `{` (more follow).
+    NotAnObject(Vec<u8>),
+}
+
+/// Reads `input` to its end, but never more than `limit + 1` bytes (the one more
+/// says that there is more). `known`: the size of a regular file, to read it in one
+/// allocation. Stops early, after [`SNIFF_BYTES`], when the first byte that is not
+/// white space is not `{`.
+fn read_bounded(input: impl io::Read, limit: u64, known: Option<u64>) -> io::Result<Input> {
+    use std::io::Read;
+    let mut input = input.take(limit.saturating_add(1));
+    let mut bytes = Vec::with_capacity(known.map_or(1 << 16, |n| n.min(limit) as usize + 1));
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut object = None;
+    loop {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.len() as u64 > limit {
+            return Ok(Input::TooLarge);
+        }
+        if object.is_none() {
+            object = bytes
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .map(|&b| b == b'{');
+        }
+        if object == Some(false) && bytes.len() >= SNIFF_BYTES {
+            bytes.truncate(SNIFF_BYTES);
+            return Ok(Input::NotAnObject(bytes));
+        }
+    }
+    Ok(Input::Whole(bytes))
+}
+
+/// Why `bytes`, which do not start with `{`, are not a profile: "not JSON" for text,
+/// "not a spanprof profile" for JSON of another shape. `whole`: `bytes` is the whole
+/// input (else its first part, so running out of it is no sign of truncation).
+fn not_an_object(bytes: &[u8], whole: bool) -> String {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Err(e) if whole || !e.is_eof() => json_error(&e),
+        _ => "not a spanprof profile: expected a JSON object".into(),
+    }
 }
 
 /// The one field read before the rest: which format the document is in.
@@ -58,15 +225,7 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Profile, String> {
     match first {
         None => return Err("empty file, not a spanprof profile".into()),
         Some(b'{') => {}
-        Some(_) => {
-            // Say "not JSON" for text, "not a profile" for JSON of another shape.
-            return Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                    Err(e) => json_error(&e),
-                    Ok(_) => "not a spanprof profile: expected a JSON object".into(),
-                },
-            );
-        }
+        Some(_) => return Err(not_an_object(bytes, true)),
     }
     let version: Version = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => format!("not a spanprof profile: {e}"),
@@ -87,6 +246,7 @@ pub fn parse(bytes: &[u8]) -> std::result::Result<Profile, String> {
         }
     };
     check(&profile)?;
+    check_sums(&profile)?;
     Ok(profile)
 }
 
@@ -139,6 +299,140 @@ fn check(p: &Profile) -> std::result::Result<(), String> {
             return bad(format!(
                 "location {i} names mapping {m}, but there are {} mappings",
                 p.mappings.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every counter the commands add up or multiply, checked (see the module doc): the
+/// error names the table and the field. The sums checked bound every partial sum the
+/// commands make (per site stack, per class, per folded stack, in inferno's totals).
+fn check_sums(p: &Profile) -> std::result::Result<(), String> {
+    fn total<T>(
+        rows: &[T],
+        field: impl Fn(&T) -> u64,
+        what: &str,
+    ) -> std::result::Result<u64, String> {
+        rows.iter()
+            .try_fold(0u64, |sum, r| sum.checked_add(field(r)))
+            .ok_or_else(|| format!("{what} overflow u64 when summed"))
+    }
+    fn plus(sum: u64, more: u64, what: &str) -> std::result::Result<u64, String> {
+        sum.checked_add(more)
+            .ok_or_else(|| format!("{what} overflow u64 when summed"))
+    }
+    let (c, l) = (&p.classes, &p.large);
+    // The report's totals: classes, then large.
+    plus(
+        total(c, |c| c.allocs, "classes: allocs")?,
+        l.allocs,
+        "classes and large: allocs",
+    )?;
+    let small_bytes = total(c, |c| c.bytes_allocated, "classes: bytes_allocated")?;
+    plus(
+        small_bytes,
+        l.bytes_allocated,
+        "classes and large: bytes_allocated",
+    )?;
+    plus(
+        total(c, |c| c.live_objects, "classes: live_objects")?,
+        l.allocs.saturating_sub(l.frees),
+        "classes and large: live objects",
+    )?;
+    plus(
+        total(c, |c| c.live_bytes, "classes: live_bytes")?,
+        l.bytes_allocated.saturating_sub(l.bytes_freed),
+        "classes and large: live bytes",
+    )?;
+    total(c, |c| c.refills, "classes: refills")?;
+    // Site stacks: per stack and per class in the report and diff, per folded stack.
+    let s = &p.site_stats;
+    total(s, |s| s.allocs, "site_stats: allocs")?;
+    total(s, |s| s.slot_bytes, "site_stats: slot_bytes")?;
+    total(s, |s| s.requested_bytes, "site_stats: requested_bytes")?;
+    total(s, |s| s.refills, "site_stats: refills")?;
+    total(s, |s| s.live_objects, "site_stats: live_objects")?;
+    total(s, |s| s.live_bytes, "site_stats: live_bytes")?;
+    // The report's requested bytes: each class's from its site stacks (else its slot
+    // bytes), plus large's.
+    let mut requested: HashMap<u32, u64> = HashMap::new();
+    for s in s {
+        *requested.entry(s.class).or_default() += s.requested_bytes; // bounded just above
+    }
+    let small_requested = c
+        .iter()
+        .filter(|c| c.allocs > 0)
+        .map(|c| {
+            requested
+                .get(&c.class)
+                .copied()
+                .unwrap_or(c.bytes_allocated)
+        })
+        .try_fold(0u64, u64::checked_add);
+    let what = "classes, site_stats and large: requested_bytes";
+    let small_requested =
+        small_requested.ok_or_else(|| format!("{what} overflow u64 when summed"))?;
+    plus(small_requested, l.requested_bytes, what)?;
+    // Samples: merged by `symbolize`, estimates summed by the report, folded and pprof.
+    let m = &p.samples;
+    total(m, |s| s.alloc_objects, "samples: alloc_objects")?;
+    total(m, |s| s.alloc_bytes, "samples: alloc_bytes")?;
+    total(m, |s| s.free_objects, "samples: free_objects")?;
+    total(m, |s| s.free_bytes, "samples: free_bytes")?;
+    /// An estimate of a sample, by name.
+    type Estimate = (&'static str, fn(&Sample) -> f64);
+    let estimates: [Estimate; 4] = [
+        ("alloc_objects_est", |s| s.alloc_objects_est),
+        ("alloc_bytes_est", |s| s.alloc_bytes_est),
+        ("inuse_objects_est", |s| s.inuse_objects_est),
+        ("inuse_bytes_est", |s| s.inuse_bytes_est),
+    ];
+    for (name, field) in estimates {
+        // pprof stores values as int64; folded rounds each estimate, the report rounds sums.
+        let mut sum: u64 = 0;
+        for (i, s) in m.iter().enumerate() {
+            let v = field(s);
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!(
+                    "samples: sample {i} has {name} {v}; estimates are finite and not negative"
+                ));
+            }
+            let rounded = v.round();
+            sum = match sum.checked_add(rounded as u64) {
+                Some(sum) if rounded <= i64::MAX as f64 && sum <= i64::MAX as u64 => sum,
+                _ => {
+                    return Err(format!(
+                        "samples: {name} overflow i64 (pprof's value type) when summed"
+                    ));
+                }
+            };
+        }
+    }
+    // The audit adds a header to a finding's size and rounds it up to whole pages.
+    let rust_max = isize::MAX as u64;
+    for site in &p.sites {
+        for (j, f) in site.findings.iter().enumerate() {
+            if let Some(size) = f.size.filter(|&size| size > rust_max) {
+                return Err(format!(
+                    "sites: site {} finding {j} has size {size}, more than any Rust type ({rust_max} bytes)",
+                    site.id
+                ));
+            }
+        }
+    }
+    // ... and subtracts a registered type's size from its slot.
+    for (i, t) in p.types.iter().enumerate() {
+        if t.size > rust_max {
+            return Err(format!(
+                "types: type {i} ({}) has size {}, more than any Rust type ({rust_max} bytes)",
+                t.name, t.size
+            ));
+        }
+        if t.slot_size < t.size {
+            return Err(format!(
+                "types: type {i} ({}) has slot_size {} smaller than its size {}",
+                t.name, t.slot_size, t.size
             ));
         }
     }

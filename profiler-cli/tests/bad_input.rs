@@ -3,15 +3,21 @@
 
 mod common;
 
+use assert_cmd::Command;
 use common::*;
+use std::io::Write;
 use std::path::Path;
 
 /// Runs `args`, expects `code` and a single stderr line starting with `spanprof: <file>: `
 /// and containing `problem`; returns that line.
 fn fails(args: &[&str], dir: &Path, code: i32, file: &str, problem: &str) -> String {
-    let out = spanprof()
+    fails_with(spanprof().args(args), dir, code, file, problem)
+}
+
+/// [`fails`] for a command already given its arguments (and environment).
+fn fails_with(cmd: &mut Command, dir: &Path, code: i32, file: &str, problem: &str) -> String {
+    let out = cmd
         .current_dir(dir)
-        .args(args)
         .assert()
         .code(code)
         .get_output()
@@ -384,4 +390,314 @@ fn dropped_samples_are_said_even_when_some_stacks_were_kept() {
         .unwrap();
     let r: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(r["dropped_samples"], 4469);
+}
+
+/// The environment variable that bounds what is read of a profile.
+const MAX: &str = "SPANPROF_MAX_PROFILE_BYTES";
+
+#[test]
+fn endless_input_is_refused_after_a_bounded_read() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    // /dev/zero is not JSON: refused after its first MiB, not read forever.
+    fails(
+        &["report", "/dev/zero"],
+        dir,
+        1,
+        "/dev/zero",
+        "not JSON: expected value at line 1 column 1",
+    );
+    // Under a lower limit the limit comes first, with how to raise it.
+    fails_with(
+        spanprof().args(["report", "/dev/zero"]).env(MAX, "64KiB"),
+        dir,
+        1,
+        "/dev/zero",
+        "larger than 64 KiB, the most a profile may have; set SPANPROF_MAX_PROFILE_BYTES (e.g. SPANPROF_MAX_PROFILE_BYTES=4GiB) to read it",
+    );
+    // A stream that looks like a profile and never ends (a pipe whose writer keeps
+    // writing) stops at the limit.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spanprof"))
+        .args(["folded", "/dev/stdin", "-o", "out.txt"])
+        .current_dir(dir)
+        .env(MAX, "1MiB")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let spaces = [b' '; 4096];
+        let _ = stdin.write_all(b"{\"version\": 2, ");
+        // Until spanprof stops reading and the pipe breaks.
+        while stdin.write_all(&spaces).is_ok() {}
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "spanprof: /dev/stdin: larger than 1 MiB, the most a profile may have; set SPANPROF_MAX_PROFILE_BYTES (e.g. SPANPROF_MAX_PROFILE_BYTES=4GiB) to read it\n"
+    );
+    assert!(!dir.join("out.txt").exists());
+}
+
+#[test]
+fn a_profile_over_the_limit_is_refused_and_the_limit_can_be_raised() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::copy(demo_profile(), dir.join("p.json")).unwrap();
+    let len = std::fs::metadata(dir.join("p.json")).unwrap().len();
+    write(dir, "heap.svg", "previous");
+    for sub in [
+        "report",
+        "flamegraph",
+        "folded",
+        "pprof",
+        "audit",
+        "symbolize",
+    ] {
+        fails_with(
+            spanprof().args([sub, "p.json"]).env(MAX, "1K"),
+            dir,
+            1,
+            "p.json",
+            "larger than 1 KiB, the most a profile may have",
+        );
+    }
+    fails_with(
+        spanprof()
+            .args(["report", "p.json"])
+            .env(MAX, (len - 1).to_string()),
+        dir,
+        1,
+        "p.json",
+        &format!("larger than {} bytes, the most a profile may have", len - 1),
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("heap.svg")).unwrap(),
+        "previous"
+    );
+    assert!(!dir.join("p.symbolized.json").exists() && !dir.join("heap.pb.gz").exists());
+    // Exactly the limit is read; suffixes and spaces are taken; empty is the default.
+    for limit in [len.to_string(), "2GiB".into(), "1 gb".into(), "".into()] {
+        spanprof()
+            .current_dir(dir)
+            .args(["report", "p.json"])
+            .env(MAX, &limit)
+            .assert()
+            .success();
+    }
+    // Not a size: a usage error naming the variable.
+    for bad in [
+        "lots",
+        "12XB",
+        "-1",
+        "99999999999999999999",
+        "20000000000TiB",
+    ] {
+        fails_with(
+            spanprof().args(["report", "p.json"]).env(MAX, bad),
+            dir,
+            2,
+            MAX,
+            &format!("'{bad}' is not a size"),
+        );
+    }
+}
+
+/// The subcommands that read `p.json`, each writing (if anything) into `out.*`.
+const READERS: [&[&str]; 7] = [
+    &["report", "p.json"],
+    &["audit", "p.json"],
+    &["folded", "p.json", "-o", "out.folded"],
+    &["flamegraph", "p.json", "--stacks", "sites", "-o", "out.svg"],
+    &["pprof", "p.json", "-o", "out.pb.gz"],
+    &["diff", "good.json", "p.json", "-o", "out.diff.svg"],
+    &["symbolize", "p.json", "-o", "out.json"],
+];
+
+/// Writes `v` as `p.json` (beside the demo's profile as `good.json`) and expects every
+/// subcommand that reads it to fail with one line naming `p.json` and `problem`, and
+/// to write nothing.
+fn refused_everywhere(v: &serde_json::Value, problem: &str) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::copy(demo_profile(), dir.join("good.json")).unwrap();
+    write(dir, "p.json", &v.to_string());
+    for args in READERS {
+        fails(args, dir, 1, "p.json", problem);
+    }
+    let mut left: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["good.json", "p.json"], "an output was written");
+}
+
+/// The demo's profile with `table[0].field` at `u64::MAX` and `table[1].field` at 1.
+fn overflowing(table: &str, field: &str) -> serde_json::Value {
+    let mut v = profile_value();
+    v[table][0][field] = u64::MAX.into();
+    v[table][1][field] = 1.into();
+    v
+}
+
+#[test]
+fn counters_whose_sums_overflow_are_refused_naming_the_field() {
+    for field in [
+        "allocs",
+        "bytes_allocated",
+        "live_objects",
+        "live_bytes",
+        "refills",
+    ] {
+        refused_everywhere(
+            &overflowing("classes", field),
+            &format!("classes: {field} overflow u64 when summed"),
+        );
+    }
+    for field in [
+        "allocs",
+        "slot_bytes",
+        "requested_bytes",
+        "refills",
+        "live_objects",
+        "live_bytes",
+    ] {
+        refused_everywhere(
+            &overflowing("site_stats", field),
+            &format!("site_stats: {field} overflow u64 when summed"),
+        );
+    }
+    for field in ["alloc_objects", "alloc_bytes", "free_objects", "free_bytes"] {
+        refused_everywhere(
+            &overflowing("samples", field),
+            &format!("samples: {field} overflow u64 when summed"),
+        );
+    }
+}
+
+#[test]
+fn sums_across_tables_are_checked_too() {
+    // Small classes fit; with large's they do not.
+    let classes_and_large = |field: &str, large: &str| {
+        let mut v = profile_value();
+        for c in v["classes"].as_array_mut().unwrap() {
+            c[field] = 0.into();
+        }
+        v["classes"][1][field] = (u64::MAX - 5).into();
+        v["large"][large] = 6.into();
+        v["large"]["frees"] = 0.into();
+        v["large"]["bytes_freed"] = 0.into();
+        v
+    };
+    refused_everywhere(
+        &classes_and_large("allocs", "allocs"),
+        "classes and large: allocs overflow u64 when summed",
+    );
+    refused_everywhere(
+        &classes_and_large("bytes_allocated", "bytes_allocated"),
+        "classes and large: bytes_allocated overflow u64 when summed",
+    );
+    refused_everywhere(
+        &classes_and_large("live_objects", "allocs"),
+        "classes and large: live objects overflow u64 when summed",
+    );
+    refused_everywhere(
+        &classes_and_large("live_bytes", "bytes_allocated"),
+        "classes and large: live bytes overflow u64 when summed",
+    );
+    // The report's requested bytes: each class's from its site stacks, plus large's.
+    let mut v = profile_value();
+    v["large"]["requested_bytes"] = u64::MAX.into();
+    assert!(v["large"]["allocs"].as_u64().unwrap() > 0);
+    refused_everywhere(
+        &v,
+        "classes, site_stats and large: requested_bytes overflow u64 when summed",
+    );
+}
+
+#[test]
+fn estimates_must_be_finite_not_negative_and_fit_pprof() {
+    let mut v = profile_value();
+    v["samples"][1]["inuse_bytes_est"] = (-1.5).into();
+    refused_everywhere(
+        &v,
+        "samples: sample 1 has inuse_bytes_est -1.5; estimates are finite and not negative",
+    );
+    for field in [
+        "alloc_objects_est",
+        "alloc_bytes_est",
+        "inuse_objects_est",
+        "inuse_bytes_est",
+    ] {
+        // Two halves of pprof's int64 range: each fits, their sum does not.
+        let mut v = profile_value();
+        v["samples"][0][field] = 5e18.into();
+        v["samples"][1][field] = 5e18.into();
+        refused_everywhere(
+            &v,
+            &format!("samples: {field} overflow i64 (pprof's value type) when summed"),
+        );
+        // One estimate past any integer.
+        let mut v = profile_value();
+        v["samples"][0][field] = 1e300.into();
+        refused_everywhere(
+            &v,
+            &format!("samples: {field} overflow i64 (pprof's value type) when summed"),
+        );
+    }
+}
+
+#[test]
+fn sizes_the_audit_rounds_must_be_sizes_a_type_can_have() {
+    let mut v = profile_value();
+    let site = v["sites"][0]["id"].clone();
+    v["sites"][0]["findings"][0]["size"] = u64::MAX.into();
+    refused_everywhere(
+        &v,
+        &format!(
+            "sites: site {site} finding 0 has size 18446744073709551615, more than any Rust type (9223372036854775807 bytes)"
+        ),
+    );
+    let row = |size: u64, slot: u64| {
+        serde_json::json!({"name": "Big", "module": "m", "file": "f.rs", "line": 1,
+            "size": size, "align": 8, "size_class": 0, "slot_size": slot, "waste": 0})
+    };
+    let mut v = profile_value();
+    v["types"] = serde_json::json!([row(64, 64), row(100, 96)]);
+    refused_everywhere(
+        &v,
+        "types: type 1 (Big) has slot_size 96 smaller than its size 100",
+    );
+    let mut v = profile_value();
+    v["types"] = serde_json::json!([row(u64::MAX, u64::MAX)]);
+    refused_everywhere(
+        &v,
+        "types: type 0 (Big) has size 18446744073709551615, more than any Rust type",
+    );
+    // At the edges: the largest values that fit are read.
+    let d = tempfile::tempdir().unwrap();
+    let mut v = profile_value();
+    v["types"] = serde_json::json!([row(64, 64)]);
+    v["classes"][1]["allocs"] = (u64::MAX
+        - v["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(2)
+            .map(|c| c["allocs"].as_u64().unwrap())
+            .sum::<u64>()
+        - v["classes"][0]["allocs"].as_u64().unwrap()
+        - v["large"]["allocs"].as_u64().unwrap())
+    .into();
+    write(d.path(), "edge.json", &v.to_string());
+    spanprof()
+        .current_dir(d.path())
+        .args(["report", "edge.json"])
+        .assert()
+        .success();
 }
