@@ -208,6 +208,7 @@ fn spanprof_out_writes_into_a_fifo_in_place() {
     assert!(out.status.success(), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("spanprof: wrote "), "{err}");
+    assert!(!err.contains("see `spanprof report"), "{err}");
     let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
     assert!(kind.is_fifo(), "the FIFO was replaced by {kind:?}");
     is_profile(&reader.join().unwrap());
@@ -224,6 +225,8 @@ fn spanprof_out_dev_null_stays_a_character_device() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("spanprof: wrote /dev/null: "), "{err}");
     assert!(!err.contains("cannot write"), "{err}");
+    // No file is left to show: the line suggests no `spanprof report /dev/null`.
+    assert!(err.trim_end().ends_with(" with allocations"), "{err}");
     assert_eq!(dev_null(), before);
 }
 
@@ -235,6 +238,8 @@ fn spanprof_out_writes_through_symlinks_and_keeps_them() {
     symlink("sub/real.json", dir.join("link")).unwrap();
     let out = program_writing_to(&dir, Path::new("link"));
     assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("see `spanprof report link`"), "{err}");
     assert!(is_link(&dir.join("link")));
     is_profile(&std::fs::read(dir.join("sub/real.json")).unwrap());
     // A dangling link: its target is created, the link kept.

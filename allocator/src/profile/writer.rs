@@ -284,29 +284,45 @@ fn start_relative(path: &Path) -> PathBuf {
 }
 
 /// The line a program prints when it wrote its exit profile, as dhat does: the file,
-/// what it holds, and the command that shows it.
-fn summary(path: &Path, profile: &Profile) -> String {
-    let sampled: u64 = profile.samples.iter().map(|s| s.alloc_objects).sum();
+/// what it holds, and the command that shows it (`in_place`: written to a FIFO or a
+/// device, where there is no file left to show).
+fn summary(path: &Path, profile: &Profile, in_place: bool) -> String {
+    let sampled = profile
+        .samples
+        .iter()
+        .map(|s| s.alloc_objects)
+        .fold(0, u64::saturating_add);
     let sites_used = profile
         .site_stats
         .iter()
         .filter_map(|s| s.stack.last())
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let allocs: u64 = profile.classes.iter().map(|c| c.allocs).sum::<u64>() + profile.large.allocs;
+    let allocs = profile
+        .classes
+        .iter()
+        .map(|c| c.allocs)
+        .fold(profile.large.allocs, u64::saturating_add);
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let dropped = match profile.dropped_samples {
         0 => String::new(),
         n => format!(" ({n} more dropped: the stack table was full)"),
     };
+    let see = if in_place {
+        String::new()
+    } else {
+        format!(
+            "; see `spanprof report {}`",
+            shell_word(&path.display().to_string())
+        )
+    };
     format!(
-        "spanprof: wrote {}: {}, {} sampled{dropped} in {}, {} with allocations; see `spanprof report {}`",
+        "spanprof: wrote {}: {}, {} sampled{dropped} in {}, {} with allocations{see}",
         path.display(),
         plural(allocs, "allocation", "allocations"),
         sampled,
         plural(profile.stacks.len() as u64, "stack", "stacks"),
         plural(sites_used as u64, "site", "sites"),
-        shell_word(&path.display().to_string()),
     )
 }
 
@@ -322,8 +338,8 @@ fn shell_word(word: &str) -> String {
 
 fn write_built(path: &Path) -> io::Result<String> {
     let profile = build();
-    write_atomic(path, &profile.to_json())?;
-    Ok(summary(path, &profile))
+    let in_place = write_atomic(path, &profile.to_json())? == Written::InPlace;
+    Ok(summary(path, &profile, in_place))
 }
 
 /// `%p` in `pattern` becomes the process id, so many processes can write side by side.
@@ -344,13 +360,24 @@ pub fn write_profile(path: impl AsRef<Path>) -> io::Result<()> {
 /// through a temporary file and a rename over a regular file or a new path (after
 /// following symlinks; first removing the temporary files that killed writers left
 /// for the same target), in place to a character device or a FIFO; a directory or
-/// another kind is an error. Allocates (paths), so runs with the hooks suspended;
-/// never panics.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// another kind is an error. Allocates (paths): its callers suspend the hooks.
+/// Never panics.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<Written> {
     match target(path)? {
-        Target::Replace { file, mode } => replace_file(&file, bytes, mode),
-        Target::InPlace => in_place(path, bytes),
+        Target::Replace { file, mode } => {
+            replace_file(&file, bytes, mode).map(|()| Written::Replaced)
+        }
+        Target::InPlace => in_place(path, bytes).map(|()| Written::InPlace),
     }
+}
+
+/// How [`write_atomic`] wrote.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// A file was replaced or created, atomically.
+    Replaced,
+    /// A character device or a FIFO was written in place.
+    InPlace,
 }
 
 /// How a profile reaches the file a path names.
@@ -854,7 +881,10 @@ mod tests {
         fs::write(dir.join("old.json"), "previous").unwrap();
         fs::set_permissions(dir.join("old.json"), fs::Permissions::from_mode(0o640)).unwrap();
         symlink("old.json", dir.join("link")).unwrap();
-        write_atomic(&dir.join("link"), b"new").unwrap();
+        assert_eq!(
+            write_atomic(&dir.join("link"), b"new").unwrap(),
+            Written::Replaced
+        );
         assert!(
             fs::symlink_metadata(dir.join("link"))
                 .unwrap()
@@ -876,7 +906,10 @@ mod tests {
                 .is_symlink()
         );
         assert_eq!(fs::read(dir.join("made.json")).unwrap(), b"made");
-        write_atomic(Path::new("/dev/null"), b"gone").unwrap();
+        assert_eq!(
+            write_atomic(Path::new("/dev/null"), b"gone").unwrap(),
+            Written::InPlace
+        );
         assert!(
             fs::metadata("/dev/null")
                 .unwrap()
