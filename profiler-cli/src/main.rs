@@ -9,6 +9,7 @@ mod escape;
 mod flame;
 mod folded;
 mod forward;
+mod grown;
 mod load;
 mod output;
 mod pprof;
@@ -143,6 +144,12 @@ debug file in /usr/lib/debug/.build-id/xx/yyyy.debug or debuginfod's cache
         /// Rows in the change table.
         #[arg(long, default_value_t = 10)]
         top: usize,
+        /// Exit 1 when the total or any stack (as drawn: same --stacks, --weight and
+        /// --size-class) grew by more than this: bytes (`4096`, `64KiB`, `1MiB`, `1MB`)
+        /// or a percentage of its value before (`10%`; a new stack always counts).
+        /// Site stacks (`--stacks sites`) are exact; sampled stacks are estimates.
+        #[arg(long, value_name = "BYTES|PCT")]
+        fail_if_grown: Option<grown::Limit>,
     },
     /// Static escape analysis of Rust sources, in Go's `-gcflags=-m` format.
     Escape {
@@ -302,6 +309,7 @@ fn run(cli: Cli) -> Result<()> {
             icicle,
             title,
             top,
+            fail_if_grown,
         } => {
             check_not_input(&output, &[&before, &after])?;
             let (b, a) = (load_shown(&before, frames)?, load_shown(&after, frames)?);
@@ -316,9 +324,13 @@ fn run(cli: Cli) -> Result<()> {
             let table = diff::table(&b, &a, top);
             if output.as_os_str() == "-" {
                 eprint!("{table}");
-                Ok(())
             } else {
-                stdout(&table)
+                stdout(&table)?;
+            }
+            // Last, so a failing CI run still has the graph and the table to look at.
+            match fail_if_grown.and_then(|limit| grown::check(&bf, &af, stacks.weight, limit)) {
+                Some(breach) => Err(CliError::new(&an, breach)),
+                None => Ok(()),
             }
         }
         Command::Escape {

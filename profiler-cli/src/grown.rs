@@ -1,0 +1,226 @@
+//! `spanprof diff --fail-if-grown LIMIT`: the CI gate on two profiles. It compares
+//! the same folded stacks the differential graph draws (same `--stacks`, `--weight`
+//! and `--size-class`), stack by stack and in total, and fails when anything grew
+//! by more than the limit, naming the stack that grew most.
+
+use crate::folded::Weight;
+use crate::report::human;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// How much growth is allowed: an amount in the weight's unit, or a percentage of
+/// the "before" value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Limit {
+    /// Bytes (or objects, or refills, with those weights).
+    Amount(u64),
+    /// Percent of the stack's (or the total's) value before. A stack that did not
+    /// exist before grew by an unbounded percentage: any allocation there fails.
+    Percent(f64),
+}
+
+impl FromStr for Limit {
+    type Err = String;
+
+    /// `10%`, `2.5%`, `4096`, `64KiB`, `1.5 MiB`, `1GiB`, `10MB` (KB, MB, GB are
+    /// powers of 1000; KiB, MiB, GiB of 1024; a bare number is bytes or a count).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let bad = || {
+            format!(
+                "--fail-if-grown: '{text}' is not a limit (give bytes like 1MiB or 4096, or a percentage like 10%)"
+            )
+        };
+        if let Some(pct) = t.strip_suffix('%') {
+            let v: f64 = pct.trim().parse().map_err(|_| bad())?;
+            return if v.is_finite() && v >= 0.0 {
+                Ok(Limit::Percent(v))
+            } else {
+                Err(bad())
+            };
+        }
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kib" | "k" => 1 << 10,
+            "mib" | "m" => 1 << 20,
+            "gib" | "g" => 1 << 30,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            _ => return Err(bad()),
+        };
+        let v: f64 = number.parse().map_err(|_| bad())?;
+        let amount = v * scale as f64;
+        if !amount.is_finite() || amount < 0.0 || amount >= u64::MAX as f64 {
+            return Err(bad());
+        }
+        Ok(Limit::Amount(amount.round() as u64))
+    }
+}
+
+/// The growth that broke the limit, as one line.
+#[derive(Debug, PartialEq)]
+pub struct Breach {
+    /// The stack (`a;b;c`, as folded) or `None` for the total.
+    pub stack: Option<String>,
+    pub before: u64,
+    pub after: u64,
+    /// Other stacks over the limit as well.
+    pub more: usize,
+    unit: &'static str,
+    limit: Limit,
+}
+
+fn amount(v: u64, unit: &str) -> String {
+    if unit == "bytes" {
+        human(v)
+    } else {
+        format!("{v} {unit}")
+    }
+}
+
+impl fmt::Display for Breach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match &self.stack {
+            Some(s) => format!("stack {}", s.replace(';', " > ")),
+            None => "the total".into(),
+        };
+        let grew = self.after - self.before;
+        let pct = if self.before == 0 {
+            "new".to_string()
+        } else {
+            format!("+{:.1} %", grew as f64 * 100.0 / self.before as f64)
+        };
+        let limit = match self.limit {
+            Limit::Amount(n) => amount(n, self.unit),
+            Limit::Percent(p) => format!("{p} %"),
+        };
+        write!(
+            f,
+            "{what} grew by {} ({} -> {}, {pct}), over the limit of {limit}",
+            amount(grew, self.unit),
+            amount(self.before, self.unit),
+            amount(self.after, self.unit),
+        )?;
+        match self.more {
+            0 => Ok(()),
+            1 => write!(f, "; 1 more stack grew past it"),
+            n => write!(f, "; {n} more stacks grew past it"),
+        }
+    }
+}
+
+fn over(limit: Limit, before: u64, after: u64) -> bool {
+    let Some(grew) = after.checked_sub(before).filter(|g| *g > 0) else {
+        return false;
+    };
+    match limit {
+        Limit::Amount(n) => grew > n,
+        Limit::Percent(p) => before == 0 || grew as f64 * 100.0 > p * before as f64,
+    }
+}
+
+/// Checks `before` → `after` (folded stacks and their weights) against `limit`;
+/// the total is checked first, then the stack that grew most is named.
+pub fn check(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+    weight: Weight,
+    limit: Limit,
+) -> Option<Breach> {
+    let unit = weight.count_name();
+    let total = |m: &BTreeMap<String, u64>| m.values().fold(0u64, |a, v| a.saturating_add(*v));
+    let (tb, ta) = (total(before), total(after));
+    let mut breaches: Vec<(&String, u64, u64)> = after
+        .iter()
+        .map(|(k, &a)| (k, before.get(k).copied().unwrap_or(0), a))
+        .filter(|&(_, b, a)| over(limit, b, a))
+        .collect();
+    breaches.sort_by(|x, y| (y.2 - y.1).cmp(&(x.2 - x.1)).then(x.0.cmp(y.0)));
+    let breach = |stack: Option<String>, before, after, more| Breach {
+        stack,
+        before,
+        after,
+        more,
+        unit,
+        limit,
+    };
+    if over(limit, tb, ta) {
+        return Some(breach(None, tb, ta, breaches.len()));
+    }
+    let (&(k, b, a), rest) = breaches.split_first()?;
+    Some(breach(Some(k.clone()), b, a, rest.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(entries: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        entries.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn limits_parse_in_bytes_and_percent() {
+        assert_eq!("4096".parse(), Ok(Limit::Amount(4096)));
+        assert_eq!("64KiB".parse(), Ok(Limit::Amount(65536)));
+        assert_eq!("1.5 MiB".parse(), Ok(Limit::Amount(1_572_864)));
+        assert_eq!("10MB".parse(), Ok(Limit::Amount(10_000_000)));
+        assert_eq!("10%".parse(), Ok(Limit::Percent(10.0)));
+        assert_eq!(" 2.5 % ".parse(), Ok(Limit::Percent(2.5)));
+        for bad in [
+            "",
+            "ten",
+            "5 parsecs",
+            "-3%",
+            "%",
+            "1e400",
+            "99999999999GiB",
+        ] {
+            assert!(bad.parse::<Limit>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_stack_that_grew_most_is_named() {
+        let before = map(&[("main;a", 1000), ("main;b", 1000), ("main;gone", 5000)]);
+        let after = map(&[("main;a", 1500), ("main;b", 3000), ("main;new", 10)]);
+        // The total shrank; two stacks grew past 400 bytes, b the most.
+        let b = check(&before, &after, Weight::AllocBytes, Limit::Amount(400)).unwrap();
+        assert_eq!(b.stack.as_deref(), Some("main;b"));
+        assert_eq!((b.before, b.after, b.more), (1000, 3000, 1));
+        assert_eq!(
+            b.to_string(),
+            "stack main > b grew by 2.0 KiB (1000 B -> 2.9 KiB, +200.0 %), over the limit of 400 B; 1 more stack grew past it"
+        );
+        assert_eq!(
+            check(&before, &after, Weight::AllocBytes, Limit::Amount(2000)),
+            None
+        );
+        // By percent, a new stack always counts.
+        let b = check(&before, &after, Weight::AllocBytes, Limit::Percent(250.0)).unwrap();
+        assert_eq!(b.stack.as_deref(), Some("main;new"));
+        assert!(b.to_string().contains("new)"), "{b}");
+    }
+
+    #[test]
+    fn the_total_is_checked_first() {
+        let before = map(&[("a", 100), ("b", 100)]);
+        let after = map(&[("a", 140), ("b", 140)]);
+        let b = check(&before, &after, Weight::AllocObjects, Limit::Percent(30.0)).unwrap();
+        assert_eq!(b.stack, None);
+        assert_eq!(
+            b.to_string(),
+            "the total grew by 80 objects (200 objects -> 280 objects, +40.0 %), over the limit of 30 %; 2 more stacks grew past it"
+        );
+        assert_eq!(
+            check(&before, &after, Weight::AllocObjects, Limit::Percent(40.0)),
+            None
+        );
+    }
+}
