@@ -275,3 +275,24 @@ fn spanprof_out_refuses_a_socket_in_one_line_and_keeps_the_exit_status() {
     );
     assert_eq!(names(&dir), ["sock"]);
 }
+
+#[test]
+fn dash_o_through_a_link_to_the_input_is_refused() {
+    let dir = scratch_dir("out-cli-input-link");
+    std::fs::copy(demo_profile(), dir.join("p.json")).unwrap();
+    symlink("p.json", dir.join("out.txt")).unwrap();
+    let o = spanprof()
+        .current_dir(&dir)
+        .args(["folded", "p.json", "-o", "out.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(
+        String::from_utf8(o.stderr).unwrap(),
+        "spanprof: out.txt: is the input profile; choose another output with -o\n"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("p.json")).unwrap(),
+        std::fs::read(demo_profile()).unwrap()
+    );
+}
