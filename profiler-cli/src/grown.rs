@@ -23,8 +23,9 @@ pub enum Limit {
 impl FromStr for Limit {
     type Err = String;
 
-    /// `10%`, `2.5%`, `4096`, `64KiB`, `1.5 MiB`, `1GiB`, `10MB` (KB, MB, GB are
-    /// powers of 1000; KiB, MiB, GiB of 1024; a bare number is bytes or a count).
+    /// `10%`, `2.5%`, or a size as [`crate::load::parse_size`] reads it: `4096`,
+    /// `64KiB`, `1.5 MiB`, `10MB` (a bare number is bytes, or a count with the
+    /// objects and refills weights).
     fn from_str(text: &str) -> Result<Self, String> {
         let t = text.trim();
         let bad = || {
@@ -40,26 +41,9 @@ impl FromStr for Limit {
                 Err(bad())
             };
         }
-        let split = t
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(t.len());
-        let (number, unit) = t.split_at(split);
-        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-            "" | "b" => 1,
-            "kib" | "k" => 1 << 10,
-            "mib" | "m" => 1 << 20,
-            "gib" | "g" => 1 << 30,
-            "kb" => 1_000,
-            "mb" => 1_000_000,
-            "gb" => 1_000_000_000,
-            _ => return Err(bad()),
-        };
-        let v: f64 = number.parse().map_err(|_| bad())?;
-        let amount = v * scale as f64;
-        if !amount.is_finite() || amount < 0.0 || amount >= u64::MAX as f64 {
-            return Err(bad());
-        }
-        Ok(Limit::Amount(amount.round() as u64))
+        crate::load::parse_size(t)
+            .map(Limit::Amount)
+            .ok_or_else(bad)
     }
 }
 

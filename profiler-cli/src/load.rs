@@ -76,18 +76,19 @@ pub fn max_profile_bytes() -> Result<u64> {
     }
 }
 
-/// A size in bytes: digits, then optionally spaces and a unit, case-insensitive: `B`;
-/// `K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (powers of 1024); `KB`, `MB`, `GB`, `TB`
-/// (powers of 1000). `None` when it is not one or does not fit in a `u64`.
+/// A size in bytes: a number (`4096`, `1.5`), then optionally spaces and a unit,
+/// case-insensitive: `B`; `K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (powers of
+/// 1024); `KB`, `MB`, `GB`, `TB` (powers of 1000). A fraction of a byte rounds to
+/// the nearest. `None` when it is not one or does not fit in a `u64`.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let digits = text
-        .find(|c: char| !c.is_ascii_digit())
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
-    if digits == 0 {
+    let number = &text[..digits];
+    if !number.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let number: u64 = text[..digits].parse().ok()?;
     let unit: u64 = match text[digits..].trim_start().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -100,7 +101,12 @@ pub fn parse_size(text: &str) -> Option<u64> {
         "tb" => 1_000_000_000_000,
         _ => return None,
     };
-    number.checked_mul(unit)
+    if let Ok(whole) = number.parse::<u64>() {
+        return whole.checked_mul(unit);
+    }
+    // A decimal: exact enough for sizes a person types (f64 holds 53 bits).
+    let v = number.parse::<f64>().ok()? * unit as f64;
+    (v.is_finite() && v < u64::MAX as f64).then(|| v.round() as u64)
 }
 
 /// `bytes` as the user would write it back: `1 GiB`, `64 KiB`, else `N bytes`.
