@@ -1,5 +1,6 @@
 //! `spanprof report`: totals, top site stacks, the size-class table, large objects,
-//! heap events and the top sampled stacks, as text or JSON.
+//! heap events and the top sampled stacks, as text or JSON. Also the text helpers the
+//! other text outputs share: counted nouns ([`count`]) and colour ([`Paint`]).
 
 use crate::folded::{site_names, user_frames};
 use serde::Serialize;
@@ -10,7 +11,10 @@ use std::fmt::Write;
 /// The whole report; serialised as is for `--format json`.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The program as it was started (`argv[0]`, as the runtime records it).
     pub program: String,
+    /// Its arguments (`argv[1..]`).
+    pub args: Vec<String>,
     pub sample_rate: u64,
     pub totals: Totals,
     pub sites: Vec<SiteRow>,
@@ -168,6 +172,7 @@ pub fn build(p: &Profile, top: usize) -> Report {
 
     Report {
         program: p.program.clone(),
+        args: p.args.clone(),
         sample_rate: p.sample_rate,
         totals,
         sites,
@@ -209,11 +214,13 @@ pub fn no_samples_hint(p: &Profile) -> Option<String> {
     } else {
         let why = if bytes < rate {
             format!(
-                "the program allocated {bytes} bytes, less than about one sampling interval of {rate} bytes"
+                "the program allocated {}, less than about one sampling interval of {rate} bytes",
+                count(bytes, "byte", "bytes")
             )
         } else {
             // Each thread counts down its own bytes, so many threads that each
             // allocate less than the rate can add up to more and still sample nothing.
+            // (rate > 1 here, so both figures are plural.)
             format!(
                 "none of the {bytes} bytes the program allocated was sampled at about one stack per {rate} bytes (each thread counts its own)"
             )
@@ -225,8 +232,8 @@ pub fn no_samples_hint(p: &Profile) -> Option<String> {
     };
     if p.dropped_samples > 0 {
         hint.push_str(&format!(
-            " ({} samples were dropped: the stack table was full)",
-            p.dropped_samples
+            " ({} dropped: the stack table was full)",
+            were(p.dropped_samples, "sample", "samples")
         ));
     }
     Some(hint)
@@ -239,6 +246,156 @@ fn smaller_rate(bytes: u64, rate: u64) -> u64 {
     prev_pow2(bytes / 4)
         .min(prev_pow2(rate.saturating_sub(1)))
         .max(1)
+}
+
+/// `n` with its noun: `1 byte`, `0 bytes`, `2 bytes`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `n` with its noun and verb: `1 sample was`, `3 samples were`.
+fn were(n: u64, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        count(n, one, many),
+        if n == 1 { "was" } else { "were" }
+    )
+}
+
+/// Go's size classes keep rounding waste at or below 12.5 % of the slot for sizes
+/// that fit them well (golang/go `src/runtime/mksizeclasses.go` picks classes so
+/// that "the waste is at most 12.5%"); above that the figure is worth a look, and
+/// coloured text shows it.
+pub const NOTABLE_WASTE_PCT: f64 = 12.5;
+
+/// When text output is coloured: the global `--color` flag (as ripgrep and cargo
+/// have it). `auto`: on a terminal, unless `NO_COLOR` is set (or `CLICOLOR=0`, or
+/// `TERM=dumb`), and into pipes too under `CLICOLOR_FORCE` (anstream's rules);
+/// `always`: whatever the terminal and the environment say; `never`: plain text.
+// (No doc comments on the variants: clap then lists the values on one line.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// How text output is styled: plain, or ANSI colour for a terminal. Headings are
+/// bold; figures that say memory grew or was wasted are yellow, and only those, so
+/// the colour points somewhere.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    /// Plain text: for files, and whatever is not written to stdout.
+    pub const PLAIN: Paint = Paint { on: false };
+
+    /// The styling of text written to stdout under `when`: `auto` asks anstream
+    /// whether stdout is a terminal that takes colour and what `NO_COLOR`,
+    /// `CLICOLOR` and `CLICOLOR_FORCE` say.
+    pub fn for_stdout(when: ColorWhen) -> Paint {
+        let on = match when {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+            }
+        };
+        Paint { on }
+    }
+
+    fn style(self, style: anstyle::Style, text: &str) -> String {
+        if self.on {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A section heading: bold.
+    pub fn heading(self, text: &str) -> String {
+        self.style(anstyle::Style::new().bold(), text)
+    }
+
+    /// A figure that says memory grew or was wasted: yellow.
+    pub fn alert(self, text: &str) -> String {
+        self.style(
+            anstyle::AnsiColor::Yellow
+                .on_default()
+                .effects(anstyle::Effects::BOLD),
+            text,
+        )
+    }
+
+    /// `text` (a waste percentage) in yellow when `pct` is over
+    /// [`NOTABLE_WASTE_PCT`], else as is; right-aligned in `width` columns, the
+    /// padding left uncoloured.
+    pub fn waste(self, pct: f64, text: &str, width: usize) -> String {
+        let pad = " ".repeat(width.saturating_sub(text.chars().count()));
+        if pct > NOTABLE_WASTE_PCT {
+            format!("{pad}{}", self.alert(text))
+        } else {
+            format!("{pad}{text}")
+        }
+    }
+}
+
+/// The command line the profile was taken from, as the user gave it: the program as
+/// started (relative to the current folder when it lies inside it: see
+/// [`crate::output::shown_path`]) and its arguments, each quoted as a POSIX shell
+/// would need it (control characters as `$'\xNN'`, so a crafted argument cannot
+/// drive the terminal). Past [`MAX_ARGS_SHOWN`] characters of arguments the rest are
+/// counted, not shown.
+pub fn command_line(program: &str, args: &[String]) -> String {
+    let mut line = shell_word(&crate::output::shown_path(program));
+    let mut shown = 0;
+    for (i, a) in args.iter().enumerate() {
+        let word = shell_word(a);
+        if shown + word.len() > MAX_ARGS_SHOWN && i > 0 {
+            let rest = args.len() - i;
+            let noun = if rest == 1 { "argument" } else { "arguments" };
+            line.push_str(&format!(" … ({rest} more {noun})"));
+            break;
+        }
+        shown += word.len() + 1;
+        line.push(' ');
+        line.push_str(&word);
+    }
+    line
+}
+
+/// How many characters of arguments the report's header shows.
+const MAX_ARGS_SHOWN: usize = 160;
+
+/// `w` as one shell word: as is when it needs no quoting, else in single quotes, or
+/// in `$'…'` with `\xNN` escapes when it holds control characters.
+fn shell_word(w: &str) -> String {
+    let plain = |c: char| c.is_alphanumeric() || "_-./:=,+@%".contains(c);
+    if !w.is_empty() && w.chars().all(plain) {
+        return w.to_string();
+    }
+    if !w.chars().any(char::is_control) {
+        return format!("'{}'", w.replace('\'', r"'\''"));
+    }
+    let mut out = String::from("$'");
+    for c in w.chars() {
+        match c {
+            '\'' => out.push_str(r"\'"),
+            '\\' => out.push_str(r"\\"),
+            c if c.is_control() => {
+                let mut buf = [0; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
@@ -265,16 +422,25 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// The report as text.
+/// The report as plain text (for files, and `spanprof run` and `demo`).
 pub fn render_text(r: &Report) -> String {
+    render(r, Paint::PLAIN)
+}
+
+/// The report as text, styled by `paint`.
+pub fn render(r: &Report, paint: Paint) -> String {
     let mut o = String::new();
     let t = &r.totals;
+    let h = |text: &str| paint.heading(text);
     let _ = writeln!(
         o,
-        "spanprof report: {}",
-        crate::output::shown_path(&r.program)
+        "{}",
+        h(&format!(
+            "spanprof report: {}",
+            command_line(&r.program, &r.args)
+        ))
     );
-    let _ = writeln!(o, "\nTotals");
+    let _ = writeln!(o, "\n{}", h("Totals"));
     let _ = writeln!(o, "  objects allocated  {}", t.objects);
     let _ = writeln!(o, "  bytes (slots)      {} ({})", t.bytes, human(t.bytes));
     let _ = writeln!(
@@ -283,17 +449,18 @@ pub fn render_text(r: &Report) -> String {
         t.requested_bytes,
         human(t.requested_bytes)
     );
+    let waste = pct(t.waste_bytes, t.bytes);
     let _ = writeln!(
         o,
-        "  waste              {} ({}, {:.1} %)",
+        "  waste              {} ({}, {})",
         t.waste_bytes,
         human(t.waste_bytes),
-        pct(t.waste_bytes, t.bytes)
+        paint.waste(waste, &format!("{waste:.1} %"), 0)
     );
     let _ = writeln!(
         o,
-        "  live at end        {} objects, {}",
-        t.live_objects,
+        "  live at end        {}, {}",
+        count(t.live_objects, "object", "objects"),
         human(t.live_bytes)
     );
     let _ = writeln!(o, "  refills            {}", t.refills);
@@ -305,7 +472,7 @@ pub fn render_text(r: &Report) -> String {
     );
     let _ = writeln!(o, "  scavenged          {}", human(t.bytes_scavenged));
 
-    let _ = writeln!(o, "\nTop sites (by slot bytes)");
+    let _ = writeln!(o, "\n{}", h("Top sites (by slot bytes)"));
     let _ = writeln!(
         o,
         "  {:>12} {:>10} {:>7} {:>8}  stack",
@@ -315,12 +482,16 @@ pub fn render_text(r: &Report) -> String {
         let waste = pct(s.bytes.saturating_sub(s.requested_bytes), s.bytes);
         let _ = writeln!(
             o,
-            "  {:>12} {:>10} {:>6.1}% {:>8}  {}",
-            s.bytes, s.objects, waste, s.refills, s.stack
+            "  {:>12} {:>10} {} {:>8}  {}",
+            s.bytes,
+            s.objects,
+            paint.waste(waste, &format!("{waste:.1}%"), 7),
+            s.refills,
+            s.stack
         );
     }
 
-    let _ = writeln!(o, "\nSize classes");
+    let _ = writeln!(o, "\n{}", h("Size classes"));
     let _ = writeln!(
         o,
         "  {:>5} {:>6} {:>10} {:>12} {:>12} {:>7} {:>8} {:>6}",
@@ -329,8 +500,15 @@ pub fn render_text(r: &Report) -> String {
     for c in &r.classes {
         let _ = writeln!(
             o,
-            "  {:>5} {:>6} {:>10} {:>12} {:>12} {:>6.1}% {:>8} {:>6}",
-            c.class, c.size, c.objects, c.bytes, c.requested_bytes, c.waste_pct, c.refills, c.spans
+            "  {:>5} {:>6} {:>10} {:>12} {:>12} {} {:>8} {:>6}",
+            c.class,
+            c.size,
+            c.objects,
+            c.bytes,
+            c.requested_bytes,
+            paint.waste(c.waste_pct, &format!("{:.1}%", c.waste_pct), 7),
+            c.refills,
+            c.spans
         );
     }
     let _ = writeln!(
@@ -339,7 +517,7 @@ pub fn render_text(r: &Report) -> String {
     );
 
     let l = &r.large;
-    let _ = writeln!(o, "\nLarge allocations (> 32 KiB)");
+    let _ = writeln!(o, "\n{}", h("Large allocations (> 32 KiB)"));
     let _ = writeln!(
         o,
         "  {} allocated, {} freed, {} ({} requested, {} rounding waste)",
@@ -350,22 +528,37 @@ pub fn render_text(r: &Report) -> String {
         human(l.bytes_allocated.saturating_sub(l.requested_bytes))
     );
 
-    let _ = writeln!(o, "\nHeap events");
+    let _ = writeln!(o, "\n{}", h("Heap events"));
     if r.events.is_empty() {
         let _ = writeln!(o, "  (none)");
     }
     for e in &r.events {
-        let _ = writeln!(o, "  {:>8} ms  {:<12} {}", e.at_ms, e.kind, human(e.bytes));
+        // Mapping more memory is the heap growing: the event to look at.
+        let kind = format!("{:<12}", e.kind);
+        let kind = if e.kind.ends_with("_mapped") {
+            paint.alert(&kind)
+        } else {
+            kind
+        };
+        let _ = writeln!(o, "  {:>8} ms  {kind} {}", e.at_ms, human(e.bytes));
     }
 
-    let _ = writeln!(o, "\nTop sampled stacks (innermost user frame, estimated)");
+    let _ = writeln!(
+        o,
+        "\n{}",
+        h("Top sampled stacks (innermost user frame, estimated)")
+    );
     if let Some(hint) = &r.no_samples {
         let _ = writeln!(o, "  ({hint})");
     } else if r.dropped_samples > 0 {
         let _ = writeln!(
             o,
-            "  ({} sampled allocations were dropped: the stack table was full; the figures below undercount)",
-            r.dropped_samples
+            "  ({} dropped: the stack table was full; the figures below undercount)",
+            were(
+                r.dropped_samples,
+                "sampled allocation",
+                "sampled allocations"
+            )
         );
     }
     for s in &r.stacks {
@@ -376,4 +569,39 @@ pub fn render_text(r: &Report) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_quote_what_a_shell_would_split_or_interpret() {
+        assert_eq!(shell_word("--rate=4096"), "--rate=4096");
+        assert_eq!(shell_word("./target/a.b"), "./target/a.b");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("a\nb'\\"), r"$'a\x0ab\'\\'");
+        assert_eq!(shell_word("\u{9b}31m"), r"$'\xc2\x9b31m'");
+    }
+
+    #[test]
+    fn counted_nouns() {
+        assert_eq!(count(0, "byte", "bytes"), "0 bytes");
+        assert_eq!(count(1, "byte", "bytes"), "1 byte");
+        assert_eq!(were(1, "sample", "samples"), "1 sample was");
+        assert_eq!(were(2, "sample", "samples"), "2 samples were");
+    }
+
+    #[test]
+    fn paint_styles_only_when_on() {
+        let on = Paint { on: true };
+        assert_eq!(Paint::PLAIN.heading("T"), "T");
+        assert_eq!(on.heading("T"), "\u{1b}[1mT\u{1b}[0m");
+        assert_eq!(Paint::PLAIN.waste(50.0, "50.0%", 7), "  50.0%");
+        assert_eq!(on.waste(12.5, "12.5%", 7), "  12.5%");
+        assert!(on.waste(12.6, "12.6%", 7).starts_with("  \u{1b}["));
+    }
 }

@@ -140,14 +140,15 @@ impl Ran {
         self
     }
 
-    /// The executable `spanprof run` ran (its report's first line).
+    /// The executable `spanprof run` ran: the first word of its report's first line
+    /// (the program's arguments follow it; these tests' paths need no quoting).
     fn program(&self) -> PathBuf {
         let line = self
             .stdout
             .lines()
             .find_map(|l| l.strip_prefix("spanprof report: "))
             .unwrap_or_else(|| panic!("no report in:\n{}", self.show()));
-        PathBuf::from(line)
+        PathBuf::from(line.split(' ').next().unwrap_or(line))
     }
 
     /// The lines of the report's "Top sampled stacks" section.
