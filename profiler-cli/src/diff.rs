@@ -1,5 +1,6 @@
-//! `spanprof diff`: a differential flamegraph (before → after; red grew, blue shrank)
-//! and a table of the site stacks and size classes that changed most.
+//! `spanprof diff`: a differential flamegraph (drawn at max(before, after) widths;
+//! red grew, blue shrank) and a table of the site stacks and size classes that
+//! changed most.
 
 use crate::folded::{StackOpts, fold, site_names};
 use crate::report::human;
@@ -7,14 +8,18 @@ use spanprof::Profile;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-/// `stack before after` lines for inferno.
-pub fn lines(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> Vec<String> {
+/// Every stack of either profile with its weight before and after (0 where it is
+/// absent), for [`crate::flame::diff_svg`].
+pub fn lines(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> Vec<(String, u64, u64)> {
     let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     keys.into_iter()
         .map(|k| {
             let b = before.get(k).copied().unwrap_or(0);
             let a = after.get(k).copied().unwrap_or(0);
-            format!("{k} {b} {a}")
+            (k.clone(), b, a)
         })
         .collect()
 }

@@ -1,6 +1,11 @@
 //! Folded stacks (`root;…;leaf count`) from a profile: native sampled stacks or site
 //! stacks, weighted by bytes, objects or refills, optionally one size class only and
 //! with the size class as the leaf frame. Also `spanprof folded`.
+//!
+//! Frame names are escaped where the folded format cannot carry them (see
+//! [`crate::names`]): `;`, control characters, U+FFFE/U+FFFF, white space at either
+//! end, the space of a trailing ` <digits>` and a few inferno markers become `\u{…}`
+//! (the code point in hex), and `\` becomes `\\`.
 
 use crate::output::{CliError, Result};
 use clap::{Args, ValueEnum};
@@ -202,13 +207,12 @@ fn is_lib_name(name: &str) -> bool {
         || name == spanprof::format::TRUNCATED
 }
 
-/// A frame name safe for the folded format (no `;`, never empty).
+/// A frame name for the folded format: what the format cannot carry (`;`, line
+/// breaks and other control characters, a trailing ` 42` read as a count, …) written
+/// as `\u{…}` and `\` as `\\`, so the name is recoverable; `[unknown]` when empty.
+/// The rules and their sources: [`crate::names`].
 fn clean(name: &str) -> String {
-    if name.is_empty() {
-        "[unknown]".into()
-    } else {
-        name.replace(';', ",")
-    }
+    crate::names::folded_frame(name)
 }
 
 fn class_frame(class: u32, size: u64) -> String {

@@ -10,12 +10,15 @@ mod flame;
 mod folded;
 mod forward;
 mod grown;
+mod label;
 mod load;
+mod names;
 mod output;
 mod pprof;
 mod progress;
 mod report;
 mod run;
+mod svg;
 mod symbolize;
 mod trim;
 mod workload;
@@ -37,6 +40,10 @@ static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
     about = "Heap profiles of Rust programs, the Go way"
 )]
 struct Cli {
+    /// When to colour report and audit text: auto = on a terminal, unless NO_COLOR
+    /// is set.
+    #[arg(long, global = true, value_enum, default_value_t, value_name = "WHEN")]
+    color: report::ColorWhen,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +88,13 @@ enum Command {
         title: Option<String>,
     },
     /// Print folded stacks (`root;…;leaf weight`), as flamegraph tools read them.
+    #[command(after_long_help = "\
+Frame names are escaped where the folded format cannot carry them: `;` (the frame
+separator), control characters (line breaks, ESC, NUL, ...) and U+FFFE/U+FFFF, white
+space at either end of a name, the space before a trailing number (`size 42` would be
+read as a count), the `#` of a leading `# ` (a comment line) and the `_` of a trailing
+`_[k]`, `_[w]`, `_[i]` or `_[j]` are written \\u{...} (the code point in hex), and a
+backslash is written \\\\. Undo those two escapes to get the name back.")]
     Folded {
         profile: PathBuf,
         /// Output file (`-` = stdout).
@@ -231,6 +245,8 @@ fn folded_lines(
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // How report and audit text is styled on stdout (--color, NO_COLOR, a terminal).
+    let paint = report::Paint::for_stdout(cli.color);
     match cli.command {
         Command::Classes => stdout(&spanprof::size_class::render_table()),
         Command::Report {
@@ -241,7 +257,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let r = report::build(&load_shown(&profile, frames)?, top);
             match format {
-                Format::Text => stdout(&report::render_text(&r)),
+                Format::Text => stdout(&report::render(&r, paint)),
                 Format::Json => stdout(&json(&r)),
             }
         }
@@ -319,7 +335,7 @@ fn run(cli: Cli) -> Result<()> {
                 title: title.or_else(|| Some(format!("{} (diff)", flame::default_title(&stacks)))),
                 icicle,
             };
-            let svg = flame::svg(&an, &diff::lines(&bf, &af), &stacks, &look)?;
+            let svg = flame::diff_svg(&an, &diff::lines(&bf, &af), &stacks, &look)?;
             write_output(&output, &svg)?;
             let table = diff::table(&b, &a, top);
             if output.as_os_str() == "-" {
@@ -366,7 +382,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { profile, format } => {
             let rows = audit::build(&load::load(&profile)?);
             match format {
-                Format::Text => stdout(&audit::render_text(&rows)),
+                Format::Text => stdout(&audit::render(&rows, paint)),
                 Format::Json => stdout(&json(&rows)),
             }
         }
@@ -401,7 +417,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
-        command => run(Cli { command }).map(|()| 0),
+        command => run(Cli {
+            command,
+            color: cli.color,
+        })
+        .map(|()| 0),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,
