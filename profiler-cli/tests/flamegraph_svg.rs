@@ -547,3 +547,67 @@ fn a_diff_shows_what_shrank_in_blue_and_what_grew_in_red() {
         .unwrap();
     assert_eq!(all.title, "all (162.0 MiB → 20.0 MiB, -142.0 MiB, -87.7%)");
 }
+
+/// The first headless-capable browser on PATH, if any.
+fn browser() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+}
+
+#[test]
+fn in_a_browser_the_script_refits_labels_with_the_same_steps() {
+    let Some(browser) = browser() else {
+        eprintln!("skipping the browser check: no chromium on PATH");
+        return;
+    };
+    let dir = scratch_dir("browser_labels");
+    let long = "<alloc::vec::Vec<spanprof::workload::Order> as core::clone::Clone>::clone";
+    let names = vec![long.to_string(), "main".to_string()];
+    let p = site_profile(
+        &dir.join("p.json"),
+        &names,
+        &[(vec![0], 1_000), (vec![1], 1_000)],
+    );
+    let svg = dir.join("long.svg");
+    std::fs::write(&svg, flamegraph(&p, &[])).unwrap();
+    // Drawn for 1200 px, half the graph holds the whole name.
+    let drawn = parse(&std::fs::read(&svg).unwrap());
+    assert_eq!(
+        drawn
+            .iter()
+            .find(|f| f.title.starts_with(long))
+            .unwrap()
+            .label,
+        long
+    );
+    // In a 600 px window the script refits it: 287 px hold the short step (24
+    // characters), not the elided one (49).
+    let out = assert_cmd::Command::new(browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=5000",
+            "--window-size=600,300",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", svg.display()))
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = parse(&out.stdout);
+    let f = dom.iter().find(|f| f.title.starts_with(long)).unwrap();
+    assert_eq!(f.label, "<Vec<…> as Clone>::clone", "{f:?}");
+}
