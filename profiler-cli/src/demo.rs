@@ -7,7 +7,7 @@ use crate::{audit, flame, pprof, report};
 use std::path::{Path, PathBuf};
 
 /// Runs the workload and writes the files; returns the report and the paths written.
-pub fn run(dir: &Path) -> Result<(String, Vec<PathBuf>)> {
+pub fn run(dir: &Path, paint: report::Paint) -> Result<(String, Vec<PathBuf>)> {
     spanprof::set_sample_rate(4096);
     let checksum = crate::workload::run(200);
     let profile = spanprof::profile();
@@ -65,6 +65,6 @@ pub fn run(dir: &Path) -> Result<(String, Vec<PathBuf>)> {
         "escape.txt",
         spanprof_escape::render_text(&findings, false).as_bytes(),
     )?;
-    let text = report::render_text(&report::build(&profile, 10));
+    let text = report::render(&report::build(&profile, 10), paint);
     Ok((text, written))
 }

@@ -388,7 +388,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Demo { dir } => {
             let bar = progress::spinner("running the demo workload and writing its outputs");
-            let result = demo::run(&dir);
+            let result = demo::run(&dir, paint);
             progress::done(bar);
             let (text, written) = result?;
             let mut out = text;
@@ -416,7 +416,7 @@ fn main() -> ExitCode {
     spanprof::set_sample_rate(0);
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, report::Paint::for_stdout(cli.color)),
         command => run(Cli {
             command,
             color: cli.color,

@@ -93,7 +93,7 @@ fn absolute(p: &Path) -> Result<PathBuf> {
 
 /// Runs the program and renders its profile; returns the exit code: the program's when
 /// it failed, else 0.
-pub fn run(args: RunArgs) -> Result<u8> {
+pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
     let (program, rest) = match args.command.split_first() {
         Some(split) => split,
         None => {
@@ -188,7 +188,7 @@ pub fn run(args: RunArgs) -> Result<u8> {
     let file = args.output.display().to_string();
     let mut profile = load::load(&args.output)?;
     crate::trim::apply(&mut profile, args.frames);
-    let mut text = report::render_text(&report::build(&profile, args.top));
+    let mut text = report::render(&report::build(&profile, args.top), paint);
     text.push_str(&format!("\nWrote:\n  {file} (profile)\n"));
     if !args.no_svg {
         // Sampled native stacks when there are any; the exact site stacks otherwise.

@@ -54,6 +54,38 @@ pub fn alloc_frames(p: &mut Profile) {
         stack.locations = kept;
     }
     p.stacks = stacks;
+    drop_unused_locations(p);
+}
+
+/// Removes the locations no stack uses any more (the untrimmed originals of split
+/// locations, the machinery's own addresses), so outputs that list every location
+/// (pprof) carry only what the stacks show.
+fn drop_unused_locations(p: &mut Profile) {
+    let mut used = vec![false; p.locations.len()];
+    for id in p.stacks.iter().flat_map(|s| &s.locations) {
+        if let Some(u) = used.get_mut(*id as usize) {
+            *u = true;
+        }
+    }
+    if used.iter().all(|u| *u) {
+        return;
+    }
+    let mut renumbered = vec![u32::MAX; used.len()];
+    let mut next = 0u32;
+    for (old, new) in renumbered.iter_mut().enumerate() {
+        if used[old] {
+            *new = next;
+            next += 1;
+        }
+    }
+    let mut old = 0;
+    p.locations.retain(|_| {
+        old += 1;
+        used[old - 1]
+    });
+    for id in p.stacks.iter_mut().flat_map(|s| &mut s.locations) {
+        *id = renumbered.get(*id as usize).copied().unwrap_or(*id);
+    }
 }
 
 /// Where the kept part of a stack starts: (index in `locations`, index of the line
@@ -342,10 +374,12 @@ mod tests {
         alloc_frames(&mut p);
         assert_eq!(names(&p, 0), ["app::make_order", "app::main"]);
         assert_eq!(names(&p, 1), ["app::make_order", "app::main"]);
-        // Both stacks share the one trimmed copy of location 0.
+        // Both stacks share the one trimmed copy of location 0; the untrimmed
+        // original and the shim's location are no longer used and are gone.
         assert_eq!(p.stacks[0].locations, p.stacks[1].locations);
-        assert_eq!(p.locations.len(), 5);
-        assert_eq!(p.locations[4].address, 0x10);
+        let addresses: Vec<u64> = p.locations.iter().map(|l| l.address).collect();
+        assert_eq!(addresses, [0x20, 0x40, 0x10]);
+        assert_eq!(p.locations[2].lines.len(), 1);
         // Only machinery: kept whole. Nothing to trim: untouched.
         assert_eq!(names(&p, 2), ["alloc::alloc::alloc"]);
         assert_eq!(names(&p, 3), ["app::main"]);
@@ -401,6 +435,7 @@ mod tests {
             ..Default::default()
         };
         alloc_frames(&mut p);
-        assert_eq!(p.stacks[0].locations, [1]);
+        assert_eq!(p.stacks[0].locations, [0]);
+        assert_eq!(p.locations[0].address, 0x50);
     }
 }

@@ -258,3 +258,27 @@ fn header_names_the_program_and_its_arguments_as_given() {
         "{first}"
     );
 }
+
+#[test]
+fn demo_and_run_print_their_report_in_colour_when_asked() {
+    let dir = scratch_dir("colour-demo");
+    let demo = stdout(
+        plain_env()
+            .args(["--color", "always", "demo"])
+            .arg(dir.join("d")),
+    );
+    assert!(demo.contains("\x1b["), "{demo}");
+    let plain = stdout(
+        plain_env()
+            .args(["--color", "never", "demo"])
+            .arg(dir.join("d")),
+    );
+    assert!(!plain.contains('\x1b'), "{plain}");
+    let run = stdout(
+        plain_env()
+            .current_dir(&dir)
+            .args(["run", "--color", "always", "--no-svg", "-o", "p.json", "--"])
+            .arg(example("sample_program")),
+    );
+    assert!(run.contains("\x1b["), "{run}");
+}
