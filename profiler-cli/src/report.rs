@@ -422,11 +422,6 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
-/// The report as plain text (for files, and `spanprof run` and `demo`).
-pub fn render_text(r: &Report) -> String {
-    render(r, Paint::PLAIN)
-}
-
 /// The report as text, styled by `paint`.
 pub fn render(r: &Report, paint: Paint) -> String {
     let mut o = String::new();
