@@ -187,8 +187,8 @@ pub fn render(rows: &[AuditRow], paint: Paint) -> String {
         let _ = writeln!(
             o,
             "{:<24} {:<20} {:>6} {:>5} {:>5} {:>6} {:>6} {} {:>10}  {}",
-            r.type_name,
-            r.site,
+            crate::names::shown(&r.type_name),
+            crate::names::shown(&r.site),
             r.size,
             align,
             r.size_class,

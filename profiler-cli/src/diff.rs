@@ -117,7 +117,7 @@ pub fn table(before: &Profile, after: &Profile, top: usize) -> String {
                 human(bv as u64),
                 human(av as u64),
                 signed(av - bv),
-                name
+                crate::names::shown(&name)
             );
         }
     }

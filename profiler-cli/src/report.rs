@@ -482,7 +482,7 @@ pub fn render(r: &Report, paint: Paint) -> String {
             s.objects,
             paint.waste(waste, &format!("{waste:.1}%"), 7),
             s.refills,
-            s.stack
+            crate::names::shown(&s.stack)
         );
     }
 
@@ -560,7 +560,10 @@ pub fn render(r: &Report, paint: Paint) -> String {
         let _ = writeln!(
             o,
             "  {:>12} {:>10}  {}  {}",
-            s.alloc_bytes_est, s.alloc_objects_est, s.frame, s.location
+            s.alloc_bytes_est,
+            s.alloc_objects_est,
+            crate::names::shown(&s.frame),
+            crate::names::shown(&s.location)
         );
     }
     o
