@@ -41,7 +41,8 @@ fn closing(s: &[char], open: usize) -> Option<usize> {
 fn qualified(s: &[char], open: usize, inner: &[char]) -> bool {
     let text: String = inner.iter().collect();
     let opens_segment =
-        open == 0 || !matches!(s[open - 1], c if c.is_alphanumeric() || c == '_' || c == ':');
+        // `}` ends a name too: `{closure#0}<u64, …>` has generic arguments.
+        open == 0 || !matches!(s[open - 1], c if c.is_alphanumeric() || c == '_' || c == ':' || c == '}');
     opens_segment || text.starts_with("impl ") || top_level_as(inner)
 }
 
@@ -263,6 +264,10 @@ mod tests {
 
     #[test]
     fn generic_arguments_go_first_then_paths_in_qualified_names() {
+        assert_eq!(
+            steps("{closure#0}<u64, alloc::boxed::Box<u8>>"),
+            ["{closure#0}<u64, alloc::boxed::Box<u8>>", "{closure#0}<…>"]
+        );
         assert_eq!(
             steps("alloc::vec::Vec<T,A>::push"),
             [
