@@ -38,9 +38,15 @@ use std::path::Path;
 /// (how it was taken: e.g. frame-pointer stacks asked for without frame pointers)
 /// on stderr, one line each, so every command that reads it says so.
 pub fn load(path: &Path) -> Result<Profile> {
-    let profile = read(path)?;
+    load_named(path, &path.display().to_string())
+}
+
+/// [`load`], naming the profile `name` in errors and warnings (`spanprof run` reads
+/// the program's profile from a private copy of what it writes to `-o`).
+pub fn load_named(path: &Path, name: &str) -> Result<Profile> {
+    let profile = read(path, name)?;
     for w in &profile.warnings {
-        eprintln!("spanprof: warning: {}: {w}", path.display());
+        eprintln!("spanprof: warning: {name}: {}", crate::names::shown(w));
     }
     Ok(profile)
 }
@@ -124,10 +130,9 @@ fn shown_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
-fn read(path: &Path) -> Result<Profile> {
-    let name = path.display().to_string();
+fn read(path: &Path, name: &str) -> Result<Profile> {
     if path.is_dir() {
-        return Err(CliError::new(&name, "is a directory, not a profile"));
+        return Err(CliError::new(name, "is a directory, not a profile"));
     }
     let limit = max_profile_bytes()?;
     let cannot_read = |e: io::Error| {
@@ -136,11 +141,11 @@ fn read(path: &Path) -> Result<Profile> {
             io::ErrorKind::PermissionDenied => "permission denied".to_string(),
             _ => format!("cannot read: {e}"),
         };
-        CliError::new(&name, problem)
+        CliError::new(name, problem)
     };
     let too_large = || {
         CliError::new(
-            &name,
+            name,
             format!(
                 "larger than {}, the most a profile may have; set SPANPROF_MAX_PROFILE_BYTES (e.g. SPANPROF_MAX_PROFILE_BYTES=4GiB) to read it",
                 shown_size(limit)
@@ -180,32 +185,50 @@ enum Input {
 fn read_bounded(input: impl io::Read, limit: u64, known: Option<u64>) -> io::Result<Input> {
     use std::io::Read;
     let mut input = input.take(limit.saturating_add(1));
-    let mut bytes = Vec::with_capacity(known.map_or(1 << 16, |n| n.min(limit) as usize + 1));
-    let mut chunk = vec![0u8; 1 << 16];
+    if let Some(n) = known {
+        // A regular file: one allocation of its size.
+        let mut bytes = Vec::with_capacity(n.min(limit) as usize + 1);
+        input.read_to_end(&mut bytes)?;
+        return Ok(match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            _ if bytes.len() as u64 > limit => Input::TooLarge,
+            Some(&b) if b != b'{' && bytes.len() > SNIFF_BYTES => {
+                bytes.truncate(SNIFF_BYTES);
+                Input::NotAnObject(bytes)
+            }
+            _ => Input::Whole(bytes),
+        });
+    }
+    // A pipe or a device: fixed-size blocks, joined once at the end, so an endless
+    // input holds about the limit when it is refused; a doubling buffer would have
+    // held its earlier copies too.
+    const BLOCK: usize = 8 << 20;
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0usize;
     let mut object = None;
     loop {
-        let n = match input.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        bytes.extend_from_slice(&chunk[..n]);
-        if bytes.len() as u64 > limit {
+        let mut block = Vec::with_capacity(BLOCK);
+        let n = (&mut input).take(BLOCK as u64).read_to_end(&mut block)?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        if total as u64 > limit {
             return Ok(Input::TooLarge);
         }
         if object.is_none() {
-            object = bytes
+            object = block
                 .iter()
                 .find(|b| !b.is_ascii_whitespace())
                 .map(|&b| b == b'{');
         }
-        if object == Some(false) && bytes.len() >= SNIFF_BYTES {
+        blocks.push(block);
+        if object == Some(false) && total >= SNIFF_BYTES {
+            let mut bytes = blocks.concat();
             bytes.truncate(SNIFF_BYTES);
             return Ok(Input::NotAnObject(bytes));
         }
     }
-    Ok(Input::Whole(bytes))
+    Ok(Input::Whole(blocks.concat()))
 }
 
 /// Why `bytes`, which do not start with `{`, are not a profile: "not JSON" for text,

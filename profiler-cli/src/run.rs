@@ -1,9 +1,12 @@
 //! `spanprof run [--rate N] [-o profile.json] [--svg heap.svg] -- PROGRAM ARGS…`: runs a
 //! program built with spanprof as its global allocator with `SPANPROF_OUT` (and
 //! `SPANPROF_RATE`) set, waits for it, then prints the report and draws the flamegraph
-//! of the profile it wrote. The program writes into a temporary file next to the
-//! output, renamed over it once the program is done, so a run that writes nothing
-//! leaves an earlier profile alone.
+//! of the profile it wrote. The program writes into a private temporary folder; once
+//! it is done the profile is written to `-o` by the rule of every output
+//! (`output::write_output`: atomically over a regular file, in place to a device or
+//! FIFO, through symlinks), so a run that writes nothing leaves an earlier profile
+//! alone. On-demand profiles (`SPANPROF_SIGNAL`, `SPANPROF_INTERVAL`) are written
+//! beside the output under their own names.
 //!
 //! While the program runs, `spanprof run` stays alive to render its profile: SIGINT,
 //! SIGTERM and SIGHUP sent to `spanprof run` are passed on to the program (which
@@ -87,6 +90,65 @@ fn describe(status: ExitStatus) -> String {
 }
 
 /// Absolute form of `p` (the program may change directory).
+/// A private folder for the program's profile, removed when dropped.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        let dir = std::env::temp_dir().join(format!("spanprof-run-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).map_err(|e| {
+            CliError::new(
+                dir.display(),
+                format!("cannot make a folder for the profile: {e}"),
+            )
+        })?;
+        Ok(Scratch { dir })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes the on-demand profiles the program left in `dir` (all but `main`) beside
+/// `output`, under their own names; when `output` is not a file (a device, a FIFO)
+/// there is no folder to put them in, and they are dropped with a note.
+fn place_dumps(dir: &Path, main: &Path, output: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let dumps: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p != main)
+        .collect();
+    if dumps.is_empty() {
+        return;
+    }
+    let is_file = std::fs::metadata(output).is_ok_and(|m| m.is_file());
+    if !is_file {
+        eprintln!(
+            "spanprof: {}: not a file; {} on-demand profile(s) dropped",
+            output.display(),
+            dumps.len()
+        );
+        return;
+    }
+    let folder = output.parent().unwrap_or(Path::new(""));
+    for dump in dumps {
+        let (Some(name), Ok(bytes)) = (dump.file_name(), std::fs::read(&dump)) else {
+            continue;
+        };
+        if let Err(e) = write_output(&folder.join(name), &bytes) {
+            eprintln!("{e}");
+        }
+    }
+}
+
 fn absolute(p: &Path) -> Result<PathBuf> {
     std::path::absolute(p).map_err(|e| CliError::new(p.display(), format!("bad path: {e}")))
 }
@@ -104,6 +166,15 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
         }
     };
     let shown = Path::new(program).display().to_string();
+    // stdout carries the program's output and the report: no file goes there too.
+    for (flag, path) in [("-o", &args.output), ("--svg", &args.svg)] {
+        if path.as_os_str() == "-" {
+            return Err(CliError::usage(
+                flag,
+                "spanprof run prints the program's output and the report on stdout; give a file",
+            ));
+        }
+    }
     let output = absolute(&args.output)?;
     if output.is_dir() {
         return Err(CliError::usage(
@@ -117,13 +188,11 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
             "the flamegraph would overwrite the profile",
         ));
     }
-    let dir = output.parent().unwrap_or(Path::new("."));
-    let name = output.file_name().map_or_else(
-        || "profile.json".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let temp = dir.join(format!(".{name}.run-{}", std::process::id()));
-    let _ = std::fs::remove_file(&temp);
+    let name = output
+        .file_name()
+        .map_or_else(|| "profile.json".into(), |n| n.to_os_string());
+    let scratch = Scratch::new()?;
+    let temp = scratch.dir.join(&name);
 
     let mut cmd = Command::new(program);
     // The program would name the temporary file in its "wrote" line; run names the
@@ -171,13 +240,13 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
         }
         return Err(e);
     }
-    std::fs::rename(&temp, &output).map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        CliError::new(
-            output.display(),
-            format!("cannot move the profile into place: {e}"),
-        )
-    })?;
+    let file = args.output.display().to_string();
+    // Parsed from the private copy: `-o` may be a FIFO or /dev/null, not to be read back.
+    let mut profile = load::load_named(&temp, &file)?;
+    let bytes = std::fs::read(&temp)
+        .map_err(|e| CliError::new(&file, format!("cannot read the profile: {e}")))?;
+    write_output(&args.output, &bytes)?;
+    place_dumps(&scratch.dir, &temp, &args.output);
     if !status.success() {
         eprintln!(
             "spanprof: {shown}: {} (rendering the profile it wrote)",
@@ -185,8 +254,6 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
         );
     }
 
-    let file = args.output.display().to_string();
-    let mut profile = load::load(&args.output)?;
     crate::trim::apply(&mut profile, args.frames);
     let mut text = report::render(&report::build(&profile, args.top), paint);
     text.push_str(&format!("\nWrote:\n  {file} (profile)\n"));

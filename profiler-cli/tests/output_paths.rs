@@ -296,3 +296,62 @@ fn dash_o_through_a_link_to_the_input_is_refused() {
         std::fs::read(demo_profile()).unwrap()
     );
 }
+
+/// `spanprof run -o OUT` of the sample program, in `dir`.
+fn run_to(dir: &Path, out: &Path) -> Output {
+    spanprof()
+        .current_dir(dir)
+        .args(["run", "--rate", "1", "--no-svg", "-o"])
+        .arg(out)
+        .arg("--")
+        .arg(example("sample_program"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn run_dash_o_follows_the_same_rule() {
+    let dir = scratch_dir("run-out-paths");
+    // A FIFO gets the profile in place and stays a FIFO; the report comes from the
+    // program's own copy, not from reading the FIFO back.
+    let fifo = dir.join("fifo");
+    mkfifo(&fifo);
+    let reader = read_fifo(&fifo);
+    let out = run_to(&dir, &fifo);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    is_profile(&reader.join().unwrap());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Totals"));
+    // /dev/null stays the same character device.
+    let before = dev_null();
+    let out = run_to(&dir, Path::new("/dev/null"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(dev_null(), before);
+    // A symlink stays a link; its target gets the profile.
+    let target = dir.join("target.json");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.join("link.json");
+    symlink(&target, &link).unwrap();
+    let out = run_to(&dir, &link);
+    assert!(out.status.success(), "{out:?}");
+    assert!(is_link(&link));
+    is_profile(&std::fs::read(&target).unwrap());
+    // Nothing else is left in the folder.
+    assert_eq!(names(&dir), ["fifo", "link.json", "target.json"]);
+    // `-` is refused: stdout carries the program's output and the report.
+    for flag in ["-o", "--svg"] {
+        let out = spanprof()
+            .current_dir(&dir)
+            .args(["run", flag, "-", "--"])
+            .arg(example("sample_program"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("give a file"));
+    }
+}

@@ -29,6 +29,18 @@ struct Outcome {
 /// waiting, then sends `sig` to `spanprof run`, or with `to_group` to the whole
 /// process group `spanprof run` leads.
 fn run_and_stop(name: &str, sig: libc::c_int, to_group: bool) -> Outcome {
+    run_and_stop_after(name, sig, to_group, &[], Duration::ZERO)
+}
+
+/// [`run_and_stop`] with more environment for the program, signalled `after` it
+/// says it is waiting.
+fn run_and_stop_after(
+    name: &str,
+    sig: libc::c_int,
+    to_group: bool,
+    envs: &[(&str, &str)],
+    after: Duration,
+) -> Outcome {
     let dir = temp_dir(name);
     let stderr_path = dir.join("stderr.txt");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_spanprof"));
@@ -38,6 +50,7 @@ fn run_and_stop(name: &str, sig: libc::c_int, to_group: bool) -> Outcome {
         .arg("wait")
         .env_remove("SPANPROF_OUT")
         .env_remove("SPANPROF_RATE")
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap());
@@ -57,6 +70,7 @@ fn run_and_stop(name: &str, sig: libc::c_int, to_group: bool) -> Outcome {
             break;
         }
     }
+    std::thread::sleep(after);
     let target = if to_group { -pid } else { pid };
     // SAFETY: signals our own child (or the group it leads).
     assert_eq!(unsafe { libc::kill(target, sig) }, 0);
@@ -128,4 +142,33 @@ fn sigterm_to_spanprof_run_reaches_the_program_and_its_profile_is_rendered() {
 fn sigint_to_the_whole_group_is_rendered_once() {
     let o = run_and_stop("group", libc::SIGINT, true);
     check_rendered(&o, libc::SIGINT, "SIGINT");
+}
+
+#[test]
+fn interval_profiles_land_beside_the_output_under_their_own_names() {
+    let o = run_and_stop_after(
+        "interval",
+        libc::SIGTERM,
+        false,
+        &[("SPANPROF_INTERVAL", "100ms")],
+        Duration::from_millis(450),
+    );
+    assert_eq!(o.code, Some(128 + libc::SIGTERM), "{}", o.stderr);
+    let mut names: Vec<String> = std::fs::read_dir(&o.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "{names:?}");
+    let dumps: Vec<&String> = names
+        .iter()
+        .filter(|n| *n != "p.json" && *n != "stderr.txt")
+        .collect();
+    assert!(!dumps.is_empty(), "{names:?}");
+    for d in dumps {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(o.dir.join(d)).unwrap()).unwrap();
+        assert!(v["pid"].as_u64().is_some(), "{d}");
+    }
+    assert!(names.contains(&"p.json".to_string()), "{names:?}");
 }

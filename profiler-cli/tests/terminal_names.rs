@@ -52,3 +52,17 @@ fn control_characters_in_names_are_shown_escaped() {
         assert!(text.contains(SHOWN), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn profile_warnings_are_shown_escaped() {
+    let dir = scratch_dir("terminal-warnings");
+    let mut v = profile_value();
+    v["warnings"] = serde_json::json!([NAME]);
+    let p = dir.join("p.json");
+    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = spanprof().arg("report").arg(&p).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains(['\u{1b}', '\u{7}']), "{err}");
+    assert!(err.contains(SHOWN), "{err}");
+}
