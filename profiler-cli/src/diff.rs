@@ -1,8 +1,8 @@
 //! `spanprof diff`: a differential flamegraph (drawn at max(before, after) widths;
-//! red grew, blue shrank) and a table of the site stacks and size classes that
-//! changed most.
+//! red grew, blue shrank) and a table of the stacks and size classes that changed
+//! most, in the graph's weight.
 
-use crate::folded::{StackOpts, fold, site_names};
+use crate::folded::{StackOpts, Stacks, Weight, fold};
 use crate::report::human;
 use spanprof::Profile;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,24 +36,65 @@ pub fn fold_both(
     ))
 }
 
-fn by_site(p: &Profile) -> BTreeMap<String, i128> {
+/// A folded stack as a table row names it: its innermost frames (at most
+/// [`ROW_FRAMES`]), outermost first, ` > ` between them; names shown as the report
+/// shows them.
+pub fn row_name(folded: &str) -> String {
+    let frames: Vec<String> = folded
+        .split(';')
+        .map(|f| crate::names::shown(&crate::names::unescape(f)))
+        .collect();
+    let cut = frames.len().saturating_sub(ROW_FRAMES);
+    let mut name = frames[cut..].join(" > ");
+    if cut > 0 {
+        name.insert_str(0, "… > ");
+    }
+    name
+}
+
+/// How many innermost frames a stack's row shows.
+const ROW_FRAMES: usize = 4;
+
+fn by_stack(folded: &BTreeMap<String, u64>) -> BTreeMap<String, i128> {
     let mut m = BTreeMap::new();
-    for s in &p.site_stats {
-        *m.entry(site_names(p, &s.stack).join(" > ")).or_default() += i128::from(s.slot_bytes);
+    for (stack, w) in folded {
+        *m.entry(row_name(stack)).or_default() += i128::from(*w);
     }
     m
 }
 
-fn by_class(p: &Profile) -> BTreeMap<String, i128> {
+/// The size classes' counters in the graph's weight, only the `--size-class` one
+/// when there is a filter; large objects are class 0 (they count no refills).
+fn by_class(p: &Profile, opts: &StackOpts) -> BTreeMap<String, i128> {
+    let filter = opts
+        .size_class
+        .as_deref()
+        .and_then(|t| crate::folded::parse_class(t).ok())
+        .map(|f| f.class);
+    let keep = |class: u32| filter.is_none_or(|f| f == class);
     let mut m = BTreeMap::new();
-    for c in p.classes.iter().filter(|c| c.bytes_allocated > 0) {
-        m.insert(
-            format!("class {} ({} B)", c.class, c.size),
-            i128::from(c.bytes_allocated),
-        );
+    for c in p.classes.iter().filter(|c| keep(c.class)) {
+        let w = match opts.weight {
+            Weight::AllocBytes => c.bytes_allocated,
+            Weight::AllocObjects => c.allocs,
+            Weight::InuseBytes => c.live_bytes,
+            Weight::InuseObjects => c.live_objects,
+            Weight::Refills => c.refills,
+        };
+        if w > 0 {
+            m.insert(format!("class {} ({} B)", c.class, c.size), i128::from(w));
+        }
     }
-    if p.large.bytes_allocated > 0 {
-        m.insert("large".into(), i128::from(p.large.bytes_allocated));
+    let l = &p.large;
+    let w = match opts.weight {
+        Weight::AllocBytes => l.bytes_allocated,
+        Weight::AllocObjects => l.allocs,
+        Weight::InuseBytes => l.bytes_allocated.saturating_sub(l.bytes_freed),
+        Weight::InuseObjects => l.allocs.saturating_sub(l.frees),
+        Weight::Refills => 0,
+    };
+    if keep(0) && w > 0 {
+        m.insert("large".into(), i128::from(w));
     }
     m
 }
@@ -85,24 +126,44 @@ fn changes(
     v
 }
 
-fn signed(d: i128) -> String {
-    let h = human(d.unsigned_abs() as u64);
-    if d < 0 {
-        format!("-{h}")
-    } else {
-        format!("+{h}")
+/// `v` in the weight's unit: bytes as `1.5 MiB`, counts as they are.
+fn amount(v: i128, weight: Weight) -> String {
+    match weight.count_name() {
+        "bytes" => human(v.unsigned_abs() as u64),
+        _ => v.unsigned_abs().to_string(),
     }
 }
 
-/// The text table of the biggest changes in slot bytes.
-pub fn table(before: &Profile, after: &Profile, top: usize) -> String {
+fn signed(d: i128, weight: Weight) -> String {
+    let sign = if d < 0 { '-' } else { '+' };
+    format!("{sign}{}", amount(d, weight))
+}
+
+/// The text table of the biggest changes: the stacks as the graph draws them (same
+/// `--stacks`, `--weight` and `--size-class`; `folded` are the graph's two folds),
+/// then the size classes in the same weight.
+pub fn table(
+    profiles: (&Profile, &Profile),
+    folded: (&BTreeMap<String, u64>, &BTreeMap<String, u64>),
+    opts: &StackOpts,
+    top: usize,
+) -> String {
+    let w = opts.weight;
+    let stacks = match opts.stacks {
+        Stacks::Sites => "site stacks",
+        Stacks::Native => "sampled stacks, estimated",
+    };
     let mut o = String::new();
     for (title, b, a) in [
-        ("Site stacks (slot bytes)", by_site(before), by_site(after)),
         (
-            "Size classes (slot bytes)",
-            by_class(before),
-            by_class(after),
+            format!("Stacks ({}, {stacks})", w.label()),
+            by_stack(folded.0),
+            by_stack(folded.1),
+        ),
+        (
+            format!("Size classes ({})", w.label()),
+            by_class(profiles.0, opts),
+            by_class(profiles.1, opts),
         ),
     ] {
         let _ = writeln!(o, "{title}");
@@ -113,11 +174,10 @@ pub fn table(before: &Profile, after: &Profile, top: usize) -> String {
         for (name, bv, av) in rows {
             let _ = writeln!(
                 o,
-                "  {:>12} -> {:>12}  {:>12}  {}",
-                human(bv as u64),
-                human(av as u64),
-                signed(av - bv),
-                crate::names::shown(&name)
+                "  {:>12} -> {:>12}  {:>12}  {name}",
+                amount(bv, w),
+                amount(av, w),
+                signed(av - bv, w),
             );
         }
     }

@@ -13,8 +13,10 @@ use std::str::FromStr;
 /// the "before" value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Limit {
-    /// Bytes (or objects, or refills, with those weights).
+    /// A bare number: bytes, objects or refills, as the weight counts.
     Amount(u64),
+    /// A size with a unit (`64KiB`, `4096B`): only for the byte weights.
+    Bytes(u64),
     /// Percent of the stack's (or the total's) value before. A stack that did not
     /// exist before grew by an unbounded percentage: any allocation there fails.
     Percent(f64),
@@ -23,15 +25,15 @@ pub enum Limit {
 impl FromStr for Limit {
     type Err = String;
 
-    /// `10%`, `2.5%`, or a size as [`crate::load::parse_size`] reads it: `4096`,
-    /// `64KiB`, `1.5 MiB`, `10MB` (a bare number is bytes, or a count with the
-    /// objects and refills weights).
+    /// `10%`, `2.5%`, a whole number (`4096`: bytes, or a count with the objects
+    /// and refills weights), or a size with a unit as [`crate::load::parse_size`]
+    /// reads it (`64KiB`, `1.5 MiB`, `10MB`).
     fn from_str(text: &str) -> Result<Self, String> {
         let t = text.trim();
+        // clap names the option before this.
         let bad = || {
-            format!(
-                "--fail-if-grown: '{text}' is not a limit (give bytes like 1MiB or 4096, or a percentage like 10%)"
-            )
+            "not a limit (give bytes like 1MiB or 4096, a count like 100, or a percentage like 10%)"
+                .to_string()
         };
         if let Some(pct) = t.strip_suffix('%') {
             let v: f64 = pct.trim().parse().map_err(|_| bad())?;
@@ -41,9 +43,10 @@ impl FromStr for Limit {
                 Err(bad())
             };
         }
-        crate::load::parse_size(t)
-            .map(Limit::Amount)
-            .ok_or_else(bad)
+        if t.bytes().all(|b| b.is_ascii_digit()) {
+            return t.parse().map(Limit::Amount).map_err(|_| bad());
+        }
+        crate::load::parse_size(t).map(Limit::Bytes).ok_or_else(bad)
     }
 }
 
@@ -60,18 +63,34 @@ pub struct Breach {
     limit: Limit,
 }
 
-fn amount(v: u64, unit: &str) -> String {
-    if unit == "bytes" {
-        human(v)
-    } else {
-        format!("{v} {unit}")
+/// `v` in `unit`: bytes as `4.7 KiB`, or exactly (`4799 B`) with `exact`.
+fn amount(v: u64, unit: &str, exact: bool) -> String {
+    match unit {
+        "bytes" if exact => format!("{v} B"),
+        "bytes" => human(v),
+        _ => format!("{v} {unit}"),
+    }
+}
+
+impl Limit {
+    /// Checks that the limit fits `weight`: a size in bytes cannot bound objects or
+    /// refills.
+    pub fn fits(self, weight: Weight) -> Result<Limit, String> {
+        match self {
+            Limit::Bytes(_) if weight.count_name() != "bytes" => Err(format!(
+                "--fail-if-grown: a size in bytes, but --weight {} counts {}; give a count or a percentage",
+                weight.label(),
+                weight.count_name()
+            )),
+            _ => Ok(self),
+        }
     }
 }
 
 impl fmt::Display for Breach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match &self.stack {
-            Some(s) => format!("stack {}", s.replace(';', " > ")),
+            Some(s) => format!("stack {}", crate::diff::row_name(s)),
             None => "the total".into(),
         };
         let grew = self.after - self.before;
@@ -80,16 +99,24 @@ impl fmt::Display for Breach {
         } else {
             format!("+{:.1} %", grew as f64 * 100.0 / self.before as f64)
         };
-        let limit = match self.limit {
-            Limit::Amount(n) => amount(n, self.unit),
-            Limit::Percent(p) => format!("{p} %"),
+        let show = |exact| {
+            let limit = match self.limit {
+                Limit::Amount(n) | Limit::Bytes(n) => amount(n, self.unit, exact),
+                Limit::Percent(p) => format!("{p} %"),
+            };
+            (amount(grew, self.unit, exact), limit)
+        };
+        // Rounded figures can look equal (`4.7 KiB` over a limit of `4.7 KiB`):
+        // then both are given exactly.
+        let (grew, limit) = match show(false) {
+            (g, l) if g == l => show(true),
+            rounded => rounded,
         };
         write!(
             f,
-            "{what} grew by {} ({} -> {}, {pct}), over the limit of {limit}",
-            amount(grew, self.unit),
-            amount(self.before, self.unit),
-            amount(self.after, self.unit),
+            "{what} grew by {grew} ({} -> {}, {pct}), over the limit of {limit}",
+            amount(self.before, self.unit, false),
+            amount(self.after, self.unit, false),
         )?;
         match self.more {
             0 => Ok(()),
@@ -104,7 +131,7 @@ fn over(limit: Limit, before: u64, after: u64) -> bool {
         return false;
     };
     match limit {
-        Limit::Amount(n) => grew > n,
+        Limit::Amount(n) | Limit::Bytes(n) => grew > n,
         Limit::Percent(p) => before == 0 || grew as f64 * 100.0 > p * before as f64,
     }
 }
@@ -152,12 +179,19 @@ mod tests {
     #[test]
     fn limits_parse_in_bytes_and_percent() {
         assert_eq!("4096".parse(), Ok(Limit::Amount(4096)));
-        assert_eq!("64KiB".parse(), Ok(Limit::Amount(65536)));
-        assert_eq!("1.5 MiB".parse(), Ok(Limit::Amount(1_572_864)));
-        assert_eq!("10MB".parse(), Ok(Limit::Amount(10_000_000)));
+        assert_eq!("64KiB".parse(), Ok(Limit::Bytes(65536)));
+        assert_eq!("1.5 MiB".parse(), Ok(Limit::Bytes(1_572_864)));
+        assert_eq!("10MB".parse(), Ok(Limit::Bytes(10_000_000)));
+        assert_eq!("1EiB".parse(), Ok(Limit::Bytes(1 << 60)));
+        // A size in bytes does not bound a count.
+        assert!(Limit::Bytes(1024).fits(Weight::AllocObjects).is_err());
+        assert!(Limit::Amount(1024).fits(Weight::AllocObjects).is_ok());
+        assert!(Limit::Bytes(1024).fits(Weight::InuseBytes).is_ok());
         assert_eq!("10%".parse(), Ok(Limit::Percent(10.0)));
         assert_eq!(" 2.5 % ".parse(), Ok(Limit::Percent(2.5)));
         for bad in [
+            "1.5",
+            "0.4",
             "",
             "ten",
             "5 parsecs",
@@ -190,6 +224,18 @@ mod tests {
         let b = check(&before, &after, Weight::AllocBytes, Limit::Percent(250.0)).unwrap();
         assert_eq!(b.stack.as_deref(), Some("main;new"));
         assert!(b.to_string().contains("new)"), "{b}");
+        // Figures that round alike are given exactly.
+        let b = check(
+            &map(&[("a", 1000)]),
+            &map(&[("a", 5799)]),
+            Weight::AllocBytes,
+            Limit::Bytes(4798),
+        )
+        .unwrap();
+        assert!(
+            b.to_string().contains("grew by 4799 B (") && b.to_string().contains("limit of 4798 B"),
+            "{b}"
+        );
     }
 
     #[test]

@@ -82,10 +82,10 @@ pub fn max_profile_bytes() -> Result<u64> {
     }
 }
 
-/// A size in bytes: a number (`4096`, `1.5`), then optionally spaces and a unit,
-/// case-insensitive: `B`; `K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (powers of
-/// 1024); `KB`, `MB`, `GB`, `TB` (powers of 1000). A fraction of a byte rounds to
-/// the nearest. `None` when it is not one or does not fit in a `u64`.
+/// A size in bytes: a number (`4096`; `1.5` with a unit), then optionally spaces and a unit,
+/// case-insensitive: `B`; `K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB`, `E`/`EiB` (powers
+/// of 1024); `KB`, `MB`, `GB`, `TB`, `EB` (powers of 1000). The bytes a decimal makes round
+/// to the nearest. `None` when it is not one or does not fit in a `u64`.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let digits = text
@@ -105,10 +105,16 @@ pub fn parse_size(text: &str) -> Option<u64> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
+        "e" | "eib" => 1 << 60,
+        "eb" => 1_000_000_000_000_000_000,
         _ => return None,
     };
     if let Ok(whole) = number.parse::<u64>() {
         return whole.checked_mul(unit);
+    }
+    if unit == 1 {
+        // Bytes are whole: `1.5` is a mistake, not 2.
+        return None;
     }
     // A decimal: exact enough for sizes a person types (f64 holds 53 bits).
     let v = number.parse::<f64>().ok()? * unit as f64;

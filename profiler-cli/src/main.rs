@@ -328,6 +328,10 @@ fn run(cli: Cli) -> Result<()> {
             fail_if_grown,
         } => {
             check_not_input(&output, &[&before, &after])?;
+            let fail_if_grown = fail_if_grown
+                .map(|l| l.fits(stacks.weight))
+                .transpose()
+                .map_err(|e| CliError::usage("diff", e))?;
             let (b, a) = (load_shown(&before, frames)?, load_shown(&after, frames)?);
             let (bn, an) = (before.display().to_string(), after.display().to_string());
             let (bf, af) = diff::fold_both((&b, &bn), (&a, &an), &stacks)?;
@@ -335,9 +339,17 @@ fn run(cli: Cli) -> Result<()> {
                 title: title.or_else(|| Some(format!("{} (diff)", flame::default_title(&stacks)))),
                 icicle,
             };
-            let svg = flame::diff_svg(&an, &diff::lines(&bf, &af), &stacks, &look)?;
-            write_output(&output, &svg)?;
-            let table = diff::table(&b, &a, top);
+            let lines = diff::lines(&bf, &af);
+            if lines.is_empty() && fail_if_grown.is_some() {
+                // Nothing grew where there is nothing: the gate passes (an in-use gate
+                // on two profiles that free everything), with no graph to draw.
+                eprintln!(
+                    "spanprof: {an}: nothing to draw: no allocations match these options in either profile"
+                );
+            } else {
+                write_output(&output, &flame::diff_svg(&an, &lines, &stacks, &look)?)?;
+            }
+            let table = diff::table((&b, &a), (&bf, &af), &stacks, top);
             if output.as_os_str() == "-" {
                 eprint!("{table}");
             } else {

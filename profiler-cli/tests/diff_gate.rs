@@ -51,7 +51,7 @@ fn growth_past_the_limit_fails_with_one_line() {
         assert!(
             String::from_utf8(out.stdout)
                 .unwrap()
-                .contains("Site stacks")
+                .contains("Stacks (alloc-bytes, site stacks)")
         );
         std::fs::remove_file(&svg).unwrap();
     }
@@ -91,5 +91,98 @@ fn a_bad_limit_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("'lots' is not a limit"), "{err}");
+    assert!(
+        err.contains("'lots'") && err.contains("not a limit"),
+        "{err}"
+    );
+    // A size in bytes cannot bound objects; a bare number can.
+    let out = spanprof()
+        .args([
+            "diff",
+            "--weight",
+            "alloc-objects",
+            "--fail-if-grown",
+            "1KiB",
+        ])
+        .args(["-o", "-"])
+        .arg(&before)
+        .arg(&after)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("counts objects"), "{err}");
+}
+
+#[test]
+fn an_in_use_gate_on_profiles_that_free_everything_passes() {
+    let (before, after, _) = before_and_after("gate-empty");
+    let svg = before.with_file_name("empty.svg");
+    let out = spanprof()
+        .args(["diff", "--stacks", "sites", "--weight", "inuse-bytes"])
+        .args(["--size-class", "60", "--fail-if-grown", "0", "-o"])
+        .arg(&svg)
+        .arg(&before)
+        .arg(&after)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to draw"));
+    assert!(!svg.exists());
+    // Without the gate, nothing to draw is still an error.
+    spanprof()
+        .args(["diff", "--stacks", "sites", "--weight", "inuse-bytes"])
+        .args(["--size-class", "60", "-o"])
+        .arg(&svg)
+        .arg(&before)
+        .arg(&after)
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn the_table_shows_what_the_graph_draws() {
+    let (before, after, _) = before_and_after("gate-table");
+    let table = |args: &[&str]| {
+        let out = spanprof()
+            .arg("diff")
+            .args(args)
+            .args(["-o", "/dev/null"])
+            .arg(&before)
+            .arg(&after)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bytes = table(&["--stacks", "sites"]);
+    assert!(
+        bytes.contains("Stacks (alloc-bytes, site stacks)"),
+        "{bytes}"
+    );
+    assert!(
+        !bytes.contains("Stacks (alloc-bytes, site stacks)\n  no change"),
+        "{bytes}"
+    );
+    // Objects did not change (only bytes were doubled): the same table by objects
+    // says so, in objects.
+    let objects = table(&["--stacks", "sites", "--weight", "alloc-objects"]);
+    assert!(
+        objects.contains("Stacks (alloc-objects, site stacks)\n  no change"),
+        "{objects}"
+    );
+    assert!(
+        objects.contains("Size classes (alloc-objects)"),
+        "{objects}"
+    );
+    // One size class only: the class table lists no other.
+    let one = table(&["--stacks", "sites", "--size-class", "5"]);
+    let classes = one.split("Size classes").nth(1).unwrap();
+    assert!(
+        classes
+            .lines()
+            .skip(1)
+            .all(|l| l.contains("class 5 ") || l.contains("no change")),
+        "{one}"
+    );
 }
