@@ -9,11 +9,14 @@
 //! 3. Also the paths shortened: each path inside such a `<…>` to its last segment,
 //!    the name itself to its last two: `<Vec<…> as Clone>::clone`, `Vec<…>::push`,
 //!    `Iterator::collect`.
+//! 4. The last segment alone, the function: `push`, `clone`, `make_rcs` (so a narrow
+//!    frame of `app::make_rcs` reads `make_rcs`, not `app::m..`).
 //!
 //! The longest step that fits is shown; when none fits, the last one is cut on the
-//! right and ends with `..` (inferno's mark). Steps 2 and 3, when they differ from
-//! the step before, are written into the SVG (`fg:elided`, `fg:short` on the frame's
-//! `<g>`) so the script that refits labels on zoom ([`SCRIPT`]) shows the same steps.
+//! right and ends with `..` (inferno's mark). Steps 2 to 4, when they differ from
+//! the step before, are written into the SVG (`fg:elided`, `fg:short`, `fg:leaf` on
+//! the frame's `<g>`) so the script that refits labels on zoom ([`SCRIPT`]) shows the
+//! same steps.
 
 /// Where each `<` at the top level of `s` closes (index of its `>`), skipping the `>`
 /// of `->`; `None` when it never closes.
@@ -159,16 +162,21 @@ fn last_segments(s: &str, keep: usize) -> String {
 /// The three forms of a name: as written, generic arguments elided, and paths
 /// shortened too (the function's last two path segments, and one for each path inside
 /// a qualified `<…>`).
-pub fn forms(name: &str) -> [String; 3] {
+pub fn forms(name: &str) -> [String; 4] {
     let chars: Vec<char> = name.chars().collect();
     let elided = elide(&chars, false, false);
-    let short = last_segments(&elide(&chars, true, false), 2);
-    [name.to_string(), elided, short]
+    let shortened = elide(&chars, true, false);
+    let short = last_segments(&shortened, 2);
+    let leaf = match last_segments(&shortened, 1) {
+        l if l.is_empty() => short.clone(),
+        l => l,
+    };
+    [name.to_string(), elided, short, leaf]
 }
 
 /// The label's steps, longest first, without repeats (see the module docs).
 pub fn steps(name: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(3);
+    let mut out: Vec<String> = Vec::with_capacity(4);
     for f in forms(name) {
         if out.last() != Some(&f) {
             out.push(f);
@@ -206,7 +214,8 @@ pub fn fit(steps: &[String], width_px: f64, char_px: f64) -> String {
 /// `init` runs on load, after every script.
 pub const SCRIPT: &str = r#"
 // spanprof: a label shows the name, else its generic arguments elided (fg:elided),
-// else also its paths shortened (fg:short), else that cut on the right.
+// else also its paths shortened (fg:short), else the function alone (fg:leaf), else
+// that cut on the right.
 function spanprof_steps(e) {
     var title = find_child(e, "title").textContent;
     var cut = title.lastIndexOf(" (");
@@ -215,6 +224,8 @@ function spanprof_steps(e) {
     if (elided) steps.push(elided);
     var short = e.getAttribute("fg:short");
     if (short) steps.push(short);
+    var leaf = e.getAttribute("fg:leaf");
+    if (leaf) steps.push(leaf);
     return steps;
 }
 function spanprof_width(t, s) {
@@ -273,7 +284,8 @@ mod tests {
             [
                 "alloc::vec::Vec<T,A>::push",
                 "alloc::vec::Vec<…>::push",
-                "Vec<…>::push"
+                "Vec<…>::push",
+                "push"
             ]
         );
         assert_eq!(
@@ -281,14 +293,16 @@ mod tests {
             [
                 "<alloc::vec::Vec<u8> as core::clone::Clone>::clone",
                 "<alloc::vec::Vec<…> as core::clone::Clone>::clone",
-                "<Vec<…> as Clone>::clone"
+                "<Vec<…> as Clone>::clone",
+                "clone"
             ]
         );
         assert_eq!(
             steps("spanprof::apply_all<fn(u32) -> alloc::vec::Vec<u8>>"),
             [
                 "spanprof::apply_all<fn(u32) -> alloc::vec::Vec<u8>>",
-                "spanprof::apply_all<…>"
+                "spanprof::apply_all<…>",
+                "apply_all<…>"
             ]
         );
         assert_eq!(
@@ -296,33 +310,42 @@ mod tests {
             [
                 "std::rt::lang_start::<()>::{closure#0}",
                 "std::rt::lang_start::<…>::{closure#0}",
-                "lang_start::<…>::{closure#0}"
+                "lang_start::<…>::{closure#0}",
+                "{closure#0}"
             ]
         );
         assert_eq!(
             steps("<&mut alloc::string::String as core::fmt::Write>::write_str"),
             [
                 "<&mut alloc::string::String as core::fmt::Write>::write_str",
-                "<&mut String as Write>::write_str"
+                "<&mut String as Write>::write_str",
+                "write_str"
             ]
         );
         assert_eq!(
             steps("<impl core::fmt::Debug for spanprof::Order<u8>>::fmt")
                 .last()
                 .unwrap(),
-            "<impl Debug for Order<…>>::fmt"
+            "fmt"
+        );
+        assert!(
+            steps("<impl core::fmt::Debug for spanprof::Order<u8>>::fmt")
+                .contains(&"<impl Debug for Order<…>>::fmt".to_string())
         );
         assert_eq!(steps("main"), ["main"]);
         assert_eq!(
             steps("core::iter::traits::iterator::Iterator::collect"),
             [
                 "core::iter::traits::iterator::Iterator::collect",
-                "Iterator::collect"
+                "Iterator::collect",
+                "collect"
             ]
         );
-        assert_eq!(steps("a::b"), ["a::b"]);
+        assert_eq!(steps("a::b"), ["a::b", "b"]);
+        // A narrow frame of a user function keeps the function, not the crate.
+        assert_eq!(steps("app::make_rcs").last().unwrap(), "make_rcs");
         assert_eq!(steps("::"), ["::"]);
-        assert_eq!(steps(":::"), [":::"]);
+        assert_eq!(steps(":::"), [":::", ":"]);
         // Unbalanced or odd names are kept, never a panic.
         assert_eq!(steps("a<b")[0], "a<b");
         assert_eq!(steps("a>b<"), ["a>b<"]);
@@ -337,7 +360,8 @@ mod tests {
         assert_eq!(fit(&s, px(50.0), 7.2), s[0]);
         assert_eq!(fit(&s, px(49.9), 7.2), s[1]);
         assert_eq!(fit(&s, px(30.0), 7.2), s[2]);
-        assert_eq!(fit(&s, px(10.0), 7.2), "<Vec<…> ..");
+        assert_eq!(fit(&s, px(10.0), 7.2), "clone");
+        assert_eq!(fit(&s, px(4.0), 7.2), "cl..");
         assert_eq!(fit(&s, px(2.9), 7.2), "");
     }
 }

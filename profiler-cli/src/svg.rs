@@ -135,6 +135,54 @@ fn diff_suffix(rows: &[DiffRow], f: &Frame, depth: usize, unit: &str) -> String 
     s
 }
 
+/// A frame's own (self) weight before and after: the rows that end at its depth.
+fn own(rows: &[DiffRow], f: &Frame, depth: usize) -> (u64, u64) {
+    let first = rows.partition_point(|r| r.start < f.x);
+    let last = rows.partition_point(|r| r.start < f.x.saturating_add(f.w));
+    rows[first..last]
+        .iter()
+        .filter(|r| r.depth == depth)
+        .fold((0u64, 0u64), |(b, a), r| {
+            (b.saturating_add(r.before), a.saturating_add(r.after))
+        })
+}
+
+/// The palest a changed frame may be drawn (of 255): inferno scales a frame's
+/// colour to the largest change in the graph, so a new stack of a few KiB next to a
+/// shrink of hundreds of MiB came out white (`rgb(255,248,248)`); any change stays
+/// visibly red or blue.
+const PALEST: u8 = 215;
+
+/// `rect` with its fill at least [`PALEST`]-strong in the direction of `change`
+/// (red grew, blue shrank); unchanged when the fill is not inferno's `rgb(…)`.
+fn visible(rect: &BytesStart<'static>, grew: bool) -> BytesStart<'static> {
+    let Some(fill) = attr(rect, "fill") else {
+        return rect.clone();
+    };
+    let rgb: Vec<u8> = fill
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let [r, g, b] = rgb[..] else {
+        return rect.clone();
+    };
+    let fill = if grew {
+        format!("rgb(255,{},{})", g.min(PALEST), b.min(PALEST))
+    } else {
+        format!("rgb({},{},255)", r.min(PALEST), g.min(PALEST))
+    };
+    let mut out = BytesStart::new("rect");
+    for a in rect.attributes().flatten() {
+        if a.key.as_ref() != b"fill" {
+            out.push_attribute(a);
+        }
+    }
+    out.push_attribute(("fill", fill.as_str()));
+    out.into_owned()
+}
+
 /// Rewrites inferno's SVG (see the module docs). Errors are one line.
 pub fn finish(
     inferno: &[u8],
@@ -286,13 +334,16 @@ fn write_frames(
             Tooltips::Plain => suffix.to_string(),
             Tooltips::Diff { rows, unit } => diff_suffix(rows, f, depth, unit),
         };
-        let [full, elided, short] = label::forms(&shown);
+        let [full, elided, short, leaf] = label::forms(&shown);
         let mut g = BytesStart::new("g");
         if elided != full {
             g.push_attribute(("fg:elided", elided.as_str()));
         }
         if short != elided {
             g.push_attribute(("fg:short", short.as_str()));
+        }
+        if leaf != short {
+            g.push_attribute(("fg:leaf", leaf.as_str()));
         }
         let steps = label::steps(&shown);
         // As inferno's script measures it: the frame's share of the frames area (the
@@ -307,8 +358,14 @@ fn write_frames(
             .map_err(err)?;
         out.write_event(Event::End(BytesEnd::new("title")))
             .map_err(err)?;
-        out.write_event(Event::Empty(f.rect.borrow()))
-            .map_err(err)?;
+        let rect = match tips {
+            Tooltips::Diff { rows, .. } => match own(rows, f, depth) {
+                (b, a) if a != b => visible(&f.rect, a > b),
+                _ => f.rect.clone(),
+            },
+            Tooltips::Plain => f.rect.clone(),
+        };
+        out.write_event(Event::Empty(rect.borrow())).map_err(err)?;
         out.write_event(Event::Start(f.text.borrow()))
             .map_err(err)?;
         out.write_event(Event::Text(BytesText::new(&text)))

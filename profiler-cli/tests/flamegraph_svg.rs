@@ -548,6 +548,37 @@ fn a_diff_shows_what_shrank_in_blue_and_what_grew_in_red() {
     assert_eq!(all.title, "all (162.0 MiB → 20.0 MiB, -142.0 MiB, -87.7%)");
 }
 
+#[test]
+fn a_small_change_beside_a_large_one_is_still_coloured() {
+    let dir = scratch_dir("diff_small");
+    let names = vec!["huge".to_string(), "tiny".to_string(), "same".to_string()];
+    let before = site_profile(
+        &dir.join("b.json"),
+        &names,
+        &[(vec![0], 400 << 20), (vec![2], 1 << 20)],
+    );
+    let after = site_profile(
+        &dir.join("a.json"),
+        &names,
+        &[(vec![1], 2 << 20), (vec![2], 1 << 20)],
+    );
+    let frames = parse(&diff(&before, &after));
+    let find = |n: &str| {
+        frames
+            .iter()
+            .find(|f| f.title.starts_with(&format!("{n} (")))
+            .unwrap()
+    };
+    // A new stack of 2 MiB beside a 400 MiB shrink: visibly red, not white.
+    let (r, g, b) = rgb(&find("tiny").fill);
+    assert!(r == 255 && g <= 215 && b <= 215, "{:?}", find("tiny"));
+    let (r, g, b) = rgb(&find("huge").fill);
+    assert!(b == 255 && r <= 215 && g <= 215, "{:?}", find("huge"));
+    // No change stays as inferno draws it (near white).
+    let (r, g, b) = rgb(&find("same").fill);
+    assert!(r > 215 && g > 215 && b > 215, "{:?}", find("same"));
+}
+
 /// The first headless-capable browser on PATH, if any.
 fn browser() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
