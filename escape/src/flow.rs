@@ -36,6 +36,9 @@ pub(crate) struct Analyzer<'a> {
     pub breaks: Vec<Val>,
     /// Methods defined in the file that take `&self`/`&mut self`: calling them borrows.
     pub by_ref_methods: &'a BTreeSet<String>,
+    /// What the parameters of the closure about to be walked hold, and where they point
+    /// (set by an adapter call for its closure argument).
+    pub closure_params: Option<(Val, Origin)>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -49,6 +52,7 @@ impl<'a> Analyzer<'a> {
             frames: Vec::new(),
             breaks: Vec::new(),
             by_ref_methods,
+            closure_params: None,
         }
     }
 
@@ -79,7 +83,7 @@ impl<'a> Analyzer<'a> {
                 },
             );
         }
-        for &s in v.sites.difference(&v.captured) {
+        for &s in v.held().difference(&v.captured) {
             let e = Event {
                 kind,
                 reason: reason.into(),
@@ -168,18 +172,18 @@ impl<'a> Analyzer<'a> {
             Expr::Unsafe(u) => self.block(&u.block),
             Expr::Const(c) => self.block(&c.block),
             Expr::TryBlock(t) => self.block(&t.block),
-            Expr::Tuple(t) => self.all(t.elems.iter()),
-            Expr::Array(a) => self.all(a.elems.iter()),
+            Expr::Tuple(t) => self.all(t.elems.iter()).as_parts(),
+            Expr::Array(a) => self.all(a.elems.iter()).as_parts(),
             Expr::Repeat(r) => {
                 self.borrowed(&r.len);
-                self.expr(&r.expr)
+                self.expr(&r.expr).as_parts()
             }
             Expr::Struct(s) => {
                 let mut v = self.all(s.fields.iter().map(|f| &f.expr));
                 if let Some(rest) = &s.rest {
                     v.union(&self.expr(rest));
                 }
-                v
+                v.as_parts()
             }
             Expr::Field(f) => {
                 let base = self.expr(&f.base);
@@ -259,6 +263,14 @@ impl<'a> Analyzer<'a> {
         v
     }
 
+    /// Reads a binding by value (see [`Analyzer::read`]).
+    pub(crate) fn read_name(&mut self, name: &str) -> Val {
+        let saved = std::mem::replace(&mut self.borrow_depth, 0);
+        let v = self.read(name);
+        self.borrow_depth = saved;
+        v
+    }
+
     /// Reads a binding. A read by value inside a closure captures it; inside a `move`
     /// closure any mention does.
     fn read(&mut self, name: &str) -> Val {
@@ -276,10 +288,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Moving a field (or `*b`) out of `base`: a box gives up its content, an aggregate
-    /// the parts it holds.
+    /// the parts it holds. A part comes out as is, and may itself still be an aggregate
+    /// (`t.0` of `((a, b), c)`), so it stays a part too.
     pub fn moved_out_of(&self, base: &Val) -> Val {
         let mut out = Val::default();
-        for s in base.all() {
+        for &s in base.sites.union(&base.captured) {
             match self.sites.get(s) {
                 Some(site) if site.kind == SiteKind::Boxed => {
                     out.sites.extend(site.contents.iter().map(|(c, _)| *c));
@@ -290,6 +303,8 @@ impl<'a> Analyzer<'a> {
                 None => {}
             }
         }
+        out.sites.extend(base.parts.iter().copied());
+        out.parts.extend(base.parts.iter().copied());
         out
     }
 
@@ -315,6 +330,9 @@ impl<'a> Analyzer<'a> {
                 v
             }
             BinOp::AddAssign(_) => {
+                // The place is used (`*x.lock().unwrap() += 1` in a `move` closure
+                // captures `x`), and a `String` on the left grows.
+                self.borrowed(&b.left);
                 self.grow(&b.left, pos(&b.left).0);
                 self.borrowed(&b.right);
                 Val::default()
@@ -327,7 +345,9 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// `e?`: the `Ok`/`Some` part flows on; an explicit `Err(x)?` returns `x`.
+    /// `e?`: the `Ok`/`Some` part flows on; an explicit `Err(x)?` returns `x`, and so
+    /// does any error built before (`Err(x)`, `map_err(|e| ..)`, `ok_or_else(|| ..)`):
+    /// those sites are marked as errors where they are built.
     fn try_expr(&mut self, inner: &Expr, p: (u32, u32)) -> Val {
         if let Expr::Call(c) = inner
             && let Expr::Path(f) = &*c.func
@@ -337,7 +357,18 @@ impl<'a> Analyzer<'a> {
             self.returned(&v, p);
             return Val::default();
         }
-        self.expr(inner)
+        let v = self.expr(inner);
+        let mut errors = Val::default();
+        for s in v.all() {
+            if self.sites.get(s).is_some_and(|site| site.error) {
+                errors.sites.insert(s);
+            }
+        }
+        if !errors.is_empty() {
+            self.step(&errors, &format!("from ? (error) at {}", at(p)));
+            self.returned(&errors, p);
+        }
+        v
     }
 
     /// A block's value (its tail expression), in its own scope.

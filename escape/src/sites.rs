@@ -42,6 +42,10 @@ pub(crate) enum CallClass {
     SharedClone,
     /// A tuple struct or enum variant (`Some`, `Ok`, `Wrapper`): holds its arguments.
     Constructor,
+    /// `mem::swap(&mut a, &mut b)`.
+    Swap,
+    /// `mem::replace(&mut dst, src)`.
+    Replace,
     /// A function the analysis cannot see through.
     Unknown,
 }
@@ -77,7 +81,15 @@ pub(crate) fn classify_call(p: &Path) -> CallClass {
         }
         ("mem", "forget") | ("", "forget") => CallClass::Leak("mem::forget"),
         ("mem", "drop") | ("", "drop") => CallClass::Drop,
-        ("mem", "take" | "replace") | ("From", "from") | ("Into", "into") => CallClass::Flow,
+        ("mem", "swap") => CallClass::Swap,
+        ("mem", "replace") => CallClass::Replace,
+        ("mem", "take") | ("From", "from") | ("Into", "into") => CallClass::Flow,
+        // Wrappers hold their argument as an aggregate does.
+        (
+            "RefCell" | "Cell" | "Mutex" | "RwLock" | "UnsafeCell" | "OnceCell" | "Pin" | "Reverse"
+            | "Wrapping" | "AssertUnwindSafe" | "SyncUnsafeCell",
+            "new",
+        ) => CallClass::Constructor,
         ("convert", "identity") | ("", "identity") => CallClass::Flow,
         ("thread", "scope") => CallClass::Scope,
         (_, "spawn" | "spawn_blocking" | "spawn_local") if segs.iter().any(|s| s == "thread") => {

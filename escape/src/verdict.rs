@@ -36,6 +36,12 @@ pub(crate) struct Site {
     pub events: Vec<Event>,
     /// Sites moved into this one, with the step that moved them.
     pub contents: Vec<(usize, String)>,
+    /// Consumed vectors whose buffer this one (a `collect`) may have taken over.
+    pub reused: Vec<(usize, String)>,
+    /// Built as the error of a `Result`: a `?` returns it.
+    pub error: bool,
+    /// A struct literal stored straight into a collection (see `MethodClass::Store`).
+    pub literal: bool,
 }
 
 impl Site {
@@ -51,6 +57,9 @@ impl Site {
             steps: Vec::new(),
             events: Vec::new(),
             contents: Vec::new(),
+            reused: Vec::new(),
+            error: false,
+            literal: false,
         }
     }
 
@@ -88,11 +97,16 @@ fn rank(k: Kind) -> u8 {
 /// Decides every site: its own events and those inherited from containers.
 fn decide_all(sites: &[Site]) -> Vec<Option<Decision>> {
     let mut memo: Vec<Option<Option<Decision>>> = vec![None; sites.len()];
-    let mut containers: Vec<Vec<(usize, String)>> = vec![Vec::new(); sites.len()];
+    let mut containers: Vec<Vec<(usize, String, bool)>> = vec![Vec::new(); sites.len()];
     for (i, s) in sites.iter().enumerate() {
         for (child, step) in &s.contents {
             if let Some(list) = containers.get_mut(*child) {
-                list.push((i, step.clone()));
+                list.push((i, step.clone(), false));
+            }
+        }
+        for (child, step) in &s.reused {
+            if let Some(list) = containers.get_mut(*child) {
+                list.push((i, step.clone(), true));
             }
         }
     }
@@ -105,7 +119,7 @@ fn decide_all(sites: &[Site]) -> Vec<Option<Decision>> {
 fn decide(
     i: usize,
     sites: &[Site],
-    containers: &[Vec<(usize, String)>],
+    containers: &[Vec<(usize, String, bool)>],
     memo: &mut Vec<Option<Option<Decision>>>,
     visiting: &mut Vec<bool>,
 ) -> Option<Decision> {
@@ -133,8 +147,21 @@ fn decide(
         };
         best = stronger(best, d);
     }
-    for (parent, step) in &containers[i] {
-        if let Some(pd) = decide(*parent, sites, containers, memo, visiting) {
+    for (parent, step, reused) in &containers[i] {
+        if let Some(mut pd) = decide(*parent, sites, containers, memo, visiting) {
+            if *reused {
+                // Only the buffer may live on, inside the collection that took it over.
+                let verdict = match pd.kind {
+                    Kind::Leaks => "leaks",
+                    Kind::Escapes => "escapes",
+                    _ => "may escape",
+                };
+                pd.reason = format!(
+                    "buffer may be reused by {} (in-place collect), which {verdict}",
+                    sites[*parent].expr
+                );
+                pd.kind = Kind::MayEscape;
+            }
             let mut flow = site.steps.clone();
             flow.push(step.clone());
             flow.push(format!(
@@ -205,7 +232,10 @@ fn finding(
     let (kind, reason, flow, mut ty) = match decision {
         // A stack value only matters when an escaping allocation took it in.
         Some(d) if site.kind == SiteKind::Stack => {
-            if !(d.via_container && d.kind != Kind::MayEscape) {
+            // A struct literal stored straight into the caller's collection is moved to
+            // the heap too; a named stack value only through an escaping allocation.
+            let direct = site.literal && d.kind != Kind::MayEscape;
+            if !((d.via_container || direct) && d.kind != Kind::MayEscape) {
                 return None;
             }
             let verdict = if d.kind == Kind::Leaks {
@@ -213,7 +243,11 @@ fn finding(
             } else {
                 "escapes to heap"
             };
-            let reason = format!("moved into an allocation that {verdict}: {}", d.reason);
+            let reason = if d.via_container {
+                format!("moved into an allocation that {verdict}: {}", d.reason)
+            } else {
+                format!("stored in heap memory: {}", d.reason)
+            };
             (Kind::MovedToHeap, reason, d.flow, site.ty.clone())
         }
         None if site.kind == SiteKind::Stack => return None,
