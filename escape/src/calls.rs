@@ -357,12 +357,7 @@ impl Analyzer<'_> {
                     self.mark_error(&args);
                 }
                 if name == "into_iter" || name == "into_values" || name == "into_keys" {
-                    // The iterator owns the collection's buffer and yields its elements.
-                    return Val {
-                        sites: recv.sites.union(&recv.captured).copied().collect(),
-                        parts: items.held(),
-                        ..Val::default()
-                    };
+                    return self.consumed_items(&recv);
                 }
                 if maps_items(&name) {
                     // The closure's results replace the items it was given (which it
@@ -377,7 +372,12 @@ impl Analyzer<'_> {
                     return out;
                 }
                 let mut v = recv;
-                v.union(&args.flattened());
+                if matches!(name.as_str(), "chain" | "zip") {
+                    // The argument is consumed as an iterator too.
+                    v.union(&self.consumed_items(&args));
+                } else {
+                    v.union(&args.flattened());
+                }
                 v
             }
             MethodClass::Element => {
@@ -398,13 +398,21 @@ impl Analyzer<'_> {
                     // (`any`, `for_each`, `retain`): the closure dies there.
                     let items = self.elements(&recv);
                     let closures: Vec<&Expr> = m.args.iter().filter(|a| is_closure(a)).collect();
+                    let mut results = Val::default();
                     for c in closures {
                         let origin = crate::places::place_origin(self.place_of(&m.receiver));
                         self.closure_params = Some((items.clone(), origin));
-                        self.expr(c);
+                        results.union(&self.expr(c));
                     }
                     let rest: Vec<&Expr> = m.args.iter().filter(|a| !is_closure(a)).collect();
                     self.unknown_args(rest.into_iter(), &callee, p);
+                    if !eager(&name) {
+                        // `KEY.with(|k| ..)` hands back what its closure returns.
+                        return Val {
+                            sites: results.sites,
+                            ..Val::default()
+                        };
+                    }
                 } else {
                     self.unknown_args(m.args.iter(), &callee, p);
                 }
@@ -439,6 +447,15 @@ impl Analyzer<'_> {
         v
     }
 
+    /// An iterator consuming `v`: it owns the collection's buffer and yields its elements.
+    fn consumed_items(&self, v: &Val) -> Val {
+        Val {
+            sites: v.sites.union(&v.captured).copied().collect(),
+            parts: self.elements(v).held(),
+            ..Val::default()
+        }
+    }
+
     /// Splits what `collect` consumes into the items it stores and the vectors whose
     /// buffers it may reuse (the consumed collections themselves).
     fn collected(&self, recv: &Val) -> (Val, Vec<usize>) {
@@ -450,14 +467,13 @@ impl Analyzer<'_> {
         let mut buffers = Vec::new();
         for &s in &recv.sites {
             match self.sites.get(s) {
+                // A collection an iterator consumed (`into_iter`, `chain(v)`): its
+                // elements are the iterator's items (in `parts`); a vector's buffer may be
+                // taken over, a map's or set's table dies.
                 Some(site) if site.kind == SiteKind::Collection && vec_like(site) => {
-                    items.sites.extend(site.contents.iter().map(|(c, _)| *c));
                     buffers.push(s);
                 }
-                // A map or set consumed by an iterator (`m.into_iter()`): its table dies.
-                Some(site) if site.kind == SiteKind::Collection && !recv.parts.is_empty() => {
-                    items.sites.extend(site.contents.iter().map(|(c, _)| *c));
-                }
+                Some(site) if site.kind == SiteKind::Collection => {}
                 Some(_) => {
                     items.sites.insert(s);
                 }
@@ -727,6 +743,37 @@ fn is_closure(e: &Expr) -> bool {
         Expr::Paren(p) => is_closure(&p.expr),
         _ => false,
     }
+}
+
+/// By-reference methods that run their closure to a yes/no or an ordering, and return
+/// nothing it built.
+fn eager(name: &str) -> bool {
+    matches!(
+        name,
+        "for_each"
+            | "any"
+            | "all"
+            | "position"
+            | "rposition"
+            | "retain"
+            | "retain_mut"
+            | "sort_by"
+            | "sort_by_key"
+            | "sort_unstable_by"
+            | "sort_unstable_by_key"
+            | "dedup_by"
+            | "dedup_by_key"
+            | "binary_search_by"
+            | "binary_search_by_key"
+            | "partition_point"
+            | "is_some_and"
+            | "is_ok_and"
+            | "is_none_or"
+            | "is_err_and"
+            | "count"
+            | "sum"
+            | "product"
+    )
 }
 
 /// Adapters whose closure maps each item to a new one (`map`, `filter_map`, `and_then`).

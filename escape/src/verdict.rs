@@ -84,6 +84,9 @@ struct Decision {
     flow: Vec<String>,
     direct_return: bool,
     via_container: bool,
+    /// Decided by a `collect` that may reuse this vector's buffer: the buffer's fate only,
+    /// not that of the elements it held (they were moved out as items).
+    reuse: bool,
 }
 
 fn rank(k: Kind) -> u8 {
@@ -144,11 +147,15 @@ fn decide(
             flow,
             direct_return: e.direct_return,
             via_container: false,
+            reuse: false,
         };
         best = stronger(best, d);
     }
     for (parent, step, reused) in &containers[i] {
         if let Some(mut pd) = decide(*parent, sites, containers, memo, visiting) {
+            if pd.reuse && !*reused {
+                continue;
+            }
             if *reused {
                 // Only the buffer may live on, inside the collection that took it over.
                 let verdict = match pd.kind {
@@ -157,8 +164,8 @@ fn decide(
                     _ => "may escape",
                 };
                 pd.reason = format!(
-                    "buffer may be reused by {} (in-place collect), which {verdict}",
-                    sites[*parent].expr
+                    "buffer may be reused by the collect at {} (in place), which {verdict}",
+                    at(sites[*parent].pos)
                 );
                 pd.kind = Kind::MayEscape;
             }
@@ -174,6 +181,7 @@ fn decide(
                 flow,
                 direct_return: false,
                 via_container: true,
+                reuse: *reused,
                 ..pd
             };
             best = stronger(best, d);
