@@ -310,6 +310,18 @@ impl Analyzer<'_> {
                 let items = self.elements(&recv);
                 let place = self.place_of(&m.receiver);
                 let mut v = self.closure_args(m, &items);
+                let std_collection = recv.held().iter().any(|&s| {
+                    self.sites
+                        .get(s)
+                        .is_some_and(|x| x.kind == SiteKind::Collection)
+                });
+                if name == "extend" && std_collection {
+                    // `Vec::extend(iter)` (the receiver is a collection built here) consumes
+                    // its argument as an iterator: the items are stored, a consumed
+                    // vector's buffer is freed (std copies the elements out of a
+                    // `vec::IntoIter`). An `extend` of an unknown type may keep anything.
+                    v = self.elements(&v);
+                }
                 // A struct literal stored straight into a collection (`out.push(Point {
                 // .. })`) is a stack value moved into heap memory: Go's `moved to heap`.
                 for a in m.args.iter().filter(|_| grows(&name)) {
@@ -369,6 +381,11 @@ impl Analyzer<'_> {
                     };
                     out.captured.extend(args.captured.iter().copied());
                     out.parts.extend(args.held());
+                    if !m.args.iter().all(is_closure) {
+                        // `.map(Cow::Owned)`: a function given by path may hand its
+                        // argument back (a constructor does), so the items flow on.
+                        out.parts.extend(recv.parts.iter().copied());
+                    }
                     return out;
                 }
                 let mut v = recv;
