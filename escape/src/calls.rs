@@ -17,10 +17,15 @@ impl Analyzer<'_> {
     pub fn call(&mut self, c: &ExprCall) -> Val {
         let p = pos(c);
         let Expr::Path(fp) = &*c.func else {
-            self.borrowed(&c.func);
+            // `(|| b)()`, `(self.f)(x)`: a closure called where it is written gives what
+            // it returns.
+            let f = self.borrowed(&c.func);
             let callee = short(&c.func);
             self.unknown_args(c.args.iter(), &callee, p);
-            return Val::default();
+            return Val {
+                sites: f.sites,
+                ..Val::default()
+            };
         };
         let callee = path(&fp.path);
         // Calling a local closure gives what the closure returns.
@@ -652,6 +657,27 @@ impl Analyzer<'_> {
 
     /// A macro the analysis does not know: its tokens are not analysed, but any local
     /// holding an allocation that it names may be moved by it.
+    /// Tokens the analysis cannot read (`Expr::Verbatim`): every local they name may
+    /// escape.
+    pub(crate) fn unknown_tokens(&mut self, ts: proc_macro2::TokenStream, p: (u32, u32)) {
+        let mut idents = Vec::new();
+        collect_idents(ts, &mut idents);
+        for id in idents {
+            if self.env.lookup(&id).is_none() {
+                continue;
+            }
+            let v = self.read_name(&id);
+            let step = format!("from unparsed syntax at {}", at(p));
+            self.sink(
+                &v,
+                Kind::MayEscape,
+                "used by syntax not analysed",
+                &step,
+                false,
+            );
+        }
+    }
+
     fn unknown_macro(&mut self, mac: &Macro, p: (u32, u32)) {
         let name = format!("{}!", path(&mac.path));
         // A macro of this file that only borrows its arguments (see

@@ -155,7 +155,12 @@ impl<'a> Analyzer<'a> {
                 None if p.path.is_ident("self") => self.read("self"),
                 None => Val::default(),
             },
-            Expr::Lit(_) | Expr::Continue(_) | Expr::Infer(_) | Expr::Verbatim(_) => Val::default(),
+            Expr::Lit(_) | Expr::Continue(_) | Expr::Infer(_) => Val::default(),
+            // Syntax `syn` keeps as tokens: any local it names may be moved by it.
+            Expr::Verbatim(ts) => {
+                self.unknown_tokens(ts.clone(), pos(e));
+                Val::default()
+            }
             Expr::Reference(r) => {
                 self.borrowed(&r.expr);
                 Val::default()

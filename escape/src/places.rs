@@ -238,8 +238,13 @@ impl Analyzer<'_> {
         {
             let name = id.to_string();
             self.step(&v, &format!("from {name} (assigned) at {}", at(p)));
+            // `r = &mut self.items;` makes `r` point outside from here on; the binding
+            // keeps the stronger of its origins (the walk does not track where in the
+            // body each one holds).
+            let origin = self.origin_of(right);
             if let Some(b) = self.env.lookup_mut(&name) {
                 b.val = v;
+                b.origin = b.origin.clone().join(origin);
                 return;
             }
         }

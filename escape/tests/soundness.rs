@@ -280,6 +280,69 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
     ),
     // kind 6: a function pointer result
     (r#"fn f(v: &str) -> fn(&str) -> usize { str::len }"#, &[]),
+    // soundness: a closure called where it is written gives what it returns
+    (
+        r#"fn f() -> Box<u8> { let b = Box::new(1u8); let x = (move || b)(); x }"#,
+        &["1:29: Box::new(1u8) escapes to heap: returned"],
+    ),
+    // kind 1: a reference reassigned to the caller's memory points outside from then on
+    (
+        r#"impl S { fn f(&mut self) { let mut r: &mut Vec<Box<u8>>; r = &mut self.items; r.push(Box::new(2u8)); } }"#,
+        &["1:86: Box::new(2u8) escapes to heap: stored in self.items"],
+    ),
+    // kind 1: an alias made in an inner block
+    (
+        r#"fn f() -> Vec<Box<u8>> { let mut outer = Vec::new(); { let inner = &mut outer; inner.push(Box::new(3u8)); } outer }"#,
+        &[
+            "1:42: Vec::new() (grown at line 1) escapes to heap: returned",
+            "1:91: Box::new(3u8) escapes to heap: returned",
+        ],
+    ),
+    // kind 1: a thread-local reached in a `with` closure
+    (
+        r#"fn f() { let s = String::from("q"); CACHE.with(|c| c.borrow_mut().push(s)); }"#,
+        &["1:18: String::from(\"q\") escapes to heap: stored in CACHE"],
+    ),
+    // kind 1: a guard bound from the caller's `Mutex`
+    (
+        r#"fn f(x: &Mutex<Vec<String>>) { let s = String::from("m"); let mut g = x.lock().unwrap(); g.push(s); }"#,
+        &["1:40: String::from(\"m\") escapes to heap: stored in x"],
+    ),
+    // kind 1: `while let` on a `&mut Option` parameter
+    (
+        r#"fn f(o: &mut Option<Box<Node>>) { while let Some(n) = o { n.name = String::from("w"); break; } }"#,
+        &["1:68: String::from(\"w\") escapes to heap: stored in n.name"],
+    ),
+    // kind 1: a local `RefCell` holding a vector dies with it
+    (
+        r#"fn f() -> usize { let c = RefCell::new(Vec::new()); c.borrow_mut().push(Box::new(7u8)); c.borrow().len() }"#,
+        &[
+            "1:40: Vec::new() (grown at line 1) does not escape",
+            "1:73: Box::new(7u8) does not escape",
+        ],
+    ),
+    // kind 4: `next()` on a consumed vector's iterator returns the element, not the buffer
+    (
+        r#"fn f() -> String { let v = vec![String::from("y")]; let mut it = v.into_iter(); it.next().unwrap() }"#,
+        &[
+            "1:28: vec![..] does not escape",
+            "1:33: String::from(\"y\") escapes to heap: returned",
+        ],
+    ),
+    // kind 4: `Vec::extend` of a local vector keeps the items; the consumed buffer dies
+    (
+        r#"fn f() -> Vec<String> { let mut out = Vec::new(); let v = vec![String::from("f")]; out.extend(v); out }"#,
+        &[
+            "1:39: Vec::new() (grown at line 1) escapes to heap: returned",
+            "1:59: vec![..] does not escape",
+            "1:64: String::from(\"f\") escapes to heap: returned",
+        ],
+    ),
+    // kind 4: `.map(Cow::Owned)` hands the items on
+    (
+        r#"fn f(s: &str) -> Option<Cow<'static, str>> { Some(s).map(|s| s.trim().to_owned()).map(Cow::Owned) }"#,
+        &["1:71: s.trim().to_owned() escapes to heap: returned"],
+    ),
 ];
 
 #[test]
