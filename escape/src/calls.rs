@@ -386,6 +386,14 @@ impl Analyzer<'_> {
                     };
                     out.captured.extend(args.captured.iter().copied());
                     out.parts.extend(args.held());
+                    // `Result::map`/`and_then` pass an `Err` through untouched.
+                    let errors: Vec<usize> = recv
+                        .parts
+                        .iter()
+                        .copied()
+                        .filter(|&s| self.sites.get(s).is_some_and(|x| x.error))
+                        .collect();
+                    out.parts.extend(errors);
                     if !m.args.iter().all(is_closure) {
                         // `.map(Cow::Owned)`: a function given by path may hand its
                         // argument back (a constructor does), so the items flow on.

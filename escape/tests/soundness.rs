@@ -343,6 +343,16 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
         r#"fn f(s: &str) -> Option<Cow<'static, str>> { Some(s).map(|s| s.trim().to_owned()).map(Cow::Owned) }"#,
         &["1:71: s.trim().to_owned() escapes to heap: returned"],
     ),
+    // kind 3: `Result::map` passes an `Err` through
+    (
+        r#"fn f(c: bool) -> Result<u8, String> { let r: Result<u8, String> = if c { Err(String::from("e")) } else { Ok(1) }; r.map(|x| x + 1) }"#,
+        &["1:78: String::from(\"e\") escapes to heap: returned"],
+    ),
+    // kind 3: `and_then` then `?` returns the error
+    (
+        r#"fn g(c: bool) -> Result<u8, String> { let r: Result<u8, String> = if c { Err(format!("e")) } else { Ok(1) }; let y = r.and_then(|x| Ok(x + 1))?; Ok(y) }"#,
+        &["1:78: format!(..) escapes to heap: returned"],
+    ),
 ];
 
 #[test]
