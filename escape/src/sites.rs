@@ -170,7 +170,7 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "store" => Store,
         "send" | "try_send" | "blocking_send" | "send_timeout" => Send,
         "push_str" | "extend_from_slice" | "reserve" | "reserve_exact" | "insert_str"
-        | "extend_from_within" | "write_str" | "write_fmt" => Grow,
+        | "extend_from_within" | "write_str" | "write_fmt" | "write_all" | "write_char" => Grow,
         "into" | "unwrap" | "expect" | "unwrap_or" | "unwrap_or_else" | "unwrap_or_default"
         | "unwrap_unchecked" | "ok" | "err" | "ok_or" | "ok_or_else" | "into_iter"
         | "into_inner" | "into_values" | "into_keys" | "map" | "and_then" | "or" | "or_else"
@@ -269,7 +269,6 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "to_uppercase"
         | "display"
         | "try_lock"
-        | "get_or"
         | "copy_from_slice"
         | "clone_from_slice"
         | "with"
@@ -360,7 +359,12 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "as_millis"
         | "elapsed"
         | "rev_iter"
-        | "max_len" => Borrow,
+        | "max_len"
+        | "flush"
+        | "read_exact"
+        | "read_to_end"
+        | "read_to_string"
+        | "read_line" => Borrow,
         _ => Unknown,
     }
 }
