@@ -199,10 +199,9 @@ impl<'a> Analyzer<'a> {
                 self.borrowed(&i.index);
                 Val::default()
             }
-            Expr::Cast(c) => {
-                self.borrowed(&c.expr);
-                Val::default()
-            }
+            // `Box::new(e) as Box<dyn Error>` moves the box (an unsizing cast); a numeric
+            // or pointer cast of a borrow holds nothing tracked anyway.
+            Expr::Cast(c) => self.expr(&c.expr),
             Expr::Range(r) => {
                 for e in r.start.iter().chain(r.end.iter()) {
                     self.borrowed(e);
@@ -256,6 +255,14 @@ impl<'a> Analyzer<'a> {
                 Val::default()
             }
             Expr::Try(t) => self.try_expr(&t.expr, pos(e)),
+            // A coroutine hands a yielded value to its caller, as a return does.
+            Expr::Yield(y) => {
+                if let Some(x) = &y.expr {
+                    let v = self.expr(x);
+                    self.returned(&v, pos(e));
+                }
+                Val::default()
+            }
             _ => Val::default(),
         }
     }
@@ -316,8 +323,16 @@ impl<'a> Analyzer<'a> {
     fn unary(&mut self, op: UnOp, operand: &Expr) -> Val {
         match op {
             UnOp::Deref(_) => {
+                // `*b` moves out of the box itself: a box held inline (`Cell::new(b)`
+                // then `into_inner()`, which the walk does not unwrap) gives its content
+                // too, since an aggregate cannot be dereferenced to move a part out.
                 let v = self.expr(operand);
-                self.moved_out_of(&v)
+                let unwrapped = Val {
+                    sites: v.held(),
+                    captured: v.captured.clone(),
+                    ..Val::default()
+                };
+                self.moved_out_of(&unwrapped)
             }
             _ => {
                 self.borrowed(operand);

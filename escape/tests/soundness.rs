@@ -353,6 +353,16 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
         r#"fn g(c: bool) -> Result<u8, String> { let r: Result<u8, String> = if c { Err(format!("e")) } else { Ok(1) }; let y = r.and_then(|x| Ok(x + 1))?; Ok(y) }"#,
         &["1:78: format!(..) escapes to heap: returned"],
     ),
+    // soundness: an unsizing cast moves the box
+    (
+        r#"fn f() -> Box<dyn Fn()> { let b = Box::new(|| ()) as Box<dyn Fn()>; b }"#,
+        &["1:35: Box::new(..) escapes to heap: returned"],
+    ),
+    // kind 3: a boxed error cast in `map_err` and returned by `?`
+    (
+        r#"fn g(s: &str) -> Result<u32, Box<dyn std::error::Error>> { let n = s.parse::<u32>().map_err(|e| Box::new(e) as Box<dyn std::error::Error>)?; Ok(n) }"#,
+        &["1:97: Box::new(e) escapes to heap: returned"],
+    ),
 ];
 
 #[test]
