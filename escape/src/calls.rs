@@ -320,6 +320,18 @@ impl Analyzer<'_> {
                         .get(s)
                         .is_some_and(|x| x.kind == SiteKind::Collection)
                 });
+                if matches!(name.as_str(), "append" | "swap_with_slice") {
+                    // `v.append(&mut other)` moves every element of `other` into `v`
+                    // (`other` keeps its buffer).
+                    for a in &m.args {
+                        if let Expr::Reference(r) = a
+                            && r.mutability.is_some()
+                        {
+                            let moved = self.expr(&r.expr);
+                            v.union(&self.elements(&moved));
+                        }
+                    }
+                }
                 if name == "extend" && std_collection {
                     // `Vec::extend(iter)` (the receiver is a collection built here) consumes
                     // its argument as an iterator: the items are stored, a consumed

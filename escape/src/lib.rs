@@ -72,7 +72,9 @@
 //! It reads syntax, not types: a method it does not know, called on a value that holds an
 //! allocation, makes that allocation `may escape` (it might take `self` by value), and
 //! destructuring does not tell the parts of a value apart (every part may hold every
-//! allocation the whole held). Calls are not followed into other functions. When it
+//! allocation the whole held). Calls are not followed into other functions, and `&mut x`
+//! handed to one is a borrow (only `mem::swap`/`replace`/`take`, `append` and the like,
+//! which the analysis knows, move `x`'s contents elsewhere through it). When it
 //! cannot prove that a value dies it says `may escape`, never `does not escape`.
 #![warn(missing_docs)]
 

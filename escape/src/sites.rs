@@ -158,6 +158,7 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "insert"
         | "extend"
         | "append"
+        | "swap_with_slice"
         | "set"
         | "replace"
         | "get_or_insert"
@@ -376,7 +377,7 @@ pub(crate) fn grows(name: &str) -> bool {
         MethodClass::Store | MethodClass::Grow
     ) && !matches!(
         name,
-        "set" | "replace" | "store" | "get_or_insert" | "get_or_insert_with"
+        "set" | "replace" | "store" | "get_or_insert" | "get_or_insert_with" | "swap_with_slice"
     )
 }
 

@@ -363,6 +363,14 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
         r#"fn g(s: &str) -> Result<u32, Box<dyn std::error::Error>> { let n = s.parse::<u32>().map_err(|e| Box::new(e) as Box<dyn std::error::Error>)?; Ok(n) }"#,
         &["1:97: Box::new(e) escapes to heap: returned"],
     ),
+    // kind 1: `append(&mut tmp)` moves the elements of a local into the caller's vector
+    (
+        r#"impl S { fn f(&mut self) { let mut tmp = vec![String::from("a")]; self.items.append(&mut tmp); } }"#,
+        &[
+            "1:42: vec![..] does not escape",
+            "1:47: String::from(\"a\") escapes to heap: stored in self.items",
+        ],
+    ),
 ];
 
 #[test]
