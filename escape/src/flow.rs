@@ -173,6 +173,13 @@ impl<'a> Analyzer<'a> {
             Expr::Binary(b) => self.binary(b),
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
+            Expr::Block(b) if b.label.is_some() => {
+                // `'a: { .. break 'a v; .. }`: the block's value is its tail or a break's.
+                self.breaks.push(Val::default());
+                let mut v = self.block(&b.block);
+                v.union(&self.breaks.pop().unwrap_or_default());
+                v
+            }
             Expr::Block(b) => self.block(&b.block),
             Expr::Unsafe(u) => self.block(&u.block),
             Expr::Const(c) => self.block(&c.block),
@@ -247,9 +254,12 @@ impl<'a> Analyzer<'a> {
             }
             Expr::Break(b) => {
                 if let Some(x) = &b.expr {
+                    // The value leaves the loop or labelled block the break names; every
+                    // enclosing one gets it (`break 'outer v` from an inner loop, a labelled
+                    // block inside a loop), which is never less than the right one.
                     let v = self.expr(x);
-                    if let Some(top) = self.breaks.last_mut() {
-                        top.union(&v);
+                    for frame in &mut self.breaks {
+                        frame.union(&v);
                     }
                 }
                 Val::default()

@@ -371,6 +371,19 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
             "1:47: String::from(\"a\") escapes to heap: stored in self.items",
         ],
     ),
+    // soundness: `break 'label value` out of a labelled block
+    (
+        r#"fn f(c: bool) -> Box<u8> { let x = 'blk: { if c { break 'blk Box::new(1u8); } Box::new(2u8) }; x }"#,
+        &[
+            "1:62: Box::new(1u8) escapes to heap: returned",
+            "1:79: Box::new(2u8) escapes to heap: returned",
+        ],
+    ),
+    // soundness: `break 'outer value` from an inner loop
+    (
+        r#"fn g() -> Box<u8> { let x = 'outer: loop { loop { break 'outer Box::new(3u8); } }; x }"#,
+        &["1:64: Box::new(3u8) escapes to heap: returned"],
+    ),
 ];
 
 #[test]
