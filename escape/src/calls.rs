@@ -345,7 +345,7 @@ impl Analyzer<'_> {
                     if let Expr::Struct(lit) = a {
                         let id = self.site(pos(a), short(a), SiteKind::Stack);
                         if let Some(site) = self.sites.get_mut(id) {
-                            site.literal = true;
+                            site.into_collection = true;
                             if site.ty.is_none() {
                                 site.ty = type_of_value(&Expr::Struct(lit.clone()));
                             }
@@ -354,6 +354,14 @@ impl Analyzer<'_> {
                     }
                 }
                 if grows(&name) {
+                    // So is a named stack value pushed the same way (`out.push(p)`).
+                    for s in v.held() {
+                        if let Some(site) = self.sites.get_mut(s)
+                            && site.kind == SiteKind::Stack
+                        {
+                            site.into_collection = true;
+                        }
+                    }
                     self.grow(&m.receiver, p.0);
                 }
                 self.store(

@@ -40,8 +40,9 @@ pub(crate) struct Site {
     pub reused: Vec<(usize, String)>,
     /// Built as the error of a `Result`: a `?` returns it.
     pub error: bool,
-    /// A struct literal stored straight into a collection (see `MethodClass::Store`).
-    pub literal: bool,
+    /// A stack value (a struct literal or a named one) stored straight into a collection
+    /// (`out.push(Point { .. })`, see `MethodClass::Store`).
+    pub into_collection: bool,
 }
 
 impl Site {
@@ -59,7 +60,7 @@ impl Site {
             contents: Vec::new(),
             reused: Vec::new(),
             error: false,
-            literal: false,
+            into_collection: false,
         }
     }
 
@@ -240,9 +241,9 @@ fn finding(
     let (kind, reason, flow, mut ty) = match decision {
         // A stack value only matters when an escaping allocation took it in.
         Some(d) if site.kind == SiteKind::Stack => {
-            // A struct literal stored straight into the caller's collection is moved to
-            // the heap too; a named stack value only through an escaping allocation.
-            let direct = site.literal && d.kind != Kind::MayEscape;
+            // A stack value stored straight into the caller's collection is moved to the
+            // heap (its buffer); otherwise only through an escaping allocation of here.
+            let direct = site.into_collection && d.kind != Kind::MayEscape;
             if !((d.via_container || direct) && d.kind != Kind::MayEscape) {
                 return None;
             }

@@ -384,6 +384,11 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
         r#"fn g() -> Box<u8> { let x = 'outer: loop { loop { break 'outer Box::new(3u8); } }; x }"#,
         &["1:64: Box::new(3u8) escapes to heap: returned"],
     ),
+    // kind 6: a named stack value pushed into a `&mut Vec` parameter is moved to heap
+    (
+        r#"fn f(out: &mut Vec<Point>) { let p = Point { x: 1 }; out.push(p); }"#,
+        &["1:34: moved to heap: p"],
+    ),
 ];
 
 #[test]
