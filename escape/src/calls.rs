@@ -32,8 +32,17 @@ impl Analyzer<'_> {
         if let Some(id) = fp.path.get_ident()
             && let Some((_, b)) = self.env.lookup(&id.to_string())
         {
+            // Not the callee itself: a named stack value (a `f: F` parameter) is not what
+            // calling it returns.
+            let sites = b
+                .val
+                .sites
+                .iter()
+                .copied()
+                .filter(|&s| self.sites.get(s).is_some_and(|x| x.kind != SiteKind::Stack))
+                .collect();
             let result = Val {
-                sites: b.val.sites.clone(),
+                sites,
                 ..Val::default()
             };
             self.unknown_args(c.args.iter(), &callee, p);
@@ -354,12 +363,22 @@ impl Analyzer<'_> {
                     }
                 }
                 if grows(&name) {
-                    // So is a named stack value pushed the same way (`out.push(p)`).
-                    for s in v.held() {
-                        if let Some(site) = self.sites.get_mut(s)
-                            && site.kind == SiteKind::Stack
-                        {
-                            site.into_collection = true;
+                    // So is a named stack value pushed whole (`out.push(p)`; not a field
+                    // of it, nor what a call made from it).
+                    for a in &m.args {
+                        let Expr::Path(ap) = a else { continue };
+                        let Some(id) = ap.path.get_ident() else {
+                            continue;
+                        };
+                        let Some((_, b)) = self.env.lookup(&id.to_string()) else {
+                            continue;
+                        };
+                        for s in b.val.held() {
+                            if let Some(site) = self.sites.get_mut(s)
+                                && site.kind == SiteKind::Stack
+                            {
+                                site.into_collection = true;
+                            }
                         }
                     }
                     self.grow(&m.receiver, p.0);
