@@ -462,9 +462,10 @@ impl Analyzer<'_> {
             }
             MethodClass::Borrow => {
                 let recv = self.borrowed(&m.receiver);
-                if std_borrow {
+                if std_borrow && (eager(&name) || name == "with") {
                     // A std method that only borrows runs its closure before it returns
-                    // (`any`, `for_each`, `retain`): the closure dies there.
+                    // (`any`, `for_each`, `retain`, `LocalKey::with`): the closure dies
+                    // there. (Other names, `b.iter(|| ..)` of a bencher, may keep it.)
                     let items = self.elements(&recv);
                     let closures: Vec<&Expr> = m.args.iter().filter(|a| is_closure(a)).collect();
                     let mut results = Val::default();
