@@ -166,8 +166,11 @@ impl Analyzer<'_> {
                 old
             }
             CallClass::Unknown => {
-                self.unknown_args(c.args.iter(), &callee, p);
-                Val::default()
+                // What goes into a call the analysis cannot see through may come back in
+                // its result (`Key::new(s)`, `Error::custom(msg)`): besides `may escape`,
+                // it escapes when the result does. Go sends such arguments to the heap
+                // outright (cmd/compile/internal/escape, call.go).
+                self.unknown_args(c.args.iter(), &callee, p).as_parts()
             }
         }
     }
@@ -180,15 +183,18 @@ impl Analyzer<'_> {
         v
     }
 
-    /// Arguments of a call the analysis cannot see through: a value passed by value may escape.
+    /// Arguments of a call the analysis cannot see through: a value passed by value may
+    /// escape. Returns them all, for callers that keep them in the call's result.
     fn unknown_args<'e>(
         &mut self,
         args: impl Iterator<Item = &'e Expr>,
         callee: &str,
         p: (u32, u32),
-    ) {
+    ) -> Val {
+        let mut all = Val::default();
         for a in args {
             let v = self.expr(a);
+            all.union(&v);
             if !v.is_empty() {
                 let step = format!("from {callee}(..) (call parameter) at {}", at(p));
                 self.sink(
@@ -200,6 +206,7 @@ impl Analyzer<'_> {
                 );
             }
         }
+        all
     }
 
     /// The value behind `&mut x` for calls that move out of it (`mem::take(&mut x)`).
@@ -489,10 +496,11 @@ impl Analyzer<'_> {
                 Val::default()
             }
             MethodClass::Unknown => {
+                // A builder (`candidate.id(Some(s))`) returns its receiver with its
+                // arguments in it: see `CallClass::Unknown`.
                 let mut all: Vec<&Expr> = vec![&m.receiver];
                 all.extend(m.args.iter());
-                self.unknown_args(all.into_iter(), &callee, p);
-                Val::default()
+                self.unknown_args(all.into_iter(), &callee, p).as_parts()
             }
         }
     }

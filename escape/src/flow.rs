@@ -39,6 +39,9 @@ pub(crate) struct Analyzer<'a> {
     /// What the parameters of the closure about to be walked hold, and where they point
     /// (set by an adapter call for its closure argument).
     pub closure_params: Option<(Val, Origin)>,
+    /// The function returns a number, `bool`, `char` or `()`: nothing it returns can own
+    /// an allocation.
+    pub plain_result: bool,
 }
 
 impl<'a> Analyzer<'a> {
@@ -53,6 +56,7 @@ impl<'a> Analyzer<'a> {
             breaks: Vec::new(),
             by_ref_methods,
             closure_params: None,
+            plain_result: false,
         }
     }
 
@@ -128,6 +132,9 @@ impl<'a> Analyzer<'a> {
     pub fn returned(&mut self, v: &Val, p: (u32, u32)) {
         if let Some(frame) = self.frames.last_mut() {
             frame.result.union(v);
+            return;
+        }
+        if self.plain_result {
             return;
         }
         self.sink(

@@ -24,6 +24,7 @@ pub(crate) fn body(
     methods: &BTreeSet<String>,
 ) -> Vec<Finding> {
     let mut a = Analyzer::new(methods);
+    a.plain_result = plain(&sig.output);
     a.env.push();
     bind_params(&mut a, sig);
     let tail = a.block(block);
@@ -37,6 +38,38 @@ pub(crate) fn body(
     }
     out.sort_by_key(|f| (f.line, f.column));
     out
+}
+
+/// A return type that cannot own an allocation: a number, `bool`, `char`, `()` or `!`.
+fn plain(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return true;
+    };
+    match &**ty {
+        Type::Never(_) => true,
+        Type::Tuple(t) => t.elems.is_empty(),
+        Type::Path(p) if p.qself.is_none() => p.path.get_ident().is_some_and(|id| {
+            matches!(
+                id.to_string().as_str(),
+                "u8" | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "f32"
+                    | "f64"
+                    | "bool"
+                    | "char"
+            )
+        }),
+        _ => false,
+    }
 }
 
 /// What the return type says about a value returned as is: `Box<T>` → a box of `T`.
