@@ -389,6 +389,21 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
         r#"fn f(out: &mut Vec<Point>) { let p = Point { x: 1 }; out.push(p); }"#,
         &["1:34: moved to heap: p"],
     ),
+    // precision: an argument of an unseen constructor is returned with its result (Go: leaks to the heap)
+    (
+        r#"fn f(v: char) -> Result<Key, Error> { Ok(Key::new(v.to_string())) }"#,
+        &["1:53: v.to_string() escapes to heap: returned"],
+    ),
+    // precision: a builder method returns its receiver with the argument in it
+    (
+        r#"fn f(c: Candidate, id: &str) -> Candidate { c.id(Some(format!("arg::{id}"))) }"#,
+        &["1:55: format!(..) escapes to heap: returned"],
+    ),
+    // precision: a function returning a number returns nothing owned
+    (
+        r#"fn f() -> usize { let b = Box::new(Big::new()); b.process() }"#,
+        &["1:27: Box::new(..) may escape: passed to b.process"],
+    ),
 ];
 
 #[test]
