@@ -371,8 +371,17 @@ impl Analyzer<'_> {
                 }
                 if grows(&name) {
                     // So is a named stack value pushed whole (`out.push(p)`; not a field
-                    // of it, nor what a call made from it).
-                    for a in &m.args {
+                    // of it, nor what a call made from it) into what is known to be a std
+                    // collection: a parameter typed so, or a local holding one built here
+                    // (a method of another type named `insert` may just copy bits).
+                    let into_collection = match &*m.receiver {
+                        Expr::Path(rp) => rp.path.get_ident().is_some_and(|id| {
+                            let id = id.to_string();
+                            self.collection_params.contains(&id) || std_collection
+                        }),
+                        _ => false,
+                    };
+                    for a in m.args.iter().filter(|_| into_collection) {
                         let Expr::Path(ap) = a else { continue };
                         let Some(id) = ap.path.get_ident() else {
                             continue;

@@ -42,6 +42,9 @@ pub(crate) struct Analyzer<'a> {
     /// The function returns a number, `bool`, `char` or `()`: nothing it returns can own
     /// an allocation.
     pub plain_result: bool,
+    /// Parameters whose type is a std collection or a reference to one (`out: &mut
+    /// Vec<T>`): pushing a stack value into one moves it to the heap.
+    pub collection_params: BTreeSet<String>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -57,6 +60,7 @@ impl<'a> Analyzer<'a> {
             by_ref_methods,
             closure_params: None,
             plain_result: false,
+            collection_params: BTreeSet::new(),
         }
     }
 

@@ -32,6 +32,11 @@ pub(crate) fn bind_params(a: &mut Analyzer<'_>, sig: &Signature) {
                 a.env.bind("self".into(), Val::default(), origin);
             }
             FnArg::Typed(pt) => {
+                if let Pat::Ident(id) = &*pt.pat
+                    && is_collection(&pt.ty)
+                {
+                    a.collection_params.insert(id.ident.to_string());
+                }
                 let origin = match param_memory(&pt.ty, &generics) {
                     Memory::Owned => Origin::Local,
                     Memory::Caller => {
@@ -69,6 +74,29 @@ fn bind_names(a: &mut Analyzer<'_>, pat: &Pat, origin: Origin) {
         o => o,
     };
     a.bind_pat(pat, &Val::default(), origin);
+}
+
+/// `Vec<T>`, `&mut VecDeque<T>`, `&mut HashMap<K, V>`..: a std collection, or a reference
+/// to one.
+fn is_collection(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => is_collection(&r.elem),
+        Type::Paren(p) => is_collection(&p.elem),
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+            matches!(
+                s.ident.to_string().as_str(),
+                "Vec"
+                    | "VecDeque"
+                    | "HashMap"
+                    | "HashSet"
+                    | "BTreeMap"
+                    | "BTreeSet"
+                    | "BinaryHeap"
+                    | "LinkedList"
+            )
+        }),
+        _ => false,
+    }
 }
 
 /// Whose memory a parameter taken by value is.
