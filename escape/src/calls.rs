@@ -9,6 +9,7 @@ use crate::sites::{
     grows, type_of_collect, type_of_turbofish, type_of_value,
 };
 use crate::text::{at, path, pos, short};
+use crate::verdict::Event;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprCall, ExprMethodCall, Macro, Token};
 
@@ -132,6 +133,29 @@ impl Analyzer<'_> {
                     self.mark_error(&v);
                 }
                 v.as_parts()
+            }
+            CallClass::Downgrade => {
+                // The `Weak` may outlive the function and keep the allocation (the count
+                // and the slot, not the value, which dies with the last `Rc`).
+                let v = c
+                    .args
+                    .first()
+                    .map(|a| self.through_ref(a))
+                    .unwrap_or_default();
+                let shared = self.shared_only(&v);
+                let step = format!("from {callee}(..) (weak handle) at {}", at(p));
+                for s in shared.sites {
+                    if let Some(site) = self.sites.get_mut(s) {
+                        site.event(Event {
+                            kind: Kind::MayEscape,
+                            reason: "a Weak to it may keep the allocation".into(),
+                            step: step.clone(),
+                            direct_return: false,
+                            allocation_only: true,
+                        });
+                    }
+                }
+                Val::default()
             }
             CallClass::Swap => {
                 // `mem::swap(&mut a, &mut b)`: each value is stored where the other was.

@@ -88,6 +88,7 @@ impl<'a> Analyzer<'a> {
                     reason,
                     step: step.into(),
                     direct_return: false,
+                    allocation_only: false,
                 },
             );
         }
@@ -97,6 +98,7 @@ impl<'a> Analyzer<'a> {
                 reason: reason.into(),
                 step: step.into(),
                 direct_return,
+                allocation_only: false,
             };
             self.event(s, e);
         }

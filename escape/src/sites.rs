@@ -42,6 +42,8 @@ pub(crate) enum CallClass {
     SharedClone,
     /// A tuple struct or enum variant (`Some`, `Ok`, `Wrapper`): holds its arguments.
     Constructor,
+    /// `Rc::downgrade(&rc)`: a `Weak` keeps the allocation (not the value) alive.
+    Downgrade,
     /// `mem::swap(&mut a, &mut b)`.
     Swap,
     /// `mem::replace(&mut dst, src)`.
@@ -75,6 +77,7 @@ pub(crate) fn classify_call(p: &Path) -> CallClass {
         ("Box", "new" | "pin" | "from" | "new_uninit") => CallClass::Alloc(SiteKind::Boxed),
         ("Rc" | "Arc", "new" | "from" | "pin" | "new_cyclic") => CallClass::Alloc(SiteKind::Shared),
         ("Rc" | "Arc", "clone") => CallClass::SharedClone,
+        ("Rc" | "Arc", "downgrade") => CallClass::Downgrade,
         ("Box" | "Rc" | "Arc", "leak") => CallClass::Leak("Box::leak"),
         ("Box" | "Rc" | "Arc" | "CString", "into_raw" | "into_non_null") => {
             CallClass::Leak("into_raw")

@@ -17,6 +17,9 @@ pub(crate) struct Event {
     /// The value was returned as is (not inside another allocation): the return type
     /// then names the site's type.
     pub direct_return: bool,
+    /// Only the allocation may live on, not the value in it (a `Weak` to an `Rc`): what it
+    /// contains does not inherit this.
+    pub allocation_only: bool,
 }
 
 /// An allocation site (or a named stack value) found in the function.
@@ -148,7 +151,7 @@ fn decide(
             flow,
             direct_return: e.direct_return,
             via_container: false,
-            reuse: false,
+            reuse: e.allocation_only,
         };
         best = stronger(best, d);
     }

@@ -404,6 +404,14 @@ fn f() -> usize { let s = String::from("a"); s.name().len() }"#,
         r#"fn f() -> usize { let b = Box::new(Big::new()); b.process() }"#,
         &["1:27: Box::new(..) may escape: passed to b.process"],
     ),
+    // soundness: a `Weak` stored outside keeps the `Rc`'s allocation, not the value in it
+    (
+        r#"impl S { fn f(&mut self) { let rc = Rc::new(vec![1u8]); self.w = Rc::downgrade(&rc); } }"#,
+        &[
+            "1:37: Rc::new(..) may escape: a Weak to it may keep the allocation",
+            "1:45: vec![..] does not escape",
+        ],
+    ),
 ];
 
 #[test]
