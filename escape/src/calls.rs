@@ -9,6 +9,7 @@ use crate::sites::{
     grows, type_of_collect, type_of_turbofish, type_of_value,
 };
 use crate::text::{at, path, pos, short};
+use crate::verdict::Event;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprCall, ExprMethodCall, Macro, Token};
 
@@ -17,18 +18,32 @@ impl Analyzer<'_> {
     pub fn call(&mut self, c: &ExprCall) -> Val {
         let p = pos(c);
         let Expr::Path(fp) = &*c.func else {
-            self.borrowed(&c.func);
+            // `(|| b)()`, `(self.f)(x)`: a closure called where it is written gives what
+            // it returns.
+            let f = self.borrowed(&c.func);
             let callee = short(&c.func);
             self.unknown_args(c.args.iter(), &callee, p);
-            return Val::default();
+            return Val {
+                sites: f.sites,
+                ..Val::default()
+            };
         };
         let callee = path(&fp.path);
         // Calling a local closure gives what the closure returns.
         if let Some(id) = fp.path.get_ident()
             && let Some((_, b)) = self.env.lookup(&id.to_string())
         {
+            // Not the callee itself: a named stack value (a `f: F` parameter) is not what
+            // calling it returns.
+            let sites = b
+                .val
+                .sites
+                .iter()
+                .copied()
+                .filter(|&s| self.sites.get(s).is_some_and(|x| x.kind != SiteKind::Stack))
+                .collect();
             let result = Val {
-                sites: b.val.sites.clone(),
+                sites,
                 ..Val::default()
             };
             self.unknown_args(c.args.iter(), &callee, p);
@@ -112,10 +127,74 @@ impl Analyzer<'_> {
                     .unwrap_or_default();
                 self.shared_only(&v)
             }
-            CallClass::Constructor => self.all_args(c.args.iter()),
-            CallClass::Unknown => {
-                self.unknown_args(c.args.iter(), &callee, p);
+            CallClass::Constructor => {
+                let v = self.all_args(c.args.iter());
+                if fp.path.segments.last().is_some_and(|s| s.ident == "Err") {
+                    self.mark_error(&v);
+                }
+                v.as_parts()
+            }
+            CallClass::Downgrade => {
+                // The `Weak` may outlive the function and keep the allocation (the count
+                // and the slot, not the value, which dies with the last `Rc`).
+                let v = c
+                    .args
+                    .first()
+                    .map(|a| self.through_ref(a))
+                    .unwrap_or_default();
+                let shared = self.shared_only(&v);
+                let step = format!("from {callee}(..) (weak handle) at {}", at(p));
+                for s in shared.sites {
+                    if let Some(site) = self.sites.get_mut(s) {
+                        site.event(Event {
+                            kind: Kind::MayEscape,
+                            reason: "a Weak to it may keep the allocation".into(),
+                            step: step.clone(),
+                            direct_return: false,
+                            allocation_only: true,
+                        });
+                    }
+                }
                 Val::default()
+            }
+            CallClass::Swap => {
+                // `mem::swap(&mut a, &mut b)`: each value is stored where the other was.
+                let mut vals = Vec::new();
+                for a in &c.args {
+                    vals.push(self.through_ref(a));
+                }
+                if let (Some(a), Some(b), Some(va), Some(vb)) =
+                    (c.args.first(), c.args.get(1), vals.first(), vals.get(1))
+                {
+                    let step = format!("from {callee}(..) at {}", at(p));
+                    let (pa, pb) = (self.place_of(a), self.place_of(b));
+                    self.store(&pb, va, &step, &callee);
+                    self.store(&pa, vb, &step, &callee);
+                }
+                Val::default()
+            }
+            CallClass::Replace => {
+                // `mem::replace(&mut dst, src)`: `src` is stored in `dst`; the old value
+                // is returned.
+                let old = c
+                    .args
+                    .first()
+                    .map(|a| self.through_ref(a))
+                    .unwrap_or_default();
+                let new = self.all_args(c.args.iter().skip(1));
+                if let Some(dst) = c.args.first() {
+                    let place = self.place_of(dst);
+                    let step = format!("from {callee}(..) at {}", at(p));
+                    self.store(&place, &new, &step, &callee);
+                }
+                old
+            }
+            CallClass::Unknown => {
+                // What goes into a call the analysis cannot see through may come back in
+                // its result (`Key::new(s)`, `Error::custom(msg)`): besides `may escape`,
+                // it escapes when the result does. Go sends such arguments to the heap
+                // outright (cmd/compile/internal/escape, call.go).
+                self.unknown_args(c.args.iter(), &callee, p).as_parts()
             }
         }
     }
@@ -128,15 +207,18 @@ impl Analyzer<'_> {
         v
     }
 
-    /// Arguments of a call the analysis cannot see through: a value passed by value may escape.
+    /// Arguments of a call the analysis cannot see through: a value passed by value may
+    /// escape. Returns them all, for callers that keep them in the call's result.
     fn unknown_args<'e>(
         &mut self,
         args: impl Iterator<Item = &'e Expr>,
         callee: &str,
         p: (u32, u32),
-    ) {
+    ) -> Val {
+        let mut all = Val::default();
         for a in args {
             let v = self.expr(a);
+            all.union(&v);
             if !v.is_empty() {
                 let step = format!("from {callee}(..) (call parameter) at {}", at(p));
                 self.sink(
@@ -148,6 +230,7 @@ impl Analyzer<'_> {
                 );
             }
         }
+        all
     }
 
     /// The value behind `&mut x` for calls that move out of it (`mem::take(&mut x)`).
@@ -198,6 +281,7 @@ impl Analyzer<'_> {
         let p = pos(&m.method);
         let text = short(&Expr::MethodCall(m.clone()));
         let mut class = classify_method(&name);
+        let std_borrow = class == MethodClass::Borrow;
         if class == MethodClass::Unknown && self.by_ref_methods.contains(&name) {
             class = MethodClass::Borrow;
         }
@@ -213,7 +297,26 @@ impl Analyzer<'_> {
                 let recv = self.expr(&m.receiver);
                 self.borrowed_args(m);
                 let ty = m.turbofish.as_ref().and_then(type_of_collect);
-                self.alloc(p, text, SiteKind::Collection, ty, &recv)
+                if name != "collect" {
+                    return self.alloc(p, text, SiteKind::Collection, ty, &recv);
+                }
+                // `v.into_iter().map(f).collect()`: the new collection holds the items;
+                // the consumed vector's buffer is not one of them, but std may reuse it
+                // for the result (in-place iteration, alloc/src/vec/in_place_collect.rs).
+                let (items, buffers) = self.collected(&recv);
+                let v = self.alloc(p, text, SiteKind::Collection, ty, &items);
+                if let Some(&id) = v.sites.iter().next() {
+                    let step = format!("from {} (buffer reused) at {}", short(&m.receiver), at(p));
+                    for b in buffers {
+                        if let Some(site) = self.sites.get_mut(id) {
+                            let edge = (b, step.clone());
+                            if !site.reused.contains(&edge) {
+                                site.reused.push(edge);
+                            }
+                        }
+                    }
+                }
+                v
             }
             MethodClass::Leak => {
                 let v = self.expr(&m.receiver);
@@ -248,12 +351,78 @@ impl Analyzer<'_> {
                 Val::default()
             }
             MethodClass::Store => {
-                self.borrowed(&m.receiver);
-                let v = self.all_args(m.args.iter());
+                let recv = self.borrowed(&m.receiver);
+                let items = self.elements(&recv);
+                let place = self.place_of(&m.receiver);
+                let mut v = self.closure_args(m, &items);
+                let std_collection = recv.held().iter().any(|&s| {
+                    self.sites
+                        .get(s)
+                        .is_some_and(|x| x.kind == SiteKind::Collection)
+                });
+                if matches!(name.as_str(), "append" | "swap_with_slice") {
+                    // `v.append(&mut other)` moves every element of `other` into `v`
+                    // (`other` keeps its buffer).
+                    for a in &m.args {
+                        if let Expr::Reference(r) = a
+                            && r.mutability.is_some()
+                        {
+                            let moved = self.expr(&r.expr);
+                            v.union(&self.elements(&moved));
+                        }
+                    }
+                }
+                if name == "extend" && std_collection {
+                    // `Vec::extend(iter)` (the receiver is a collection built here) consumes
+                    // its argument as an iterator: the items are stored, a consumed
+                    // vector's buffer is freed (std copies the elements out of a
+                    // `vec::IntoIter`). An `extend` of an unknown type may keep anything.
+                    v = self.elements(&v);
+                }
+                // A struct literal stored straight into a collection (`out.push(Point {
+                // .. })`) is a stack value moved into heap memory: Go's `moved to heap`.
+                for a in m.args.iter().filter(|_| grows(&name)) {
+                    if let Expr::Struct(lit) = a {
+                        let id = self.site(pos(a), short(a), SiteKind::Stack);
+                        if let Some(site) = self.sites.get_mut(id) {
+                            site.into_collection = true;
+                            if site.ty.is_none() {
+                                site.ty = type_of_value(&Expr::Struct(lit.clone()));
+                            }
+                        }
+                        v.sites.insert(id);
+                    }
+                }
                 if grows(&name) {
+                    // So is a named stack value pushed whole (`out.push(p)`; not a field
+                    // of it, nor what a call made from it) into what is known to be a std
+                    // collection: a parameter typed so, or a local holding one built here
+                    // (a method of another type named `insert` may just copy bits).
+                    let into_collection = match &*m.receiver {
+                        Expr::Path(rp) => rp.path.get_ident().is_some_and(|id| {
+                            let id = id.to_string();
+                            self.collection_params.contains(&id) || std_collection
+                        }),
+                        _ => false,
+                    };
+                    for a in m.args.iter().filter(|_| into_collection) {
+                        let Expr::Path(ap) = a else { continue };
+                        let Some(id) = ap.path.get_ident() else {
+                            continue;
+                        };
+                        let Some((_, b)) = self.env.lookup(&id.to_string()) else {
+                            continue;
+                        };
+                        for s in b.val.held() {
+                            if let Some(site) = self.sites.get_mut(s)
+                                && site.kind == SiteKind::Stack
+                            {
+                                site.into_collection = true;
+                            }
+                        }
+                    }
                     self.grow(&m.receiver, p.0);
                 }
-                let place = self.place_of(&m.receiver);
                 self.store(
                     &place,
                     &v,
@@ -277,14 +446,54 @@ impl Analyzer<'_> {
                 Val::default()
             }
             MethodClass::Flow => {
-                let mut v = self.expr(&m.receiver);
-                v.union(&self.all_args(m.args.iter()).flattened());
+                let recv = self.expr(&m.receiver);
+                let items = self.elements(&recv);
+                let args = self.closure_args(m, &items);
+                if is_error_arg(&name) {
+                    self.mark_error(&args);
+                }
+                if name == "into_iter" || name == "into_values" || name == "into_keys" {
+                    return self.consumed_items(&recv);
+                }
+                if maps_items(&name) {
+                    // The closure's results replace the items it was given (which it
+                    // consumed: they are its parameter).
+                    let mut out = Val {
+                        sites: recv.sites.clone(),
+                        captured: recv.captured.clone(),
+                        ..Val::default()
+                    };
+                    out.captured.extend(args.captured.iter().copied());
+                    out.parts.extend(args.held());
+                    // `Result::map`/`and_then` pass an `Err` through untouched.
+                    let errors: Vec<usize> = recv
+                        .parts
+                        .iter()
+                        .copied()
+                        .filter(|&s| self.sites.get(s).is_some_and(|x| x.error))
+                        .collect();
+                    out.parts.extend(errors);
+                    if !m.args.iter().all(is_closure) {
+                        // `.map(Cow::Owned)`: a function given by path may hand its
+                        // argument back (a constructor does), so the items flow on.
+                        out.parts.extend(recv.parts.iter().copied());
+                    }
+                    return out;
+                }
+                let mut v = recv;
+                if matches!(name.as_str(), "chain" | "zip") {
+                    // The argument is consumed as an iterator too.
+                    v.union(&self.consumed_items(&args));
+                } else {
+                    v.union(&args.flattened());
+                }
                 v
             }
             MethodClass::Element => {
                 let recv = self.borrowed(&m.receiver);
                 let mut v = self.elements(&recv);
-                v.union(&self.all_args(m.args.iter()).flattened());
+                let items = v.clone();
+                v.union(&self.closure_args(m, &items).flattened());
                 v
             }
             MethodClass::Clone => {
@@ -292,15 +501,104 @@ impl Analyzer<'_> {
                 self.shared_only(&recv)
             }
             MethodClass::Borrow => {
-                self.borrowed(&m.receiver);
-                self.unknown_args(m.args.iter(), &callee, p);
+                let recv = self.borrowed(&m.receiver);
+                if std_borrow && (eager(&name) || name == "with") {
+                    // A std method that only borrows runs its closure before it returns
+                    // (`any`, `for_each`, `retain`, `LocalKey::with`): the closure dies
+                    // there. (Other names, `b.iter(|| ..)` of a bencher, may keep it.)
+                    let items = self.elements(&recv);
+                    let closures: Vec<&Expr> = m.args.iter().filter(|a| is_closure(a)).collect();
+                    let mut results = Val::default();
+                    for c in closures {
+                        let origin = crate::places::place_origin(self.place_of(&m.receiver));
+                        self.closure_params = Some((items.clone(), origin));
+                        results.union(&self.expr(c));
+                    }
+                    let rest: Vec<&Expr> = m.args.iter().filter(|a| !is_closure(a)).collect();
+                    self.unknown_args(rest.into_iter(), &callee, p);
+                    if !eager(&name) {
+                        // `KEY.with(|k| ..)` hands back what its closure returns.
+                        return Val {
+                            sites: results.sites,
+                            ..Val::default()
+                        };
+                    }
+                } else {
+                    self.unknown_args(m.args.iter(), &callee, p);
+                }
                 Val::default()
             }
             MethodClass::Unknown => {
+                // A builder (`candidate.id(Some(s))`) returns its receiver with its
+                // arguments in it: see `CallClass::Unknown`.
                 let mut all: Vec<&Expr> = vec![&m.receiver];
                 all.extend(m.args.iter());
-                self.unknown_args(all.into_iter(), &callee, p);
-                Val::default()
+                self.unknown_args(all.into_iter(), &callee, p).as_parts()
+            }
+        }
+    }
+
+    /// The arguments of a method call; a closure among them gets `items` (the receiver's
+    /// elements or items) as its parameters, which point where the receiver points.
+    fn closure_args(&mut self, m: &ExprMethodCall, items: &Val) -> Val {
+        let mut v = Val::default();
+        let origin = crate::places::place_origin(self.place_of(&m.receiver));
+        // `fold(init, |acc, x| ..)`: the accumulator starts as `init`.
+        let mut given = items.clone();
+        for a in m.args.iter().filter(|a| !is_closure(a)) {
+            let x = self.expr(a);
+            given.union(&x);
+            v.union(&x);
+        }
+        for a in m.args.iter().filter(|a| is_closure(a)) {
+            self.closure_params = Some((given.clone(), origin.clone()));
+            v.union(&self.expr(a));
+            self.closure_params = None;
+        }
+        v
+    }
+
+    /// An iterator consuming `v`: it owns the collection's buffer and yields its elements.
+    fn consumed_items(&self, v: &Val) -> Val {
+        Val {
+            sites: v.sites.union(&v.captured).copied().collect(),
+            parts: self.elements(v).held(),
+            ..Val::default()
+        }
+    }
+
+    /// Splits what `collect` consumes into the items it stores and the vectors whose
+    /// buffers it may reuse (the consumed collections themselves).
+    fn collected(&self, recv: &Val) -> (Val, Vec<usize>) {
+        let mut items = Val {
+            captured: recv.captured.clone(),
+            parts: recv.parts.clone(),
+            ..Val::default()
+        };
+        let mut buffers = Vec::new();
+        for &s in &recv.sites {
+            match self.sites.get(s) {
+                // A collection an iterator consumed (`into_iter`, `chain(v)`): its
+                // elements are the iterator's items (in `parts`); a vector's buffer may be
+                // taken over, a map's or set's table dies.
+                Some(site) if site.kind == SiteKind::Collection && vec_like(site) => {
+                    buffers.push(s);
+                }
+                Some(site) if site.kind == SiteKind::Collection => {}
+                Some(_) => {
+                    items.sites.insert(s);
+                }
+                None => {}
+            }
+        }
+        (items, buffers)
+    }
+
+    /// Sites built as the error of a `Result` (or the `None` alternative): a `?` returns them.
+    pub(crate) fn mark_error(&mut self, v: &Val) {
+        for s in v.held() {
+            if let Some(site) = self.sites.get_mut(s) {
+                site.error = true;
             }
         }
     }
@@ -343,11 +641,13 @@ impl Analyzer<'_> {
                 if let Some(args) = macro_args(mac)
                     && let Some(dst) = args.first()
                 {
+                    self.borrowed(dst);
                     self.grow(dst, p.0);
                     for a in args.iter().skip(1) {
                         self.borrowed(a);
                     }
                 }
+                self.inline_args(mac.tokens.clone());
                 Val::default()
             }
             MacroClass::PassThrough => match macro_args(mac) {
@@ -361,13 +661,57 @@ impl Analyzer<'_> {
         }
     }
 
-    /// Arguments of `format!`-like macros are borrowed; `name = expr` names one.
+    /// Arguments of `format!`-like macros are borrowed; `name = expr` names one; so are
+    /// the names used inline in the format string (`"{name}"`, `"{x:?}"`): a closure
+    /// that only prints a value still captures it. Arguments that do not parse as
+    /// expressions (`info!(target: "t", ?x)`) are borrowed name by name.
     fn format_args(&mut self, mac: &Macro) {
-        for a in macro_args(mac).unwrap_or_default() {
-            match &a {
-                Expr::Assign(named) => self.borrowed(&named.right),
-                other => self.borrowed(other),
-            };
+        match macro_args(mac) {
+            Some(args) => {
+                for a in args {
+                    match &a {
+                        Expr::Assign(named) => self.borrowed(&named.right),
+                        other => self.borrowed(other),
+                    };
+                }
+            }
+            None => {
+                let mut idents = Vec::new();
+                collect_idents(mac.tokens.clone(), &mut idents);
+                for id in idents {
+                    self.borrowed_name(&id);
+                }
+            }
+        }
+        self.inline_args(mac.tokens.clone());
+    }
+
+    /// Reads `name` as a borrow (a `move` closure still captures it).
+    fn borrowed_name(&mut self, name: &str) -> Val {
+        if self.env.lookup(name).is_none() {
+            return Val::default();
+        }
+        match syn::parse_str::<Expr>(name) {
+            Ok(e) => self.borrowed(&e),
+            Err(_) => Val::default(),
+        }
+    }
+
+    /// The names used inline in the string literals of a macro call (`"{name}"`).
+    fn inline_args(&mut self, ts: proc_macro2::TokenStream) {
+        for tt in ts {
+            match tt {
+                proc_macro2::TokenTree::Group(g) => self.inline_args(g.stream()),
+                proc_macro2::TokenTree::Literal(l) => {
+                    let Ok(lit) = syn::parse_str::<syn::LitStr>(&l.to_string()) else {
+                        continue;
+                    };
+                    for name in inline_names(&lit.value()) {
+                        self.borrowed_name(&name);
+                    }
+                }
+                _ => {}
+            }
         }
     }
 
@@ -402,15 +746,45 @@ impl Analyzer<'_> {
 
     /// A macro the analysis does not know: its tokens are not analysed, but any local
     /// holding an allocation that it names may be moved by it.
+    /// Tokens the analysis cannot read (`Expr::Verbatim`): every local they name may
+    /// escape.
+    pub(crate) fn unknown_tokens(&mut self, ts: proc_macro2::TokenStream, p: (u32, u32)) {
+        let mut idents = Vec::new();
+        collect_idents(ts, &mut idents);
+        for id in idents {
+            if self.env.lookup(&id).is_none() {
+                continue;
+            }
+            let v = self.read_name(&id);
+            let step = format!("from unparsed syntax at {}", at(p));
+            self.sink(
+                &v,
+                Kind::MayEscape,
+                "used by syntax not analysed",
+                &step,
+                false,
+            );
+        }
+    }
+
     fn unknown_macro(&mut self, mac: &Macro, p: (u32, u32)) {
         let name = format!("{}!", path(&mac.path));
-        let mut idents = Vec::new();
-        collect_idents(mac.tokens.clone(), &mut idents);
-        for id in idents {
-            let Some((_, b)) = self.env.lookup(&id) else {
+        // A macro of this file that only borrows its arguments (see
+        // `walk::borrowing_macros`), and names written `&x` or inline in a format string,
+        // are borrows; any other name may be moved by the expansion.
+        let borrows_all = self.by_ref_methods.contains(&name);
+        let mut uses = Vec::new();
+        macro_uses(mac.tokens.clone(), &mut uses);
+        self.inline_args(mac.tokens.clone());
+        for (id, borrowed) in uses {
+            if borrowed || borrows_all {
+                self.borrowed_name(&id);
                 continue;
-            };
-            let v = b.val.clone();
+            }
+            if self.env.lookup(&id).is_none() {
+                continue;
+            }
+            let v = self.read_name(&id);
             if !v.is_empty() {
                 let step = format!("from {name}(..) (macro argument) at {}", at(p));
                 self.sink(
@@ -423,6 +797,141 @@ impl Analyzer<'_> {
             }
         }
     }
+}
+
+/// Names used inline in a format string: `name` in `"{name}"`, `"{name:?}"`,
+/// `"{name:>width$}"` (and `width`).
+pub(crate) fn inline_names(fmt: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = fmt;
+    while let Some(open) = rest.find('{') {
+        rest = &rest[open + 1..];
+        if let Some(after) = rest.strip_prefix('{') {
+            rest = after;
+            continue;
+        }
+        let Some(close) = rest.find('}') else { break };
+        let spec = &rest[..close];
+        rest = &rest[close + 1..];
+        let (arg, format) = spec.split_once(':').unwrap_or((spec, ""));
+        let mut names = vec![arg.trim()];
+        names.extend(
+            format
+                .split('$')
+                .filter_map(|w| w.rsplit(|c: char| !c.is_alphanumeric() && c != '_').next())
+                .take(format.matches('$').count()),
+        );
+        for n in names {
+            let ident = n
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && n.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if ident && !out.iter().any(|o| o == n) {
+                out.push(n.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The names in a macro's tokens, each with whether it is only borrowed (`&x`, `&mut x`).
+fn macro_uses(ts: proc_macro2::TokenStream, out: &mut Vec<(String, bool)>) {
+    let mut after_amp = false;
+    let mut after_dot = false;
+    for tt in ts {
+        match tt {
+            proc_macro2::TokenTree::Ident(i) => {
+                let name = i.to_string();
+                if name == "mut" && after_amp {
+                    continue;
+                }
+                if !after_dot {
+                    out.push((name, after_amp));
+                }
+                after_amp = false;
+                after_dot = false;
+            }
+            proc_macro2::TokenTree::Group(g) => {
+                macro_uses(g.stream(), out);
+                after_amp = false;
+                after_dot = false;
+            }
+            proc_macro2::TokenTree::Punct(p) => {
+                after_amp = p.as_char() == '&';
+                after_dot = p.as_char() == '.';
+            }
+            proc_macro2::TokenTree::Literal(_) => {
+                after_amp = false;
+                after_dot = false;
+            }
+        }
+    }
+}
+
+fn is_closure(e: &Expr) -> bool {
+    match e {
+        Expr::Closure(_) => true,
+        Expr::Paren(p) => is_closure(&p.expr),
+        _ => false,
+    }
+}
+
+/// By-reference methods that run their closure to a yes/no or an ordering, and return
+/// nothing it built.
+fn eager(name: &str) -> bool {
+    matches!(
+        name,
+        "for_each"
+            | "any"
+            | "all"
+            | "position"
+            | "rposition"
+            | "retain"
+            | "retain_mut"
+            | "sort_by"
+            | "sort_by_key"
+            | "sort_unstable_by"
+            | "sort_unstable_by_key"
+            | "dedup_by"
+            | "dedup_by_key"
+            | "binary_search_by"
+            | "binary_search_by_key"
+            | "partition_point"
+            | "is_some_and"
+            | "is_ok_and"
+            | "is_none_or"
+            | "is_err_and"
+            | "count"
+            | "sum"
+            | "product"
+    )
+}
+
+/// Adapters whose closure maps each item to a new one (`map`, `filter_map`, `and_then`).
+fn maps_items(name: &str) -> bool {
+    matches!(
+        name,
+        "map" | "filter_map" | "flat_map" | "map_while" | "and_then" | "then" | "scan"
+    )
+}
+
+/// Methods whose arguments build the error (or `None` alternative) of a `Result`/`Option`.
+fn is_error_arg(name: &str) -> bool {
+    matches!(name, "map_err" | "ok_or" | "ok_or_else" | "or_else" | "or")
+}
+
+/// A site whose buffer `collect` may take over: a `Vec` (or `BinaryHeap`), or something
+/// that may be one.
+fn vec_like(site: &crate::verdict::Site) -> bool {
+    let e = &site.expr;
+    e.starts_with("vec!")
+        || e.contains("Vec::")
+        || e.contains("BinaryHeap::")
+        || e.ends_with("to_vec()")
+        || e.contains("collect")
+        || e.contains("into_vec")
+        || e.contains("into_sorted_vec")
 }
 
 /// The element type named by an argument: `T { .. }`, `[T { .. }, ..]`, `T::new()`.

@@ -90,10 +90,12 @@ impl Analyzer<'_> {
         })
     }
 
-    /// What taking elements out of `v` yields: a collection's contents, otherwise the value.
+    /// What taking elements out of `v` yields: a collection's contents, otherwise the
+    /// value; the parts of an aggregate or the items of an iterator as they are (they are
+    /// the elements, not containers of them).
     pub fn elements(&self, v: &Val) -> Val {
         let mut out = Val::default();
-        for s in v.all() {
+        for &s in v.sites.union(&v.captured) {
             match self.sites.get(s) {
                 Some(site) if site.kind == SiteKind::Collection => {
                     out.sites.extend(site.contents.iter().map(|(c, _)| *c));
@@ -104,6 +106,8 @@ impl Analyzer<'_> {
                 None => {}
             }
         }
+        out.sites.extend(v.parts.iter().copied());
+        out.parts.extend(v.parts.iter().copied());
         out
     }
 
@@ -123,8 +127,15 @@ impl Analyzer<'_> {
             ..Frame::default()
         });
         self.env.push();
+        // A parameter holds what the caller hands in: the receiver's items for a closure
+        // given to an adapter (`iter.map(|s| ..)`), otherwise nothing tracked; either way
+        // it may be a reference to memory the closure does not own.
+        let (param_val, param_origin) = self
+            .closure_params
+            .take()
+            .unwrap_or_else(|| (Val::default(), Origin::Unknown("closure parameter".into())));
         for input in inputs {
-            self.bind_pat(input, &Val::default(), Origin::Local);
+            self.bind_pat(input, &param_val, param_origin.clone());
         }
         let saved = std::mem::replace(&mut self.borrow_depth, 0);
         let tail = body(self);
@@ -136,11 +147,13 @@ impl Analyzer<'_> {
         let v = Val {
             sites: result.all(),
             captured: frame.captured.all(),
+            ..Val::default()
         };
         self.step(
             &Val {
                 sites: BTreeSet::new(),
                 captured: v.captured.clone(),
+                ..Val::default()
             },
             &format!("from closure (captured) at {}", at(p)),
         );

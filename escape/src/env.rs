@@ -8,12 +8,22 @@ use std::collections::BTreeSet;
 
 /// The sites a value may hold. `captured` are sites a closure or async block captured:
 /// they escape with a different reason ("captured by a closure that is returned").
+///
+/// `parts` are sites the value holds inline, with no allocation of its own in between: the
+/// fields of a tuple, array, struct literal or `Some(..)`, and the items an iterator
+/// adapter yields (`iter.map(|s| s.to_string())`). Taking a part out (`t.0`, `for x in
+/// [a, b]`, `.next()`) gives the site itself, where taking an element out of a site in
+/// `sites` (a `Vec`, a `Box`) gives what that allocation contains. Keeping the two apart
+/// is what lets `[s1, s2].into_iter().next()` be `s1` rather than the (empty) contents of
+/// the `String` `s1`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Val {
     /// Sites held directly (or returned by a closure when called).
     pub sites: BTreeSet<usize>,
     /// Sites captured by a closure or async block this value is.
     pub captured: BTreeSet<usize>,
+    /// Sites held inline (aggregate fields, iterator items).
+    pub parts: BTreeSet<usize>,
 }
 
 impl Val {
@@ -26,25 +36,44 @@ impl Val {
 
     /// Holds nothing tracked.
     pub fn is_empty(&self) -> bool {
-        self.sites.is_empty() && self.captured.is_empty()
+        self.sites.is_empty() && self.captured.is_empty() && self.parts.is_empty()
     }
 
     /// Adds everything `other` holds.
     pub fn union(&mut self, other: &Val) {
         self.sites.extend(other.sites.iter().copied());
         self.captured.extend(other.captured.iter().copied());
+        self.parts.extend(other.parts.iter().copied());
     }
 
-    /// Every site, captured or not.
+    /// Every site, captured, held or inline.
     pub fn all(&self) -> BTreeSet<usize> {
-        self.sites.union(&self.captured).copied().collect()
+        let mut all: BTreeSet<usize> = self.sites.union(&self.captured).copied().collect();
+        all.extend(self.parts.iter().copied());
+        all
+    }
+
+    /// Sites held or inline, not captured: what the value is made of.
+    pub fn held(&self) -> BTreeSet<usize> {
+        self.sites.union(&self.parts).copied().collect()
     }
 
     /// The same sites, all held directly (calling a closure, awaiting a future).
     pub fn flattened(&self) -> Val {
         Val {
-            sites: self.all(),
-            captured: BTreeSet::new(),
+            sites: self.sites.union(&self.captured).copied().collect(),
+            parts: self.parts.clone(),
+            ..Val::default()
+        }
+    }
+
+    /// A value holding everything `self` holds inline: a tuple, array, struct literal or
+    /// enum variant built from it.
+    pub fn as_parts(&self) -> Val {
+        Val {
+            parts: self.held(),
+            captured: self.captured.clone(),
+            ..Val::default()
         }
     }
 }
@@ -54,9 +83,34 @@ impl Val {
 pub(crate) enum Origin {
     /// A local of this function (including parameters taken by value).
     Local,
-    /// A reference to memory the caller owns (`&mut self`, `out: &mut Vec<T>`, or a local
-    /// borrowed from one); storing through it stores outside. Holds the place's text.
+    /// A reference to memory the caller owns (`&mut self`, `out: &mut Vec<T>`, a raw
+    /// pointer parameter, or a local borrowed from one); storing through it stores
+    /// outside. Holds the place's text.
     Outside(String),
+    /// A reference into the local named (`let r = &mut v;`, `let e =
+    /// m.entry(k).or_default();`): storing through it stores into that local too.
+    Alias(String),
+    /// Memory the function may not own: the result of a call it cannot see through, a
+    /// closure parameter, a generic parameter taken by value. Storing through it may
+    /// escape (Go's analysis sends stores through unknown pointers to the heap,
+    /// cmd/compile/internal/escape). Holds the place's text.
+    Unknown(String),
+}
+
+impl Origin {
+    /// The stronger of two origins, for a binding that may be either (branches, aggregates):
+    /// outside beats unknown beats an alias beats local; two different aliases are unknown.
+    pub fn join(self, other: Origin) -> Origin {
+        use Origin::*;
+        match (self, other) {
+            (Outside(t), _) | (_, Outside(t)) => Outside(t),
+            (Unknown(t), _) | (_, Unknown(t)) => Unknown(t),
+            (Alias(a), Alias(b)) if a == b => Alias(a),
+            (Alias(a), Alias(_)) => Unknown(a),
+            (Alias(a), Local) | (Local, Alias(a)) => Alias(a),
+            (Local, Local) => Local,
+        }
+    }
 }
 
 /// One name in scope.

@@ -36,6 +36,15 @@ pub(crate) struct Analyzer<'a> {
     pub breaks: Vec<Val>,
     /// Methods defined in the file that take `&self`/`&mut self`: calling them borrows.
     pub by_ref_methods: &'a BTreeSet<String>,
+    /// What the parameters of the closure about to be walked hold, and where they point
+    /// (set by an adapter call for its closure argument).
+    pub closure_params: Option<(Val, Origin)>,
+    /// The function returns a number, `bool`, `char` or `()`: nothing it returns can own
+    /// an allocation.
+    pub plain_result: bool,
+    /// Parameters whose type is a std collection or a reference to one (`out: &mut
+    /// Vec<T>`): pushing a stack value into one moves it to the heap.
+    pub collection_params: BTreeSet<String>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -49,6 +58,9 @@ impl<'a> Analyzer<'a> {
             frames: Vec::new(),
             breaks: Vec::new(),
             by_ref_methods,
+            closure_params: None,
+            plain_result: false,
+            collection_params: BTreeSet::new(),
         }
     }
 
@@ -76,15 +88,17 @@ impl<'a> Analyzer<'a> {
                     reason,
                     step: step.into(),
                     direct_return: false,
+                    allocation_only: false,
                 },
             );
         }
-        for &s in v.sites.difference(&v.captured) {
+        for &s in v.held().difference(&v.captured) {
             let e = Event {
                 kind,
                 reason: reason.into(),
                 step: step.into(),
                 direct_return,
+                allocation_only: false,
             };
             self.event(s, e);
         }
@@ -126,6 +140,9 @@ impl<'a> Analyzer<'a> {
             frame.result.union(v);
             return;
         }
+        if self.plain_result {
+            return;
+        }
         self.sink(
             v,
             Kind::Escapes,
@@ -151,7 +168,12 @@ impl<'a> Analyzer<'a> {
                 None if p.path.is_ident("self") => self.read("self"),
                 None => Val::default(),
             },
-            Expr::Lit(_) | Expr::Continue(_) | Expr::Infer(_) | Expr::Verbatim(_) => Val::default(),
+            Expr::Lit(_) | Expr::Continue(_) | Expr::Infer(_) => Val::default(),
+            // Syntax `syn` keeps as tokens: any local it names may be moved by it.
+            Expr::Verbatim(ts) => {
+                self.unknown_tokens(ts.clone(), pos(e));
+                Val::default()
+            }
             Expr::Reference(r) => {
                 self.borrowed(&r.expr);
                 Val::default()
@@ -164,22 +186,29 @@ impl<'a> Analyzer<'a> {
             Expr::Binary(b) => self.binary(b),
             Expr::Paren(p) => self.expr(&p.expr),
             Expr::Group(g) => self.expr(&g.expr),
+            Expr::Block(b) if b.label.is_some() => {
+                // `'a: { .. break 'a v; .. }`: the block's value is its tail or a break's.
+                self.breaks.push(Val::default());
+                let mut v = self.block(&b.block);
+                v.union(&self.breaks.pop().unwrap_or_default());
+                v
+            }
             Expr::Block(b) => self.block(&b.block),
             Expr::Unsafe(u) => self.block(&u.block),
             Expr::Const(c) => self.block(&c.block),
             Expr::TryBlock(t) => self.block(&t.block),
-            Expr::Tuple(t) => self.all(t.elems.iter()),
-            Expr::Array(a) => self.all(a.elems.iter()),
+            Expr::Tuple(t) => self.all(t.elems.iter()).as_parts(),
+            Expr::Array(a) => self.all(a.elems.iter()).as_parts(),
             Expr::Repeat(r) => {
                 self.borrowed(&r.len);
-                self.expr(&r.expr)
+                self.expr(&r.expr).as_parts()
             }
             Expr::Struct(s) => {
                 let mut v = self.all(s.fields.iter().map(|f| &f.expr));
                 if let Some(rest) = &s.rest {
                     v.union(&self.expr(rest));
                 }
-                v
+                v.as_parts()
             }
             Expr::Field(f) => {
                 let base = self.expr(&f.base);
@@ -190,10 +219,9 @@ impl<'a> Analyzer<'a> {
                 self.borrowed(&i.index);
                 Val::default()
             }
-            Expr::Cast(c) => {
-                self.borrowed(&c.expr);
-                Val::default()
-            }
+            // `Box::new(e) as Box<dyn Error>` moves the box (an unsizing cast); a numeric
+            // or pointer cast of a borrow holds nothing tracked anyway.
+            Expr::Cast(c) => self.expr(&c.expr),
             Expr::Range(r) => {
                 for e in r.start.iter().chain(r.end.iter()) {
                     self.borrowed(e);
@@ -239,14 +267,25 @@ impl<'a> Analyzer<'a> {
             }
             Expr::Break(b) => {
                 if let Some(x) = &b.expr {
+                    // The value leaves the loop or labelled block the break names; every
+                    // enclosing one gets it (`break 'outer v` from an inner loop, a labelled
+                    // block inside a loop), which is never less than the right one.
                     let v = self.expr(x);
-                    if let Some(top) = self.breaks.last_mut() {
-                        top.union(&v);
+                    for frame in &mut self.breaks {
+                        frame.union(&v);
                     }
                 }
                 Val::default()
             }
             Expr::Try(t) => self.try_expr(&t.expr, pos(e)),
+            // A coroutine hands a yielded value to its caller, as a return does.
+            Expr::Yield(y) => {
+                if let Some(x) = &y.expr {
+                    let v = self.expr(x);
+                    self.returned(&v, pos(e));
+                }
+                Val::default()
+            }
             _ => Val::default(),
         }
     }
@@ -256,6 +295,14 @@ impl<'a> Analyzer<'a> {
         for x in items {
             v.union(&self.expr(x));
         }
+        v
+    }
+
+    /// Reads a binding by value (see [`Analyzer::read`]).
+    pub(crate) fn read_name(&mut self, name: &str) -> Val {
+        let saved = std::mem::replace(&mut self.borrow_depth, 0);
+        let v = self.read(name);
+        self.borrow_depth = saved;
         v
     }
 
@@ -276,10 +323,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Moving a field (or `*b`) out of `base`: a box gives up its content, an aggregate
-    /// the parts it holds.
+    /// the parts it holds. A part comes out as is, and may itself still be an aggregate
+    /// (`t.0` of `((a, b), c)`), so it stays a part too.
     pub fn moved_out_of(&self, base: &Val) -> Val {
         let mut out = Val::default();
-        for s in base.all() {
+        for &s in base.sites.union(&base.captured) {
             match self.sites.get(s) {
                 Some(site) if site.kind == SiteKind::Boxed => {
                     out.sites.extend(site.contents.iter().map(|(c, _)| *c));
@@ -290,14 +338,24 @@ impl<'a> Analyzer<'a> {
                 None => {}
             }
         }
+        out.sites.extend(base.parts.iter().copied());
+        out.parts.extend(base.parts.iter().copied());
         out
     }
 
     fn unary(&mut self, op: UnOp, operand: &Expr) -> Val {
         match op {
             UnOp::Deref(_) => {
+                // `*b` moves out of the box itself: a box held inline (`Cell::new(b)`
+                // then `into_inner()`, which the walk does not unwrap) gives its content
+                // too, since an aggregate cannot be dereferenced to move a part out.
                 let v = self.expr(operand);
-                self.moved_out_of(&v)
+                let unwrapped = Val {
+                    sites: v.held(),
+                    captured: v.captured.clone(),
+                    ..Val::default()
+                };
+                self.moved_out_of(&unwrapped)
             }
             _ => {
                 self.borrowed(operand);
@@ -315,6 +373,9 @@ impl<'a> Analyzer<'a> {
                 v
             }
             BinOp::AddAssign(_) => {
+                // The place is used (`*x.lock().unwrap() += 1` in a `move` closure
+                // captures `x`), and a `String` on the left grows.
+                self.borrowed(&b.left);
                 self.grow(&b.left, pos(&b.left).0);
                 self.borrowed(&b.right);
                 Val::default()
@@ -327,7 +388,9 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// `e?`: the `Ok`/`Some` part flows on; an explicit `Err(x)?` returns `x`.
+    /// `e?`: the `Ok`/`Some` part flows on; an explicit `Err(x)?` returns `x`, and so
+    /// does any error built before (`Err(x)`, `map_err(|e| ..)`, `ok_or_else(|| ..)`):
+    /// those sites are marked as errors where they are built.
     fn try_expr(&mut self, inner: &Expr, p: (u32, u32)) -> Val {
         if let Expr::Call(c) = inner
             && let Expr::Path(f) = &*c.func
@@ -337,7 +400,18 @@ impl<'a> Analyzer<'a> {
             self.returned(&v, p);
             return Val::default();
         }
-        self.expr(inner)
+        let v = self.expr(inner);
+        let mut errors = Val::default();
+        for s in v.all() {
+            if self.sites.get(s).is_some_and(|site| site.error) {
+                errors.sites.insert(s);
+            }
+        }
+        if !errors.is_empty() {
+            self.step(&errors, &format!("from ? (error) at {}", at(p)));
+            self.returned(&errors, p);
+        }
+        v
     }
 
     /// A block's value (its tail expression), in its own scope.

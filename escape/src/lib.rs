@@ -46,15 +46,36 @@
 //! - `moved to heap: x` for a stack value moved into an allocation that escapes;
 //! - `leaking param: p to result ~r0 level=0` for results that borrow from a parameter.
 //!
-//! Borrows (`&v`, `v.len()`, `println!("{v}")`, `for x in &v`) never make a value escape.
+//! Borrows (`&v`, `v.len()`, `println!("{v}")`, `for x in &v`) never make a value escape;
+//! a `move` closure that names a value, even only inside a format string (`"{v}"`), does
+//! capture it.
+//!
+//! # Where a store goes
+//!
+//! Every binding knows whose memory it refers to, as Go's analysis knows which locations
+//! are reached through pointers (cmd/compile/internal/escape): a local; the caller's
+//! memory (a reference or raw-pointer parameter, `Option<&mut T>`, an `Rc`/`Arc` handle,
+//! a binding from `if let`/`match` on one, `unsafe { &mut *p }`, a callback's user-data
+//! pointer cast back); an alias of a local (`let e = m.entry(k).or_default();`); or memory
+//! it may not own (the result of a call it cannot see through, a closure parameter, a
+//! generic parameter taken by value). Storing into the caller's memory escapes; storing
+//! into memory the function may not own `may escape` (`-v` says why).
+//!
+//! Iterator adapters carry their items: `iter.map(|s| s.to_string()).next()` is the
+//! closure's allocation, and `v.into_iter().map(f).collect()` holds what `f` returns, not
+//! `v`, whose buffer `may escape` only because std may reuse it for the result (in-place
+//! collect). An error built by `Err(..)`, `map_err` or `ok_or_else` is returned by a
+//! later `?`.
 //!
 //! # Limits
 //!
 //! It reads syntax, not types: a method it does not know, called on a value that holds an
 //! allocation, makes that allocation `may escape` (it might take `self` by value), and
 //! destructuring does not tell the parts of a value apart (every part may hold every
-//! allocation the whole held). Calls are not followed into other functions. When unsure
-//! it says `may escape`, never `does not escape`.
+//! allocation the whole held). Calls are not followed into other functions, and `&mut x`
+//! handed to one is a borrow (only `mem::swap`/`replace`/`take`, `append` and the like,
+//! which the analysis knows, move `x`'s contents elsewhere through it). When it
+//! cannot prove that a value dies it says `may escape`, never `does not escape`.
 #![warn(missing_docs)]
 
 mod calls;

@@ -12,23 +12,39 @@ use syn::{FnArg, Pat, ReceiverKind, ReturnType, Signature, Type};
 
 /// Binds the parameters of `sig` in the analyzer's top scope.
 pub(crate) fn bind_params(a: &mut Analyzer<'_>, sig: &Signature) {
+    let generics: Vec<String> = sig
+        .generics
+        .type_params()
+        .map(|t| t.ident.to_string())
+        .collect();
     for input in &sig.inputs {
         match input {
             FnArg::Receiver(r) => {
                 let origin = match &r.kind {
                     ReceiverKind::Reference(..) => Origin::Outside("self".into()),
-                    ReceiverKind::Typed(_, ty) if is_reference(ty) => {
-                        Origin::Outside("self".into())
-                    }
+                    ReceiverKind::Typed(_, ty) => match param_memory(ty, &generics) {
+                        Memory::Owned => Origin::Local,
+                        Memory::Caller => Origin::Outside("self".into()),
+                        Memory::Unknown => Origin::Unknown("self".into()),
+                    },
                     _ => Origin::Local,
                 };
                 a.env.bind("self".into(), Val::default(), origin);
             }
             FnArg::Typed(pt) => {
-                if is_reference(&pt.ty) {
-                    bind_names(a, &pt.pat, Origin::Outside(tokens(&*pt.pat)));
-                    continue;
+                if let Pat::Ident(id) = &*pt.pat
+                    && is_collection(&pt.ty)
+                {
+                    a.collection_params.insert(id.ident.to_string());
                 }
+                let origin = match param_memory(&pt.ty, &generics) {
+                    Memory::Owned => Origin::Local,
+                    Memory::Caller => {
+                        bind_names(a, &pt.pat, Origin::Outside(tokens(&*pt.pat)));
+                        continue;
+                    }
+                    Memory::Unknown => Origin::Unknown(tokens(&*pt.pat)),
+                };
                 let mut v = Val::default();
                 if let Pat::Ident(id) = &*pt.pat
                     && !is_heap_type(&pt.ty)
@@ -40,7 +56,7 @@ pub(crate) fn bind_params(a: &mut Analyzer<'_>, sig: &Signature) {
                     }
                     v = Val::one(s);
                 }
-                a.bind_pat(&pt.pat, &v, Origin::Local);
+                a.bind_pat(&pt.pat, &v, origin);
             }
         }
     }
@@ -54,16 +70,94 @@ fn bind_names(a: &mut Analyzer<'_>, pat: &Pat, origin: Origin) {
     };
     let origin = match origin {
         Origin::Outside(_) => Origin::Outside(text),
+        Origin::Unknown(_) => Origin::Unknown(text),
         o => o,
     };
     a.bind_pat(pat, &Val::default(), origin);
 }
 
-fn is_reference(ty: &Type) -> bool {
+/// `Vec<T>`, `&mut VecDeque<T>`, `&mut HashMap<K, V>`..: a std collection, or a reference
+/// to one.
+fn is_collection(ty: &Type) -> bool {
     match ty {
-        Type::Reference(_) => true,
-        Type::Paren(p) => is_reference(&p.elem),
+        Type::Reference(r) => is_collection(&r.elem),
+        Type::Paren(p) => is_collection(&p.elem),
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+            matches!(
+                s.ident.to_string().as_str(),
+                "Vec"
+                    | "VecDeque"
+                    | "HashMap"
+                    | "HashSet"
+                    | "BTreeMap"
+                    | "BTreeSet"
+                    | "BinaryHeap"
+                    | "LinkedList"
+            )
+        }),
         _ => false,
+    }
+}
+
+/// Whose memory a parameter taken by value is.
+enum Memory {
+    /// The function's own: storing into it stores into a local.
+    Owned,
+    /// The caller's: a reference or raw pointer anywhere in the type (`&mut Vec<T>`,
+    /// `Option<&mut T>`, `*mut c_void` user data, `Pin<&mut Self>`), or a shared handle
+    /// (`Rc<RefCell<_>>`, `Arc<Mutex<_>>`) whose other owners see what is stored.
+    Caller,
+    /// Not known from the syntax: a generic or `impl Trait` type (a `W: Write` may be a
+    /// `&mut Vec<u8>`), a trait object, a function pointer.
+    Unknown,
+}
+
+fn param_memory(ty: &Type, generics: &[String]) -> Memory {
+    struct Scan<'g> {
+        caller: bool,
+        unknown: bool,
+        generics: &'g [String],
+    }
+    impl<'ast> Visit<'ast> for Scan<'_> {
+        fn visit_type(&mut self, t: &'ast Type) {
+            match t {
+                Type::Reference(_) | Type::Ptr(_) => self.caller = true,
+                Type::ImplTrait(_) | Type::TraitObject(_) | Type::FnPtr(_) => self.unknown = true,
+                Type::Path(p) => {
+                    if let Some(last) = p.path.segments.last() {
+                        let name = last.ident.to_string();
+                        if matches!(name.as_str(), "Rc" | "Arc" | "Weak" | "NonNull") {
+                            self.caller = true;
+                        }
+                        if p.qself.is_some()
+                            || (p.path.segments.len() == 1 && self.generics.contains(&name))
+                        {
+                            self.unknown = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            syn::visit::visit_type(self, t);
+        }
+        fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
+            if l.ident != "static" {
+                self.caller = true;
+            }
+        }
+    }
+    let mut scan = Scan {
+        caller: false,
+        unknown: false,
+        generics,
+    };
+    scan.visit_type(ty);
+    if scan.caller {
+        Memory::Caller
+    } else if scan.unknown {
+        Memory::Unknown
+    } else {
+        Memory::Owned
     }
 }
 
@@ -116,20 +210,39 @@ fn is_heap_type(ty: &Type) -> bool {
 struct Lifetimes {
     elided: usize,
     named: Vec<String>,
+    /// Inside `Fn(&T) -> U` or `fn(&T) -> U`: an elided lifetime there is the closure's
+    /// or pointer's own (higher-ranked, `for<'x> Fn(&'x T)`), not one of the function's
+    /// parameters, so `-> impl Fn(&T) -> U` does not borrow them.
+    higher_ranked: usize,
 }
 
 impl<'ast> Visit<'ast> for Lifetimes {
     fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
-        if r.lifetime.is_none() {
+        if r.lifetime.is_none() && self.higher_ranked == 0 {
             self.elided += 1;
         }
         syn::visit::visit_type_reference(self, r);
     }
 
+    fn visit_parenthesized_generic_arguments(
+        &mut self,
+        p: &'ast syn::ParenthesizedGenericArguments,
+    ) {
+        self.higher_ranked += 1;
+        syn::visit::visit_parenthesized_generic_arguments(self, p);
+        self.higher_ranked -= 1;
+    }
+
+    fn visit_type_fn_ptr(&mut self, f: &'ast syn::TypeFnPtr) {
+        self.higher_ranked += 1;
+        syn::visit::visit_type_fn_ptr(self, f);
+        self.higher_ranked -= 1;
+    }
+
     fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
         match l.ident.to_string().as_str() {
-            "_" => self.elided += 1,
-            "static" => {}
+            "_" if self.higher_ranked == 0 => self.elided += 1,
+            "_" | "static" => {}
             name => self.named.push(name.to_string()),
         }
     }

@@ -42,6 +42,12 @@ pub(crate) enum CallClass {
     SharedClone,
     /// A tuple struct or enum variant (`Some`, `Ok`, `Wrapper`): holds its arguments.
     Constructor,
+    /// `Rc::downgrade(&rc)`: a `Weak` keeps the allocation (not the value) alive.
+    Downgrade,
+    /// `mem::swap(&mut a, &mut b)`.
+    Swap,
+    /// `mem::replace(&mut dst, src)`.
+    Replace,
     /// A function the analysis cannot see through.
     Unknown,
 }
@@ -71,13 +77,22 @@ pub(crate) fn classify_call(p: &Path) -> CallClass {
         ("Box", "new" | "pin" | "from" | "new_uninit") => CallClass::Alloc(SiteKind::Boxed),
         ("Rc" | "Arc", "new" | "from" | "pin" | "new_cyclic") => CallClass::Alloc(SiteKind::Shared),
         ("Rc" | "Arc", "clone") => CallClass::SharedClone,
+        ("Rc" | "Arc", "downgrade") => CallClass::Downgrade,
         ("Box" | "Rc" | "Arc", "leak") => CallClass::Leak("Box::leak"),
         ("Box" | "Rc" | "Arc" | "CString", "into_raw" | "into_non_null") => {
             CallClass::Leak("into_raw")
         }
         ("mem", "forget") | ("", "forget") => CallClass::Leak("mem::forget"),
         ("mem", "drop") | ("", "drop") => CallClass::Drop,
-        ("mem", "take" | "replace") | ("From", "from") | ("Into", "into") => CallClass::Flow,
+        ("mem", "swap") => CallClass::Swap,
+        ("mem", "replace") => CallClass::Replace,
+        ("mem", "take") | ("From", "from") | ("Into", "into") => CallClass::Flow,
+        // Wrappers hold their argument as an aggregate does.
+        (
+            "RefCell" | "Cell" | "Mutex" | "RwLock" | "UnsafeCell" | "OnceCell" | "Pin" | "Reverse"
+            | "Wrapping" | "AssertUnwindSafe" | "SyncUnsafeCell",
+            "new",
+        ) => CallClass::Constructor,
         ("convert", "identity") | ("", "identity") => CallClass::Flow,
         ("thread", "scope") => CallClass::Scope,
         (_, "spawn" | "spawn_blocking" | "spawn_local") if segs.iter().any(|s| s == "thread") => {
@@ -146,6 +161,7 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "insert"
         | "extend"
         | "append"
+        | "swap_with_slice"
         | "set"
         | "replace"
         | "get_or_insert"
@@ -158,7 +174,7 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "store" => Store,
         "send" | "try_send" | "blocking_send" | "send_timeout" => Send,
         "push_str" | "extend_from_slice" | "reserve" | "reserve_exact" | "insert_str"
-        | "extend_from_within" | "write_str" | "write_fmt" => Grow,
+        | "extend_from_within" | "write_str" | "write_fmt" | "write_all" | "write_char" => Grow,
         "into" | "unwrap" | "expect" | "unwrap_or" | "unwrap_or_else" | "unwrap_or_default"
         | "unwrap_unchecked" | "ok" | "err" | "ok_or" | "ok_or_else" | "into_iter"
         | "into_inner" | "into_values" | "into_keys" | "map" | "and_then" | "or" | "or_else"
@@ -166,10 +182,13 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "take_while" | "skip_while" | "inspect" | "enumerate" | "zip" | "cloned" | "copied"
         | "peekable" | "fuse" | "step_by" | "map_err" | "into_sorted_vec" | "into_string"
         | "into_bytes" | "into_vec" | "into_boxed" | "map_or" | "map_or_else" | "unzip"
-        | "partition" | "fold" | "reduce" => Flow,
+        | "partition" | "fold" | "reduce" | "map_while" | "scan" | "then" | "then_some"
+        | "cycle" | "by_ref" | "transpose" | "xor" | "and" | "zip_with" | "try_for_each"
+        | "try_fold" => Flow,
         "pop" | "pop_back" | "pop_front" | "remove" | "swap_remove" | "take" | "next"
         | "next_back" | "max" | "min" | "max_by" | "min_by" | "max_by_key" | "min_by_key"
-        | "last" | "nth" | "find" | "remove_entry" | "split_off" | "drain" => Element,
+        | "last" | "nth" | "find" | "remove_entry" | "split_off" | "drain" | "find_map"
+        | "nth_back" | "rfind_map" | "position_max" => Element,
         "clone" => Clone,
         "len"
         | "is_empty"
@@ -254,11 +273,9 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "to_uppercase"
         | "display"
         | "try_lock"
-        | "get_or"
         | "copy_from_slice"
         | "clone_from_slice"
         | "with"
-        | "find_map"
         | "split_at"
         | "split_at_mut"
         | "wait"
@@ -266,7 +283,92 @@ pub(crate) fn classify_method(name: &str) -> MethodClass {
         | "range"
         | "entry_ref"
         | "unwrap_or_clone"
-        | "strong_count" => Borrow,
+        | "strong_count"
+        // By-reference methods of `str`, slices, paths, `Option`/`Result` and atomics:
+        // they read the receiver and return copies or borrows of it.
+        | "trim_start"
+        | "trim_end"
+        | "trim_matches"
+        | "trim_start_matches"
+        | "trim_end_matches"
+        | "strip_prefix"
+        | "strip_suffix"
+        | "split_once"
+        | "rsplit_once"
+        | "rsplit"
+        | "splitn"
+        | "rsplitn"
+        | "split_terminator"
+        | "split_inclusive"
+        | "split_ascii_whitespace"
+        | "char_indices"
+        | "match_indices"
+        | "rfind"
+        | "is_char_boundary"
+        | "eq_ignore_ascii_case"
+        | "is_ascii"
+        | "to_str"
+        | "to_string_lossy"
+        | "as_os_str"
+        | "as_path"
+        | "file_name"
+        | "file_stem"
+        | "extension"
+        | "parent"
+        | "exists"
+        | "is_dir"
+        | "is_file"
+        | "components"
+        | "is_some_and"
+        | "is_ok_and"
+        | "is_none_or"
+        | "is_err_and"
+        | "get_key_value"
+        | "first_key_value"
+        | "last_key_value"
+        | "range_mut"
+        | "binary_search_by"
+        | "binary_search_by_key"
+        | "partition_point"
+        | "rposition"
+        | "chunks_exact"
+        | "rchunks"
+        | "split_first"
+        | "split_last"
+        | "iter_rev"
+        | "is_subset"
+        | "is_superset"
+        | "is_disjoint"
+        | "intersection"
+        | "difference"
+        | "symmetric_difference"
+        | "load"
+        | "fetch_add"
+        | "fetch_sub"
+        | "compare_exchange"
+        | "is_poisoned"
+        | "get_ref"
+        | "as_ptr_range"
+        | "to_le_bytes"
+        | "to_be_bytes"
+        | "to_ne_bytes"
+        | "checked_add"
+        | "checked_sub"
+        | "checked_mul"
+        | "saturating_add"
+        | "saturating_sub"
+        | "wrapping_add"
+        | "wrapping_sub"
+        | "as_secs"
+        | "as_millis"
+        | "elapsed"
+        | "rev_iter"
+        | "max_len"
+        | "flush"
+        | "read_exact"
+        | "read_to_end"
+        | "read_to_string"
+        | "read_line" => Borrow,
         _ => Unknown,
     }
 }
@@ -278,7 +380,7 @@ pub(crate) fn grows(name: &str) -> bool {
         MethodClass::Store | MethodClass::Grow
     ) && !matches!(
         name,
-        "set" | "replace" | "store" | "get_or_insert" | "get_or_insert_with"
+        "set" | "replace" | "store" | "get_or_insert" | "get_or_insert_with" | "swap_with_slice"
     )
 }
 

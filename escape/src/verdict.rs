@@ -17,6 +17,9 @@ pub(crate) struct Event {
     /// The value was returned as is (not inside another allocation): the return type
     /// then names the site's type.
     pub direct_return: bool,
+    /// Only the allocation may live on, not the value in it (a `Weak` to an `Rc`): what it
+    /// contains does not inherit this.
+    pub allocation_only: bool,
 }
 
 /// An allocation site (or a named stack value) found in the function.
@@ -36,6 +39,13 @@ pub(crate) struct Site {
     pub events: Vec<Event>,
     /// Sites moved into this one, with the step that moved them.
     pub contents: Vec<(usize, String)>,
+    /// Consumed vectors whose buffer this one (a `collect`) may have taken over.
+    pub reused: Vec<(usize, String)>,
+    /// Built as the error of a `Result`: a `?` returns it.
+    pub error: bool,
+    /// A stack value (a struct literal or a named one) stored straight into a collection
+    /// (`out.push(Point { .. })`, see `MethodClass::Store`).
+    pub into_collection: bool,
 }
 
 impl Site {
@@ -51,6 +61,9 @@ impl Site {
             steps: Vec::new(),
             events: Vec::new(),
             contents: Vec::new(),
+            reused: Vec::new(),
+            error: false,
+            into_collection: false,
         }
     }
 
@@ -75,6 +88,9 @@ struct Decision {
     flow: Vec<String>,
     direct_return: bool,
     via_container: bool,
+    /// Decided by a `collect` that may reuse this vector's buffer: the buffer's fate only,
+    /// not that of the elements it held (they were moved out as items).
+    reuse: bool,
 }
 
 fn rank(k: Kind) -> u8 {
@@ -88,11 +104,16 @@ fn rank(k: Kind) -> u8 {
 /// Decides every site: its own events and those inherited from containers.
 fn decide_all(sites: &[Site]) -> Vec<Option<Decision>> {
     let mut memo: Vec<Option<Option<Decision>>> = vec![None; sites.len()];
-    let mut containers: Vec<Vec<(usize, String)>> = vec![Vec::new(); sites.len()];
+    let mut containers: Vec<Vec<(usize, String, bool)>> = vec![Vec::new(); sites.len()];
     for (i, s) in sites.iter().enumerate() {
         for (child, step) in &s.contents {
             if let Some(list) = containers.get_mut(*child) {
-                list.push((i, step.clone()));
+                list.push((i, step.clone(), false));
+            }
+        }
+        for (child, step) in &s.reused {
+            if let Some(list) = containers.get_mut(*child) {
+                list.push((i, step.clone(), true));
             }
         }
     }
@@ -105,7 +126,7 @@ fn decide_all(sites: &[Site]) -> Vec<Option<Decision>> {
 fn decide(
     i: usize,
     sites: &[Site],
-    containers: &[Vec<(usize, String)>],
+    containers: &[Vec<(usize, String, bool)>],
     memo: &mut Vec<Option<Option<Decision>>>,
     visiting: &mut Vec<bool>,
 ) -> Option<Decision> {
@@ -130,11 +151,28 @@ fn decide(
             flow,
             direct_return: e.direct_return,
             via_container: false,
+            reuse: e.allocation_only,
         };
         best = stronger(best, d);
     }
-    for (parent, step) in &containers[i] {
-        if let Some(pd) = decide(*parent, sites, containers, memo, visiting) {
+    for (parent, step, reused) in &containers[i] {
+        if let Some(mut pd) = decide(*parent, sites, containers, memo, visiting) {
+            if pd.reuse && !*reused {
+                continue;
+            }
+            if *reused {
+                // Only the buffer may live on, inside the collection that took it over.
+                let verdict = match pd.kind {
+                    Kind::Leaks => "leaks",
+                    Kind::Escapes => "escapes",
+                    _ => "may escape",
+                };
+                pd.reason = format!(
+                    "buffer may be reused by the collect at {} (in place), which {verdict}",
+                    at(sites[*parent].pos)
+                );
+                pd.kind = Kind::MayEscape;
+            }
             let mut flow = site.steps.clone();
             flow.push(step.clone());
             flow.push(format!(
@@ -147,6 +185,7 @@ fn decide(
                 flow,
                 direct_return: false,
                 via_container: true,
+                reuse: *reused,
                 ..pd
             };
             best = stronger(best, d);
@@ -205,7 +244,10 @@ fn finding(
     let (kind, reason, flow, mut ty) = match decision {
         // A stack value only matters when an escaping allocation took it in.
         Some(d) if site.kind == SiteKind::Stack => {
-            if !(d.via_container && d.kind != Kind::MayEscape) {
+            // A stack value stored straight into the caller's collection is moved to the
+            // heap (its buffer); otherwise only through an escaping allocation of here.
+            let direct = site.into_collection && d.kind != Kind::MayEscape;
+            if !((d.via_container || direct) && d.kind != Kind::MayEscape) {
                 return None;
             }
             let verdict = if d.kind == Kind::Leaks {
@@ -213,7 +255,11 @@ fn finding(
             } else {
                 "escapes to heap"
             };
-            let reason = format!("moved into an allocation that {verdict}: {}", d.reason);
+            let reason = if d.via_container {
+                format!("moved into an allocation that {verdict}: {}", d.reason)
+            } else {
+                format!("stored in heap memory: {}", d.reason)
+            };
             (Kind::MovedToHeap, reason, d.flow, site.ty.clone())
         }
         None if site.kind == SiteKind::Stack => return None,

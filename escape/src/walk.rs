@@ -24,6 +24,7 @@ pub(crate) fn body(
     methods: &BTreeSet<String>,
 ) -> Vec<Finding> {
     let mut a = Analyzer::new(methods);
+    a.plain_result = plain(&sig.output);
     a.env.push();
     bind_params(&mut a, sig);
     let tail = a.block(block);
@@ -37,6 +38,38 @@ pub(crate) fn body(
     }
     out.sort_by_key(|f| (f.line, f.column));
     out
+}
+
+/// A return type that cannot own an allocation: a number, `bool`, `char`, `()` or `!`.
+fn plain(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return true;
+    };
+    match &**ty {
+        Type::Never(_) => true,
+        Type::Tuple(t) => t.elems.is_empty(),
+        Type::Path(p) if p.qself.is_none() => p.path.get_ident().is_some_and(|id| {
+            matches!(
+                id.to_string().as_str(),
+                "u8" | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "f32"
+                    | "f64"
+                    | "bool"
+                    | "char"
+            )
+        }),
+        _ => false,
+    }
 }
 
 /// What the return type says about a value returned as is: `Box<T>` → a box of `T`.
@@ -220,6 +253,95 @@ pub(crate) fn by_ref_methods(items: &[Item]) -> BTreeSet<String> {
     c.by_ref.difference(&c.by_value).cloned().collect()
 }
 
+/// The file's `macro_rules!` macros that only borrow their arguments, as `name!`: every
+/// fragment of every rule is used inside a format-like macro (`println!`, `format!`,
+/// `write!`, `log::debug!`..) or behind `&`. Calling one names locals without moving them.
+/// They go into the same set as the by-reference methods (the `!` keeps them apart).
+pub(crate) fn borrowing_macros(items: &[Item]) -> BTreeSet<String> {
+    struct Collect(BTreeSet<String>);
+    impl<'ast> Visit<'ast> for Collect {
+        fn visit_item_macro(&mut self, m: &'ast syn::ItemMacro) {
+            if m.mac.path.is_ident("macro_rules")
+                && let Some(name) = &m.ident
+                && rules_only_borrow(m.mac.tokens.clone())
+            {
+                self.0.insert(format!("{name}!"));
+            }
+        }
+    }
+    let mut c = Collect(BTreeSet::new());
+    for item in items {
+        c.visit_item(item);
+    }
+    c.0
+}
+
+fn rules_only_borrow(body: proc_macro2::TokenStream) -> bool {
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = body.into_iter().collect();
+    let mut any = false;
+    for (i, tt) in tokens.iter().enumerate() {
+        // A transcriber is the group after `=>`.
+        let after_arrow = i >= 2
+            && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == '>')
+            && matches!(&tokens[i - 2], TokenTree::Punct(p) if p.as_char() == '=');
+        if let TokenTree::Group(g) = tt
+            && after_arrow
+        {
+            any = true;
+            if !fragments_borrowed(g.stream()) {
+                return false;
+            }
+        }
+    }
+    any
+}
+
+fn fragments_borrowed(ts: proc_macro2::TokenStream) -> bool {
+    use crate::sites::{MacroClass, classify_macro};
+    use proc_macro2::TokenTree;
+    let tokens: Vec<TokenTree> = ts.into_iter().collect();
+    let mut i = 0;
+    while i < tokens.len() {
+        match &tokens[i] {
+            TokenTree::Ident(name)
+                if matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!')
+                    && matches!(tokens.get(i + 2), Some(TokenTree::Group(_))) =>
+            {
+                let path = syn::Path::from(name.clone());
+                let borrowing = matches!(
+                    classify_macro(&path),
+                    MacroClass::Borrowing | MacroClass::Format | MacroClass::Write
+                );
+                if let Some(TokenTree::Group(g)) = tokens.get(i + 2)
+                    && !borrowing
+                    && !fragments_borrowed(g.stream())
+                {
+                    return false;
+                }
+                i += 3;
+                continue;
+            }
+            TokenTree::Punct(p) if p.as_char() == '$' => match tokens.get(i + 1) {
+                Some(TokenTree::Ident(id)) if id == "crate" => {}
+                Some(TokenTree::Ident(_)) => {
+                    let behind_amp = i > 0
+                        && matches!(&tokens[i - 1], TokenTree::Punct(a) if a.as_char() == '&');
+                    if !behind_amp {
+                        return false;
+                    }
+                }
+                Some(TokenTree::Group(g)) if !fragments_borrowed(g.stream()) => return false,
+                _ => {}
+            },
+            TokenTree::Group(g) if !fragments_borrowed(g.stream()) => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Parses and analyses one file's source.
 pub(crate) fn file(src: &str, name: &str) -> Result<Vec<Finding>, FileError> {
     let parsed = syn::parse_file(src).map_err(|e| {
@@ -231,7 +353,8 @@ pub(crate) fn file(src: &str, name: &str) -> Result<Vec<Finding>, FileError> {
             message: format!("cannot parse: {e}"),
         }
     })?;
-    let methods = by_ref_methods(&parsed.items);
+    let mut methods = by_ref_methods(&parsed.items);
+    methods.extend(borrowing_macros(&parsed.items));
     let mut out = Vec::new();
     for item in &parsed.items {
         out.extend(item_findings(item, name, "", &methods));

@@ -730,9 +730,16 @@ fn f() { unsafe { LAST = Some(Box::new(1u8)); } }"#,
 
 #[test]
 fn corpus() {
+    let mut failed = Vec::new();
     for (i, (src, expected)) in CASES.iter().enumerate() {
-        assert_eq!(lines(src), *expected, "case {i}:\n{src}");
+        let got = lines(src);
+        if got != *expected {
+            failed.push(format!(
+                "case {i}:\n{src}\n  got: {got:#?}\n want: {expected:#?}"
+            ));
+        }
     }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 #[test]

@@ -553,3 +553,29 @@ fn escape_check_gates_no_escape_functions() {
         .assert()
         .success();
 }
+
+#[test]
+fn escape_check_fails_a_detached_thread_that_prints_inline() {
+    // Issue 11: a `move` closure that only names `line` inside the format string still
+    // captures it, and the thread outlives the function.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("log.rs");
+    std::fs::write(
+        &src,
+        "#[track_alloc(no_escape)]\nfn log_async(line: &str) {\n    let line = line.to_string();\n    std::thread::spawn(move || eprintln!(\"{line}\"));\n}\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("spanprof")
+        .unwrap()
+        .args(["escape", "--check", src.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "log.rs:3:21: line.to_string() escapes to heap: captured by a spawned thread"
+        ),
+        "{stderr}"
+    );
+}
