@@ -355,3 +355,24 @@ fn run_dash_o_follows_the_same_rule() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("give a file"));
     }
 }
+
+#[test]
+fn the_profile_does_not_depend_on_its_path() {
+    // The exit profile is written after the thread's cache is gone: nothing the
+    // writer allocates for the path may reach the program's counters.
+    let dir = scratch_dir("path-independent");
+    let long = dir.join(format!("{}.json", "x".repeat(200)));
+    let totals = |out: &Path| {
+        let o = program_writing_to(&dir, out);
+        assert!(o.status.success(), "{o:?}");
+        let p: spanprof::Profile =
+            serde_json::from_slice(&std::fs::read(dir.join(out)).unwrap()).unwrap();
+        let objects: u64 = p.classes.iter().map(|c| c.allocs).sum();
+        let bytes: u64 = p.classes.iter().map(|c| c.bytes_allocated).sum();
+        let live: u64 = p.classes.iter().map(|c| c.live_bytes).sum();
+        (objects, bytes, live)
+    };
+    let short = totals(Path::new("p.json"));
+    assert_eq!(totals(&long), short);
+    assert_eq!(totals(&dir.join("p.json")), short);
+}

@@ -167,6 +167,14 @@ pub(crate) fn write_next(last: bool, announce: bool, report_error: bool) -> bool
 }
 
 fn write_next_inner(last: bool, announce: bool, report_error: bool) -> bool {
+    if OUT.lock()[0] == 0 {
+        return true;
+    }
+    // The counters are read before anything here allocates: at exit the thread's
+    // cache is already gone (TLS destructors run before `atexit` hooks), so the hooks
+    // cannot be suspended and the path's allocations would be counted as the
+    // program's, a few bytes more for a longer path.
+    let profile = build_inner();
     // Bytes, not text: a path need not be UTF-8.
     let pattern = {
         let buf = OUT.lock();
@@ -179,7 +187,7 @@ fn write_next_inner(last: bool, announce: bool, report_error: bool) -> bool {
     let has_n = pattern.windows(2).any(|w| w == b"%n");
     let number = (!last || has_n).then(|| SERIES.fetch_add(1, Ordering::Relaxed));
     let target = series_path_bytes(&pattern, number);
-    match write_built(&start_relative(&target)) {
+    match write_to(&start_relative(&target), &profile) {
         Ok(summary) => {
             if announce && !QUIET.load(Ordering::Relaxed) {
                 eprintln!("{summary}");
@@ -337,9 +345,13 @@ fn shell_word(word: &str) -> String {
 }
 
 fn write_built(path: &Path) -> io::Result<String> {
-    let profile = build();
+    write_to(path, &build())
+}
+
+/// Writes `profile` to `path`; returns the `wrote` line.
+fn write_to(path: &Path, profile: &Profile) -> io::Result<String> {
     let in_place = write_atomic(path, &profile.to_json())? == Written::InPlace;
-    Ok(summary(path, &profile, in_place))
+    Ok(summary(path, profile, in_place))
 }
 
 /// `%p` in `pattern` becomes the process id, so many processes can write side by side.
