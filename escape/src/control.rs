@@ -1,12 +1,17 @@
 //! Control flow: conditions, `if`, `match`, loops and closures. Branches run on copies of
-//! the environment that are joined afterwards; loop bodies are walked twice so a value
-//! carried from one iteration to the next is seen.
+//! the environment that are joined afterwards; loop bodies are walked until the state at
+//! their head settles, so a value carried from one iteration to the next is seen.
 
-use crate::env::{Origin, Val};
+use crate::env::{Env, Origin, Val};
 use crate::flow::{Analyzer, Frame};
 use crate::sites::SiteKind;
 use crate::text::at;
 use std::collections::BTreeSet;
+
+/// Passes of an outermost loop after which the walk stops and the function's verdicts
+/// are no longer trusted (`gave_up`). Each pass that does not stop adds a site to
+/// what some binding may hold, so real loops settle in two or three.
+const MAX_LOOP_PASSES: u32 = 64;
 use syn::{BinOp, Expr, Pat};
 
 impl Analyzer<'_> {
@@ -63,26 +68,64 @@ impl Analyzer<'_> {
         v
     }
 
-    /// Walks a loop body twice (values carried from one iteration to the next are then
-    /// seen), joining the state with the state before the loop. The value is what
-    /// `break` hands out.
-    pub(crate) fn in_loop(&mut self, mut body: impl FnMut(&mut Self)) -> Val {
+    /// Walks a loop body until what the bindings may hold at its head stops growing
+    /// (values carried from one iteration to the next are then seen), joined with the
+    /// state before the loop. The value is what `break` hands out.
+    ///
+    /// Only the outermost loop repeats. A nested loop is walked once per pass of the
+    /// loop around it, from its head as the previous pass left it (kept by position in
+    /// `loop_heads`), and marks the pass `dirty` when its head grew; the outermost loop
+    /// stops after a pass in which nothing grew, when every head holds what its body
+    /// hands back. Walking each loop twice per walk of the loop around it, as before,
+    /// doubled the cost with every level of nesting.
+    pub(crate) fn in_loop(&mut self, key: (u32, u32), mut body: impl FnMut(&mut Self)) -> Val {
         self.loop_depth += 1;
         self.breaks.push(Val::default());
-        for _ in 0..2 {
-            let before = self.env.clone();
-            body(self);
-            self.env.merge(&before);
+        let mut head = self.env.clone();
+        if let Some(prev) = self.loop_heads.get(&key) {
+            head.merge(prev);
         }
+        if self.loop_depth == 1 {
+            let mut passes = 0;
+            loop {
+                self.dirty = false;
+                head = self.loop_pass(key, &head, &mut body);
+                passes += 1;
+                if !self.dirty {
+                    break;
+                }
+                if passes == MAX_LOOP_PASSES {
+                    self.gave_up = true;
+                    break;
+                }
+            }
+        } else {
+            head = self.loop_pass(key, &head, &mut body);
+        }
+        self.env = head;
         self.loop_depth -= 1;
         self.breaks.pop().unwrap_or_default()
     }
 
-    pub(crate) fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
+    /// One walk of a loop body from `head`; returns the head joined with the state at
+    /// the end of the body, and marks the pass dirty if that is new.
+    fn loop_pass(&mut self, key: (u32, u32), head: &Env, body: &mut impl FnMut(&mut Self)) -> Env {
+        self.env = head.clone();
+        body(self);
+        let mut next = head.clone();
+        next.merge(&self.env);
+        if self.loop_heads.get(&key) != Some(&next) {
+            self.dirty = true;
+            self.loop_heads.insert(key, next.clone());
+        }
+        next
+    }
+
+    pub(crate) fn for_loop(&mut self, f: &syn::ExprForLoop, key: (u32, u32)) -> Val {
         let iterable = self.expr(&f.expr);
         let items = self.elements(&iterable);
         let origin = self.origin_of(&f.expr);
-        self.in_loop(|a| {
+        self.in_loop(key, |a| {
             a.env.push();
             a.bind_pat(&f.pat, &items, origin.clone());
             a.block(&f.body);
@@ -137,13 +180,16 @@ impl Analyzer<'_> {
             sites: result.all(),
             captured: frame.captured.all(),
         };
-        self.step(
-            &Val {
-                sites: BTreeSet::new(),
-                captured: v.captured.clone(),
-            },
-            &format!("from closure (captured) at {}", at(p)),
-        );
+        // Steps are formatted only for values that hold something (most hold nothing).
+        if !v.captured.is_empty() {
+            self.step(
+                &Val {
+                    sites: BTreeSet::new(),
+                    captured: v.captured.clone(),
+                },
+                &format!("from closure (captured) at {}", at(p)),
+            );
+        }
         v
     }
 }

@@ -60,7 +60,7 @@ pub(crate) enum Origin {
 }
 
 /// One name in scope.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Binding {
     pub name: String,
     pub val: Val,
@@ -68,7 +68,7 @@ pub(crate) struct Binding {
 }
 
 /// Nested scopes of bindings; later bindings shadow earlier ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Env {
     scopes: Vec<Vec<Binding>>,
 }
