@@ -2,7 +2,7 @@
 //! the environment that are joined afterwards; loop bodies are walked until the state at
 //! their head settles, so a value carried from one iteration to the next is seen.
 
-use crate::env::{Env, Origin, Val};
+use crate::env::{Origin, Val};
 use crate::flow::{Analyzer, Frame};
 use crate::sites::SiteKind;
 use crate::text::at;
@@ -34,27 +34,49 @@ impl Analyzer<'_> {
     }
 
     pub(crate) fn if_expr(&mut self, i: &syn::ExprIf) -> Val {
-        let start = self.env.clone();
+        self.env.checkpoint();
         self.env.push();
         self.cond(&i.cond);
         let mut v = self.block(&i.then_branch);
         self.env.pop();
-        let after_then = std::mem::replace(&mut self.env, start);
+        let after_then = self.env.undo();
+        self.env.checkpoint();
         if let Some((_, els)) = &i.else_branch {
             v.union(&self.expr(els));
         }
-        self.env.merge(&after_then);
+        let after_else = self.env.undo();
+        // A binding either branch changed holds what either left; one that only one
+        // branch changed may also still hold what it held before.
+        let by_else: std::collections::HashMap<usize, &Val> =
+            after_else.iter().map(|(i, v)| (*i, v)).collect();
+        for (i, v) in &after_then {
+            if let Some(w) = by_else.get(i) {
+                let mut both = v.clone();
+                both.union(w);
+                self.env.set_at(*i, both);
+            }
+        }
+        self.join(&[after_then, after_else]);
         v
+    }
+
+    /// Sets each binding in `branches` (the changes of branches that all started from
+    /// the current state) to what it holds now joined with what every branch left.
+    fn join(&mut self, branches: &[Vec<(usize, Val)>]) {
+        for changes in branches {
+            for (i, v) in changes {
+                self.env.union_at(*i, v);
+            }
+        }
     }
 
     pub(crate) fn match_expr(&mut self, m: &syn::ExprMatch) -> Val {
         let scrutinee = self.expr(&m.expr);
         let origin = self.origin_of(&m.expr);
-        let start = self.env.clone();
-        let mut joined = self.env.clone();
         let mut v = Val::default();
+        let mut arms = Vec::with_capacity(m.arms.len());
         for arm in &m.arms {
-            self.env = start.clone();
+            self.env.checkpoint();
             self.env.push();
             self.bind_pat(&arm.pat, &scrutinee, origin.clone());
             if let Pat::Guard(g) = &arm.pat {
@@ -62,9 +84,9 @@ impl Analyzer<'_> {
             }
             v.union(&self.expr(&arm.body));
             self.env.pop();
-            joined.merge(&self.env);
+            arms.push(self.env.undo());
         }
-        self.env = joined;
+        self.join(&arms);
         v
     }
 
@@ -81,15 +103,18 @@ impl Analyzer<'_> {
     pub(crate) fn in_loop(&mut self, key: (u32, u32), mut body: impl FnMut(&mut Self)) -> Val {
         self.loop_depth += 1;
         self.breaks.push(Val::default());
-        let mut head = self.env.clone();
-        if let Some(prev) = self.loop_heads.get(&key) {
-            head.merge(prev);
+        // What earlier passes carried back to this head (bindings are at the same
+        // indices each time the walk reaches the loop).
+        if let Some(carried) = self.loop_heads.get(&key).cloned() {
+            for (i, v) in &carried {
+                self.env.union_at(*i, v);
+            }
         }
         if self.loop_depth == 1 {
             let mut passes = 0;
             loop {
                 self.dirty = false;
-                head = self.loop_pass(key, &head, &mut body);
+                self.loop_pass(key, &mut body);
                 passes += 1;
                 if !self.dirty {
                     break;
@@ -100,25 +125,28 @@ impl Analyzer<'_> {
                 }
             }
         } else {
-            head = self.loop_pass(key, &head, &mut body);
+            self.loop_pass(key, &mut body);
         }
-        self.env = head;
         self.loop_depth -= 1;
         self.breaks.pop().unwrap_or_default()
     }
 
-    /// One walk of a loop body from `head`; returns the head joined with the state at
-    /// the end of the body, and marks the pass dirty if that is new.
-    fn loop_pass(&mut self, key: (u32, u32), head: &Env, body: &mut impl FnMut(&mut Self)) -> Env {
-        self.env = head.clone();
+    /// One walk of a loop body from the state at its head, which then takes in the state
+    /// at the end of the body; marks the pass dirty if that added anything.
+    fn loop_pass(&mut self, key: (u32, u32), body: &mut impl FnMut(&mut Self)) {
+        self.env.checkpoint();
         body(self);
-        let mut next = head.clone();
-        next.merge(&self.env);
-        if self.loop_heads.get(&key) != Some(&next) {
-            self.dirty = true;
-            self.loop_heads.insert(key, next.clone());
+        let end = self.env.undo();
+        for (i, v) in end {
+            if self.env.union_at(i, &v) {
+                self.dirty = true;
+                let carried = self.loop_heads.entry(key).or_default();
+                match carried.iter_mut().find(|(j, _)| *j == i) {
+                    Some((_, held)) => held.union(&v),
+                    None => carried.push((i, v)),
+                }
+            }
         }
-        next
     }
 
     pub(crate) fn for_loop(&mut self, f: &syn::ExprForLoop, key: (u32, u32)) -> Val {

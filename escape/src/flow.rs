@@ -34,10 +34,10 @@ pub(crate) struct Analyzer<'a> {
     pub borrow_depth: u32,
     pub frames: Vec<Frame>,
     pub breaks: Vec<Val>,
-    /// What each loop's head (by the loop's position) may hold, as the last pass over it
-    /// left it: nested loops resume from it instead of being walked to a fixpoint at
-    /// each pass of the loops around them (see `in_loop`).
-    pub loop_heads: HashMap<(u32, u32), Env>,
+    /// What each loop (by its position) carried back to its head in earlier passes, by
+    /// binding index: nested loops resume from it instead of being walked to a fixpoint
+    /// at each pass of the loops around them (see `in_loop`).
+    pub loop_heads: HashMap<(u32, u32), Vec<(usize, Val)>>,
     /// Something that the next pass over a loop would see differently changed in this
     /// pass: a nested loop's head grew, or an allocation took in new contents.
     pub dirty: bool,
