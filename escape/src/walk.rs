@@ -434,7 +434,8 @@ const NESTING_WORDS: [&str; 17] = [
 ];
 
 /// Every `.rs` file under `roots` (a root that is a file is taken whatever its name),
-/// skipping `target/` and hidden directories, sorted, each real file once.
+/// skipping `target/` and hidden directories, each real file once: root by root in the
+/// order given, sorted by path within each.
 ///
 /// Symbolic links are followed, but each real directory and file is read once, known by
 /// its canonical path: a link to a directory already read, or to one of its own parents
@@ -447,20 +448,20 @@ pub fn rust_files(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
-    // (path as shown, canonical path): the roots, then the links found on the way.
-    let mut queue: VecDeque<(PathBuf, PathBuf)> = VecDeque::new();
-    for root in roots {
+    // (root, path as shown, canonical path): the roots, then the links found on the way.
+    let mut queue: VecDeque<(usize, PathBuf, PathBuf)> = VecDeque::new();
+    for (n, root) in roots.iter().enumerate() {
         match std::fs::canonicalize(root) {
-            Ok(real) => queue.push_back((root.clone(), real)),
+            Ok(real) => queue.push_back((n, root.clone(), real)),
             Err(e) => errors.push(path_error(root, format!("cannot read: {e}"))),
         }
     }
-    while let Some((shown, real)) = queue.pop_front() {
+    while let Some((root, shown, real)) = queue.pop_front() {
         if !seen.insert(real.clone()) {
             continue;
         }
         if !real.is_dir() {
-            files.push(shown);
+            files.push((root, shown));
             continue;
         }
         // The real directories below, depth first; links wait at the back of the queue.
@@ -484,10 +485,10 @@ pub fn rust_files(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileError>) {
                 if kind.is_symlink() {
                     match std::fs::canonicalize(&path) {
                         Ok(target) if target.is_dir() && !skipped => {
-                            queue.push_back((path, target));
+                            queue.push_back((root, path, target));
                         }
                         Ok(target) if !target.is_dir() && text.ends_with(".rs") => {
-                            queue.push_back((path, target));
+                            queue.push_back((root, path, target));
                         }
                         Ok(_) => {}
                         // A dangling link: only worth a word if it names a source file.
@@ -502,13 +503,13 @@ pub fn rust_files(roots: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileError>) {
                         dirs.push((path, real));
                     }
                 } else if text.ends_with(".rs") && seen.insert(real_dir.join(&name)) {
-                    files.push(path);
+                    files.push((root, path));
                 }
             }
         }
     }
     files.sort();
-    (files, errors)
+    (files.into_iter().map(|(_, f)| f).collect(), errors)
 }
 
 fn path_error(path: &Path, message: String) -> FileError {

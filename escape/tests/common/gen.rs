@@ -1,4 +1,4 @@
-//! Generated sources for the robustness tests and the bench (examples/escape_bench.rs):
+//! Generated sources for the robustness tests and the bench (profiler-cli/examples/escape_bench.rs):
 //! the shapes that once made the analysis exponential, quadratic or overflow its stack.
 #![allow(dead_code)]
 

@@ -1,8 +1,8 @@
 //! Times the escape analysis over a source tree, or over generated worst cases.
 //!
 //! ```text
-//! cargo run --release -p spanprof-escape --example escape_bench -- [--top N] PATH..
-//! cargo run --release -p spanprof-escape --example escape_bench -- --generated
+//! cargo run --release -p spanprof-cli --example escape_bench -- [--top N] PATH..
+//! cargo run --release -p spanprof-cli --example escape_bench -- --generated
 //! ```
 //!
 //! With PATHs, every `.rs` file under them is analysed as `spanprof escape` reads it
@@ -14,9 +14,15 @@
 //! quadratic or crash (nested loops, a long method chain, deep nesting, a 5 MB file,
 //! one 2.6 MB function) and prints one line each. Figures, not a pass/fail test: the
 //! tests only check that these inputs finish.
+//!
+//! It lives with the CLI and uses spanprof's allocator, as `spanprof escape` does, so
+//! its figures are the command's.
 
-#[path = "../tests/common/gen.rs"]
+#[path = "../../escape/tests/common/gen.rs"]
 mod generated;
+
+#[global_allocator]
+static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
