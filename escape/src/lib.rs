@@ -108,9 +108,9 @@ pub fn analyze_body(
 /// Parses `src` and analyses every function in it: free functions, methods, default trait
 /// methods, functions in inline modules and functions nested in bodies. Findings are
 /// sorted by position. A file that does not parse, or nests more than 10,000 levels
-/// deep (brackets, blocks and chained operators), gives one [`FileError`]. The file is
-/// parsed and analysed on a thread of its own with a large stack, so deep input never
-/// overflows the caller's.
+/// deep (brackets, blocks and chained operators; 2,500 on 32-bit targets), gives one
+/// [`FileError`]. The file is parsed and analysed on a thread of its own with a large
+/// stack, so deep input never overflows the caller's.
 pub fn analyze_file(src: &str, file: &str) -> Result<Vec<Finding>, FileError> {
     walk::file(src, file)
 }

@@ -231,12 +231,22 @@ pub(crate) fn by_ref_methods(items: &[Item]) -> BTreeSet<String> {
 /// its tree and this analysis recurse once per level of nesting, up to about 60 KiB a
 /// level in a debug build (10 KiB in release), so [`MAX_DEPTH`] levels fit with room
 /// to spare. It is only reserved: pages are used as deep as the file goes.
-const STACK: usize = 1 << 30;
+const STACK: usize = if cfg!(target_pointer_width = "64") {
+    1 << 30
+} else {
+    // Address space is short: a smaller stack, and a lower `MAX_DEPTH` to fit it.
+    256 << 20
+};
 
 /// The most levels of nesting (see [`depth_over`]) a file may have: deeper files get a
 /// per-file error instead of overflowing the stack, which would abort the whole run.
-/// Real code stays far below (a few hundred at most in the crates of the registry).
-pub(crate) const MAX_DEPTH: usize = 10_000;
+/// Real code stays far below: at most 200 to 300 over the 7,600 files of a cargo
+/// registry.
+pub(crate) const MAX_DEPTH: usize = if cfg!(target_pointer_width = "64") {
+    10_000
+} else {
+    2_500
+};
 
 /// Parses and analyses one file's source, on a thread of its own with a large stack:
 /// deep input is refused before parsing (see [`depth_over`]) and whatever else goes

@@ -238,8 +238,8 @@ pub fn analyze(paths: &[PathBuf], only: &[OnlyKind]) -> Analysis {
         errors,
         ..Analysis::default()
     };
-    for f in &files {
-        match spanprof_escape::read_and_analyze(f) {
+    for result in analyze_files(&files) {
+        match result {
             Ok(found) => {
                 out.findings.extend(found);
                 out.analysed += 1;
@@ -252,6 +252,39 @@ pub fn analyze(paths: &[PathBuf], only: &[OnlyKind]) -> Analysis {
             .retain(|f| only.iter().any(|k| k.kind() == f.kind));
     }
     out
+}
+
+/// `read_and_analyze` of each file, in order, on as many threads as there are CPUs
+/// (files are independent; each is parsed and analysed on its own thread anyway).
+fn analyze_files(files: &[PathBuf]) -> Vec<std::result::Result<Vec<Finding>, FileError>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(f) = files.get(i) else {
+                return done;
+            };
+            done.push((i, spanprof_escape::read_and_analyze(f)));
+        }
+    };
+    let mut results: Vec<_> = std::thread::scope(|scope| {
+        // Helpers that cannot be started leave their share to the others and to this
+        // thread, which works too.
+        let helpers: Vec<_> = (1..workers.min(files.len()))
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            // `work` does not panic: a panicking analysis is already a file error.
+            all.extend(h.join().unwrap_or_default());
+        }
+        all
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// A file that was skipped, as one line: `spanprof: warning: FILE:LINE:COL: PROBLEM`
