@@ -15,13 +15,20 @@ use syn::{Expr, ExprCall, ExprMethodCall, Macro, Token};
 impl Analyzer<'_> {
     /// `f(args)`.
     pub fn call(&mut self, c: &ExprCall) -> Val {
-        let p = call_start(c);
         let Expr::Path(fp) = &*c.func else {
             self.borrowed(&c.func);
             let callee = short(&c.func);
+            // The position walks down to the callee's start: only when an argument may
+            // need it, or `f()()()..` costs the square of its length.
+            let p = if c.args.is_empty() {
+                (0, 0)
+            } else {
+                call_start(c)
+            };
             self.unknown_args(c.args.iter(), &callee, p);
             return Val::default();
         };
+        let p = call_start(c);
         let callee = path(&fp.path);
         // Calling a local closure gives what the closure returns.
         if let Some(id) = fp.path.get_ident()

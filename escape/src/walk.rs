@@ -343,7 +343,8 @@ fn without_shebang(src: &str) -> &str {
 /// chain nests the parser's recursion or the syntax tree (and so the analysis and the
 /// drop) one level per operator although no bracket opens. A `,` keeps the `<`s still
 /// open (`HashMap<K, HashMap<K, ..>>`); a block followed by a new statement or item
-/// ends the count; attributes do not count. It over-counts (`a < b` is no nesting),
+/// ends the count; a bracket counts once more for what follows it (`x[0][0]..`);
+/// attributes do not count. It over-counts (`a < b` is no nesting),
 /// which only matters near the limit.
 pub(crate) fn depth_over(
     tokens: proc_macro2::TokenStream,
@@ -385,6 +386,11 @@ pub(crate) fn depth_over(
                     return Some(span);
                 }
                 top.after_block = g.delimiter() == Delimiter::Brace;
+                // A group after another (`f()()`, `x[0][0]`) nests the tree as an
+                // operator does; an attribute's brackets do not.
+                if !after_pound {
+                    top.chain += 1;
+                }
                 stack.push(level(g.stream(), depth));
                 continue;
             }
@@ -397,7 +403,7 @@ pub(crate) fn depth_over(
                     }
                     top.after_pound = true;
                 }
-                '!' if after_pound => {}
+                '!' if after_pound => top.after_pound = true,
                 '\'' if after_block => {
                     top.chain = top.angles + 1;
                 }

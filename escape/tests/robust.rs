@@ -151,6 +151,9 @@ fn deep_nesting_is_a_per_file_error_and_the_other_files_still_report() {
     std::fs::write(dir.join("chain.rs"), generated::method_chain(30_000)).unwrap();
     let sum = format!("fn f() -> u32 {{ 1{} }}\n", " + 1".repeat(50_000));
     std::fs::write(dir.join("sum.rs"), sum).unwrap();
+    // No bracket nests here, but the tree is 200,000 deep.
+    let index = format!("fn f() {{ x{}; }}\n", "[0]".repeat(200_000));
+    std::fs::write(dir.join("index.rs"), index).unwrap();
     let (found, errors) = analyze_path(&dir);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
@@ -162,7 +165,7 @@ fn deep_nesting_is_a_per_file_error_and_the_other_files_still_report() {
     failed.sort_unstable();
     assert_eq!(
         failed,
-        ["blocks.rs", "chain.rs", "parens.rs", "sum.rs"],
+        ["blocks.rs", "chain.rs", "index.rs", "parens.rs", "sum.rs"],
         "{errors:?}"
     );
     for e in &errors {
