@@ -171,9 +171,21 @@ impl Env {
     /// Ends the branch of the last checkpoint: puts back the values the bindings had
     /// then and returns what the branch left in the ones it changed (by index).
     pub fn undo(&mut self) -> Vec<(usize, Val)> {
-        let Some((trail_len, _)) = self.marks.pop() else {
+        let Some((trail_len, len)) = self.marks.pop() else {
             return Vec::new();
         };
+        // Branches open and close their own scopes; should one have bound a name in
+        // the scope around it, that binding goes with the branch.
+        while self.bindings.len() > len {
+            if let Some(b) = self.bindings.pop()
+                && let Some(list) = self.names.get_mut(&b.name)
+            {
+                list.pop();
+                if list.is_empty() {
+                    self.names.remove(&b.name);
+                }
+            }
+        }
         let mut left = Vec::new();
         let mut done = std::collections::HashSet::new();
         for (i, _) in &self.trail[trail_len..] {
