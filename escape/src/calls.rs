@@ -8,7 +8,7 @@ use crate::sites::{
     CallClass, MacroClass, MethodClass, SiteKind, classify_call, classify_macro, classify_method,
     grows, type_of_collect, type_of_turbofish, type_of_value,
 };
-use crate::text::{at, path, pos, short};
+use crate::text::{at, call_start, path, pos, short, short_call, short_method_call, start};
 use crate::verdict::Event;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprCall, ExprMethodCall, Macro, Token};
@@ -16,18 +16,25 @@ use syn::{Expr, ExprCall, ExprMethodCall, Macro, Token};
 impl Analyzer<'_> {
     /// `f(args)`.
     pub fn call(&mut self, c: &ExprCall) -> Val {
-        let p = pos(c);
         let Expr::Path(fp) = &*c.func else {
             // `(|| b)()`, `(self.f)(x)`: a closure called where it is written gives what
             // it returns.
             let f = self.borrowed(&c.func);
             let callee = short(&c.func);
+            // The position walks down to the callee's start: only when an argument may
+            // need it, or `f()()()..` costs the square of its length.
+            let p = if c.args.is_empty() {
+                (0, 0)
+            } else {
+                call_start(c)
+            };
             self.unknown_args(c.args.iter(), &callee, p);
             return Val {
                 sites: f.sites,
                 ..Val::default()
             };
         };
+        let p = call_start(c);
         let callee = path(&fp.path);
         // Calling a local closure gives what the closure returns.
         if let Some(id) = fp.path.get_ident()
@@ -61,10 +68,10 @@ impl Analyzer<'_> {
                             .is_some_and(|s| s.ident == "String"))
                         .then(|| "u8".into())
                     });
-                self.alloc(p, short(&Expr::Call(c.clone())), kind, ty, &contents)
+                self.alloc(p, short_call(c), kind, ty, &contents)
             }
             CallClass::Empty => {
-                let text = short(&Expr::Call(c.clone()));
+                let text = short_call(c);
                 let is_string = text.starts_with("String");
                 let id = self.site(p, text, SiteKind::Collection);
                 if let Some(site) = self.sites.get_mut(id)
@@ -279,32 +286,33 @@ impl Analyzer<'_> {
     pub fn method_call(&mut self, m: &ExprMethodCall) -> Val {
         let name = m.method.to_string();
         let p = pos(&m.method);
-        let text = short(&Expr::MethodCall(m.clone()));
+        // Texts are built only where a site or an event needs them: most calls need none.
+        let text = || short_method_call(m);
         let mut class = classify_method(&name);
         let std_borrow = class == MethodClass::Borrow;
         if class == MethodClass::Unknown && self.by_ref_methods.contains(&name) {
             class = MethodClass::Borrow;
         }
-        let callee = format!("{}.{name}", short(&m.receiver));
+        let callee = || format!("{}.{name}", short(&m.receiver));
         match class {
             MethodClass::AllocFromRef => {
                 self.borrowed(&m.receiver);
                 self.borrowed_args(m);
                 let ty = (name == "to_string").then(|| "u8".to_string());
-                self.alloc(p, text, SiteKind::Collection, ty, &Val::default())
+                self.alloc(p, text(), SiteKind::Collection, ty, &Val::default())
             }
             MethodClass::AllocFromValue => {
                 let recv = self.expr(&m.receiver);
                 self.borrowed_args(m);
                 let ty = m.turbofish.as_ref().and_then(type_of_collect);
                 if name != "collect" {
-                    return self.alloc(p, text, SiteKind::Collection, ty, &recv);
+                    return self.alloc(p, text(), SiteKind::Collection, ty, &recv);
                 }
                 // `v.into_iter().map(f).collect()`: the new collection holds the items;
                 // the consumed vector's buffer is not one of them, but std may reuse it
                 // for the result (in-place iteration, alloc/src/vec/in_place_collect.rs).
                 let (items, buffers) = self.collected(&recv);
-                let v = self.alloc(p, text, SiteKind::Collection, ty, &items);
+                let v = self.alloc(p, text(), SiteKind::Collection, ty, &items);
                 if let Some(&id) = v.sites.iter().next() {
                     let step = format!("from {} (buffer reused) at {}", short(&m.receiver), at(p));
                     for b in buffers {
@@ -325,7 +333,7 @@ impl Analyzer<'_> {
                     &v,
                     Kind::Leaks,
                     &format!(".{name}()"),
-                    &format!("from {text} at {}", at(p)),
+                    &format!("from {} at {}", text(), at(p)),
                     false,
                 );
                 v
@@ -339,7 +347,7 @@ impl Analyzer<'_> {
                         "thread"
                     };
                     let v = self.expr(a).flattened();
-                    let step = format!("from {callee}(..) (spawned) at {}", at(p));
+                    let step = format!("from {}(..) (spawned) at {}", callee(), at(p));
                     self.sink(
                         &v,
                         Kind::Escapes,
@@ -426,15 +434,15 @@ impl Analyzer<'_> {
                 self.store(
                     &place,
                     &v,
-                    &format!("from {text} (element) at {}", at(p)),
-                    &callee,
+                    &format!("from {} (element) at {}", text(), at(p)),
+                    &callee(),
                 );
                 Val::default()
             }
             MethodClass::Send => {
                 self.borrowed(&m.receiver);
                 let v = self.all_args(m.args.iter());
-                let step = format!("from {text} (send) at {}", at(p));
+                let step = format!("from {} (send) at {}", text(), at(p));
                 let reason = format!("sent on channel {}", short(&m.receiver));
                 self.sink(&v, Kind::Escapes, &reason, &step, false);
                 Val::default()
@@ -515,7 +523,7 @@ impl Analyzer<'_> {
                         results.union(&self.expr(c));
                     }
                     let rest: Vec<&Expr> = m.args.iter().filter(|a| !is_closure(a)).collect();
-                    self.unknown_args(rest.into_iter(), &callee, p);
+                    self.unknown_args(rest.into_iter(), &callee(), p);
                     if !eager(&name) {
                         // `KEY.with(|k| ..)` hands back what its closure returns.
                         return Val {
@@ -524,7 +532,7 @@ impl Analyzer<'_> {
                         };
                     }
                 } else {
-                    self.unknown_args(m.args.iter(), &callee, p);
+                    self.unknown_args(m.args.iter(), &callee(), p);
                 }
                 Val::default()
             }
@@ -533,7 +541,7 @@ impl Analyzer<'_> {
                 // arguments in it: see `CallClass::Unknown`.
                 let mut all: Vec<&Expr> = vec![&m.receiver];
                 all.extend(m.args.iter());
-                self.unknown_args(all.into_iter(), &callee, p).as_parts()
+                self.unknown_args(all.into_iter(), &callee(), p).as_parts()
             }
         }
     }
@@ -611,13 +619,13 @@ impl Analyzer<'_> {
 
     /// A macro in expression position.
     pub fn mac(&mut self, mac: &Macro, e: &Expr) -> Val {
-        self.macro_at(mac, pos(e), short(e))
+        self.macro_at(mac, start(e), short(e))
     }
 
     /// A macro in statement position.
     pub fn mac_stmt(&mut self, mac: &Macro) -> Val {
         let text = format!("{}!(..)", path(&mac.path)).replace("vec!(..)", "vec![..]");
-        self.macro_at(mac, pos(mac), text)
+        self.macro_at(mac, pos(&mac.path), text)
     }
 
     fn macro_at(&mut self, mac: &Macro, p: (u32, u32), text: String) -> Val {

@@ -1,12 +1,17 @@
 //! Control flow: conditions, `if`, `match`, loops and closures. Branches run on copies of
-//! the environment that are joined afterwards; loop bodies are walked twice so a value
-//! carried from one iteration to the next is seen.
+//! the environment that are joined afterwards; loop bodies are walked until the state at
+//! their head settles, so a value carried from one iteration to the next is seen.
 
 use crate::env::{Origin, Val};
 use crate::flow::{Analyzer, Frame};
 use crate::sites::SiteKind;
 use crate::text::at;
 use std::collections::BTreeSet;
+
+/// Passes of an outermost loop after which the walk stops and the function's verdicts
+/// are no longer trusted (`gave_up`). Each pass that does not stop adds a site to
+/// what some binding may hold, so real loops settle in two or three.
+const MAX_LOOP_PASSES: u32 = 64;
 use syn::{BinOp, Expr, Pat};
 
 impl Analyzer<'_> {
@@ -29,27 +34,49 @@ impl Analyzer<'_> {
     }
 
     pub(crate) fn if_expr(&mut self, i: &syn::ExprIf) -> Val {
-        let start = self.env.clone();
+        self.env.checkpoint();
         self.env.push();
         self.cond(&i.cond);
         let mut v = self.block(&i.then_branch);
         self.env.pop();
-        let after_then = std::mem::replace(&mut self.env, start);
+        let after_then = self.env.undo();
+        self.env.checkpoint();
         if let Some((_, els)) = &i.else_branch {
             v.union(&self.expr(els));
         }
-        self.env.merge(&after_then);
+        let after_else = self.env.undo();
+        // A binding either branch changed holds what either left; one that only one
+        // branch changed may also still hold what it held before.
+        let by_else: std::collections::HashMap<usize, &Val> =
+            after_else.iter().map(|(i, v)| (*i, v)).collect();
+        for (i, v) in &after_then {
+            if let Some(w) = by_else.get(i) {
+                let mut both = v.clone();
+                both.union(w);
+                self.env.set_at(*i, both);
+            }
+        }
+        self.join(&[after_then, after_else]);
         v
+    }
+
+    /// Sets each binding in `branches` (the changes of branches that all started from
+    /// the current state) to what it holds now joined with what every branch left.
+    fn join(&mut self, branches: &[Vec<(usize, Val)>]) {
+        for changes in branches {
+            for (i, v) in changes {
+                self.env.union_at(*i, v);
+            }
+        }
     }
 
     pub(crate) fn match_expr(&mut self, m: &syn::ExprMatch) -> Val {
         let scrutinee = self.expr(&m.expr);
         let origin = self.origin_of(&m.expr);
-        let start = self.env.clone();
-        let mut joined = self.env.clone();
         let mut v = Val::default();
+        let mut arms = Vec::with_capacity(m.arms.len());
         for arm in &m.arms {
-            self.env = start.clone();
+            self.env.checkpoint();
             self.env.push();
             self.bind_pat(&arm.pat, &scrutinee, origin.clone());
             if let Pat::Guard(g) = &arm.pat {
@@ -57,32 +84,76 @@ impl Analyzer<'_> {
             }
             v.union(&self.expr(&arm.body));
             self.env.pop();
-            joined.merge(&self.env);
+            arms.push(self.env.undo());
         }
-        self.env = joined;
+        self.join(&arms);
         v
     }
 
-    /// Walks a loop body twice (values carried from one iteration to the next are then
-    /// seen), joining the state with the state before the loop. The value is what
-    /// `break` hands out.
-    pub(crate) fn in_loop(&mut self, mut body: impl FnMut(&mut Self)) -> Val {
+    /// Walks a loop body until what the bindings may hold at its head stops growing
+    /// (values carried from one iteration to the next are then seen), joined with the
+    /// state before the loop. The value is what `break` hands out.
+    ///
+    /// Only the outermost loop repeats. A nested loop is walked once per pass of the
+    /// loop around it, from its head as the previous pass left it (kept by position in
+    /// `loop_heads`), and marks the pass `dirty` when its head grew; the outermost loop
+    /// stops after a pass in which nothing grew, when every head holds what its body
+    /// hands back. Walking each loop twice per walk of the loop around it, as before,
+    /// doubled the cost with every level of nesting.
+    pub(crate) fn in_loop(&mut self, key: (u32, u32), mut body: impl FnMut(&mut Self)) -> Val {
         self.loop_depth += 1;
         self.breaks.push(Val::default());
-        for _ in 0..2 {
-            let before = self.env.clone();
-            body(self);
-            self.env.merge(&before);
+        // What earlier passes carried back to this head (bindings are at the same
+        // indices each time the walk reaches the loop).
+        if let Some(carried) = self.loop_heads.get(&key).cloned() {
+            for (i, v) in &carried {
+                self.env.union_at(*i, v);
+            }
+        }
+        if self.loop_depth == 1 {
+            let mut passes = 0;
+            loop {
+                self.dirty = false;
+                self.loop_pass(key, &mut body);
+                passes += 1;
+                if !self.dirty {
+                    break;
+                }
+                if passes == MAX_LOOP_PASSES {
+                    self.gave_up = true;
+                    break;
+                }
+            }
+        } else {
+            self.loop_pass(key, &mut body);
         }
         self.loop_depth -= 1;
         self.breaks.pop().unwrap_or_default()
     }
 
-    pub(crate) fn for_loop(&mut self, f: &syn::ExprForLoop) -> Val {
+    /// One walk of a loop body from the state at its head, which then takes in the state
+    /// at the end of the body; marks the pass dirty if that added anything.
+    fn loop_pass(&mut self, key: (u32, u32), body: &mut impl FnMut(&mut Self)) {
+        self.env.checkpoint();
+        body(self);
+        let end = self.env.undo();
+        for (i, v) in end {
+            if self.env.union_at(i, &v) {
+                self.dirty = true;
+                let carried = self.loop_heads.entry(key).or_default();
+                match carried.iter_mut().find(|(j, _)| *j == i) {
+                    Some((_, held)) => held.union(&v),
+                    None => carried.push((i, v)),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn for_loop(&mut self, f: &syn::ExprForLoop, key: (u32, u32)) -> Val {
         let iterable = self.expr(&f.expr);
         let items = self.elements(&iterable);
         let origin = self.origin_of(&f.expr);
-        self.in_loop(|a| {
+        self.in_loop(key, |a| {
             a.env.push();
             a.bind_pat(&f.pat, &items, origin.clone());
             a.block(&f.body);
@@ -149,14 +220,17 @@ impl Analyzer<'_> {
             captured: frame.captured.all(),
             ..Val::default()
         };
-        self.step(
-            &Val {
-                sites: BTreeSet::new(),
-                captured: v.captured.clone(),
-                ..Val::default()
-            },
-            &format!("from closure (captured) at {}", at(p)),
-        );
+        // Steps are formatted only for values that hold something (most hold nothing).
+        if !v.captured.is_empty() {
+            self.step(
+                &Val {
+                    sites: BTreeSet::new(),
+                    captured: v.captured.clone(),
+                    ..Val::default()
+                },
+                &format!("from closure (captured) at {}", at(p)),
+            );
+        }
         v
     }
 }

@@ -1,10 +1,10 @@
 //! The abstract state the flow walks with: which allocation sites a value may hold
 //! ([`Val`]), and which sites each binding in scope may hold ([`Env`]).
 //!
-//! Branches run on copies of the environment that are merged afterwards, so a
-//! reassignment in one `if` arm does not make the analysis forget the other arm.
+//! Branches run from the same state and are joined afterwards, so a reassignment in one
+//! `if` arm does not make the analysis forget the other arm.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// The sites a value may hold. `captured` are sites a closure or async block captured:
 /// they escape with a different reason ("captured by a closure that is returned").
@@ -114,7 +114,7 @@ impl Origin {
 }
 
 /// One name in scope.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Binding {
     pub name: String,
     pub val: Val,
@@ -122,10 +122,34 @@ pub(crate) struct Binding {
 }
 
 /// Nested scopes of bindings; later bindings shadow earlier ones.
+///
+/// Bindings sit in one vector (a scope is where it starts) with an index by name, so a
+/// lookup does not scan every binding in scope. A branch does not copy the environment:
+/// [`Env::checkpoint`] starts recording the old values of the bindings it changes, and
+/// [`Env::undo`] puts them back and hands over what the branch left, to be joined. Both
+/// cost what the branch changed, not the size of the environment, which made a long
+/// function with many branches quadratic.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Env {
-    scopes: Vec<Vec<Binding>>,
+    bindings: Vec<Binding>,
+    /// Where each open scope starts in `bindings`.
+    scopes: Vec<usize>,
+    /// The bindings of each name in scope, innermost last.
+    names: HashMap<String, Vec<usize>>,
+    /// Old values of bindings changed since the open checkpoints were taken.
+    trail: Vec<(usize, Val)>,
+    /// Open checkpoints: the length of `trail` and of `bindings` when each was taken.
+    marks: Vec<(usize, usize)>,
 }
+
+/// Two environments are equal when they bind the same names to the same values.
+impl PartialEq for Env {
+    fn eq(&self, other: &Env) -> bool {
+        self.bindings == other.bindings && self.scopes == other.scopes
+    }
+}
+
+impl Eq for Env {}
 
 impl Env {
     /// Number of open scopes; closures remember it to tell captures from their own locals.
@@ -134,52 +158,125 @@ impl Env {
     }
 
     pub fn push(&mut self) {
-        self.scopes.push(Vec::new());
+        self.scopes.push(self.bindings.len());
     }
 
     pub fn pop(&mut self) {
-        self.scopes.pop();
+        let Some(start) = self.scopes.pop() else {
+            return;
+        };
+        for b in self.bindings.drain(start..).rev() {
+            if let Some(list) = self.names.get_mut(&b.name) {
+                list.pop();
+                if list.is_empty() {
+                    self.names.remove(&b.name);
+                }
+            }
+        }
     }
 
     pub fn bind(&mut self, name: String, val: Val, origin: Origin) {
         if self.scopes.is_empty() {
             self.push();
         }
-        if let Some(scope) = self.scopes.last_mut() {
-            scope.push(Binding { name, val, origin });
-        }
+        self.names
+            .entry(name.clone())
+            .or_default()
+            .push(self.bindings.len());
+        self.bindings.push(Binding { name, val, origin });
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.names.get(name).and_then(|list| list.last().copied())
     }
 
     /// The innermost binding of `name` and the index of its scope.
     pub fn lookup(&self, name: &str) -> Option<(usize, &Binding)> {
-        self.scopes
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(depth, scope)| {
-                scope
-                    .iter()
-                    .rev()
-                    .find(|b| b.name == name)
-                    .map(|b| (depth, b))
-            })
+        let i = self.index(name)?;
+        let depth = self
+            .scopes
+            .partition_point(|&start| start <= i)
+            .saturating_sub(1);
+        self.bindings.get(i).map(|b| (depth, b))
     }
 
     pub fn lookup_mut(&mut self, name: &str) -> Option<&mut Binding> {
-        self.scopes
-            .iter_mut()
-            .rev()
-            .find_map(|scope| scope.iter_mut().rev().find(|b| b.name == name))
+        let i = self.index(name)?;
+        self.record(i);
+        self.bindings.get_mut(i)
     }
 
-    /// Joins the state after another branch into this one (union of what each binding may hold).
-    pub fn merge(&mut self, other: &Env) {
-        for (mine, theirs) in self.scopes.iter_mut().zip(&other.scopes) {
-            for (a, b) in mine.iter_mut().zip(theirs) {
-                if a.name == b.name {
-                    a.val.union(&b.val);
+    /// Keeps the value of binding `i` for the innermost checkpoint, unless the binding
+    /// is younger than it (the branch's own scopes drop it).
+    fn record(&mut self, i: usize) {
+        if let Some(&(_, len)) = self.marks.last()
+            && i < len
+            && let Some(b) = self.bindings.get(i)
+        {
+            self.trail.push((i, b.val.clone()));
+        }
+    }
+
+    /// Starts a branch: changes to the bindings in scope are recorded until [`Env::undo`].
+    pub fn checkpoint(&mut self) {
+        self.marks.push((self.trail.len(), self.bindings.len()));
+    }
+
+    /// Ends the branch of the last checkpoint: puts back the values the bindings had
+    /// then and returns what the branch left in the ones it changed (by index).
+    pub fn undo(&mut self) -> Vec<(usize, Val)> {
+        let Some((trail_len, len)) = self.marks.pop() else {
+            return Vec::new();
+        };
+        // Branches open and close their own scopes; should one have bound a name in
+        // the scope around it, that binding goes with the branch.
+        while self.bindings.len() > len {
+            if let Some(b) = self.bindings.pop()
+                && let Some(list) = self.names.get_mut(&b.name)
+            {
+                list.pop();
+                if list.is_empty() {
+                    self.names.remove(&b.name);
                 }
             }
+        }
+        let mut left = Vec::new();
+        let mut done = std::collections::HashSet::new();
+        for (i, _) in &self.trail[trail_len..] {
+            if done.insert(*i)
+                && let Some(b) = self.bindings.get(*i)
+            {
+                left.push((*i, b.val.clone()));
+            }
+        }
+        for (i, old) in self.trail.drain(trail_len..).rev() {
+            if let Some(b) = self.bindings.get_mut(i) {
+                b.val = old;
+            }
+        }
+        left
+    }
+
+    /// Adds `v` to what binding `i` may hold; whether that added anything.
+    pub fn union_at(&mut self, i: usize, v: &Val) -> bool {
+        let Some(b) = self.bindings.get(i) else {
+            return false;
+        };
+        let grows = !v.sites.is_subset(&b.val.sites) || !v.captured.is_subset(&b.val.captured);
+        if grows {
+            self.record(i);
+            if let Some(b) = self.bindings.get_mut(i) {
+                b.val.union(v);
+            }
+        }
+        grows
+    }
+
+    /// Replaces what binding `i` holds.
+    pub fn set_at(&mut self, i: usize, v: Val) {
+        self.record(i);
+        if let Some(b) = self.bindings.get_mut(i) {
+            b.val = v;
         }
     }
 }

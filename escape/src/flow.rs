@@ -1,5 +1,5 @@
-//! The value tracking: walks a function body once (loop bodies twice, so values carried
-//! around a loop are seen), following each allocation through bindings, moves,
+//! The value tracking: walks a function body once (loop bodies until their state settles,
+//! so values carried around a loop are seen), following each allocation through bindings, moves,
 //! aggregates, branches and closures, and records what happens to it as events on its
 //! [`Site`]. Calls, method calls and macros are in `calls.rs`; verdicts in `verdict.rs`.
 //!
@@ -9,7 +9,7 @@
 use crate::env::{Env, Origin, Val};
 use crate::finding::Kind;
 use crate::sites::{SiteKind, element_of_type, type_of_value};
-use crate::text::{at, pos};
+use crate::text::{at, pos, start};
 use crate::verdict::{Event, Site};
 use std::collections::{BTreeSet, HashMap};
 use syn::{BinOp, Block, Expr, Local, Pat, Stmt, UnOp};
@@ -34,6 +34,16 @@ pub(crate) struct Analyzer<'a> {
     pub borrow_depth: u32,
     pub frames: Vec<Frame>,
     pub breaks: Vec<Val>,
+    /// What each loop (by its position) carried back to its head in earlier passes, by
+    /// binding index: nested loops resume from it instead of being walked to a fixpoint
+    /// at each pass of the loops around them (see `in_loop`).
+    pub loop_heads: HashMap<(u32, u32), Vec<(usize, Val)>>,
+    /// Something that the next pass over a loop would see differently changed in this
+    /// pass: a nested loop's head grew, or an allocation took in new contents.
+    pub dirty: bool,
+    /// A loop did not settle within the passes allowed: no verdict of this function is
+    /// trusted to be `does not escape`.
+    pub gave_up: bool,
     /// Methods defined in the file that take `&self`/`&mut self`: calling them borrows.
     pub by_ref_methods: &'a BTreeSet<String>,
     /// What the parameters of the closure about to be walked hold, and where they point
@@ -57,6 +67,9 @@ impl<'a> Analyzer<'a> {
             borrow_depth: 0,
             frames: Vec::new(),
             breaks: Vec::new(),
+            loop_heads: HashMap::new(),
+            dirty: false,
+            gave_up: false,
             by_ref_methods,
             closure_params: None,
             plain_result: false,
@@ -64,7 +77,7 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    /// The site at `p` with text `expr`, created on first sight (loop bodies are walked twice).
+    /// The site at `p` with text `expr`, created on first sight (loop bodies are walked more than once).
     pub fn site(&mut self, p: (u32, u32), expr: String, kind: SiteKind) -> usize {
         let key = (p, expr.clone());
         if let Some(&id) = self.index.get(&key) {
@@ -129,6 +142,7 @@ impl<'a> Analyzer<'a> {
                 let edge = (s, step.to_string());
                 if !site.contents.contains(&edge) {
                     site.contents.push(edge);
+                    self.dirty = true;
                 }
             }
         }
@@ -233,22 +247,24 @@ impl<'a> Analyzer<'a> {
             Expr::Macro(m) => self.mac(&m.mac, e),
             Expr::Closure(c) => {
                 let inputs: Vec<&Pat> = c.inputs.iter().collect();
-                self.closure(c.capture.is_some(), &inputs, |a| a.expr(&c.body), pos(e))
+                self.closure(c.capture.is_some(), &inputs, |a| a.expr(&c.body), start(e))
             }
-            Expr::Async(a) => self.closure(a.capture.is_some(), &[], |s| s.block(&a.block), pos(e)),
+            Expr::Async(a) => {
+                self.closure(a.capture.is_some(), &[], |s| s.block(&a.block), start(e))
+            }
             Expr::Await(a) => self.expr(&a.base).flattened(),
             Expr::If(i) => self.if_expr(i),
             Expr::Match(m) => self.match_expr(m),
-            Expr::Loop(l) => self.in_loop(|a| {
+            Expr::Loop(l) => self.in_loop(start(e), |a| {
                 a.block(&l.body);
             }),
-            Expr::While(w) => self.in_loop(|a| {
+            Expr::While(w) => self.in_loop(start(e), |a| {
                 a.env.push();
                 a.cond(&w.cond);
                 a.block(&w.body);
                 a.env.pop();
             }),
-            Expr::ForLoop(f) => self.for_loop(f),
+            Expr::ForLoop(f) => self.for_loop(f, start(e)),
             Expr::Let(l) => {
                 let v = self.expr(&l.expr);
                 self.bind_pat(&l.pat, &v, Origin::Local);
@@ -261,7 +277,7 @@ impl<'a> Analyzer<'a> {
             Expr::Return(r) => {
                 if let Some(x) = &r.expr {
                     let v = self.expr(x);
-                    self.returned(&v, pos(e));
+                    self.returned(&v, start(e));
                 }
                 Val::default()
             }
@@ -277,12 +293,12 @@ impl<'a> Analyzer<'a> {
                 }
                 Val::default()
             }
-            Expr::Try(t) => self.try_expr(&t.expr, pos(e)),
+            Expr::Try(t) => self.try_expr(&t.expr, start(e)),
             // A coroutine hands a yielded value to its caller, as a return does.
             Expr::Yield(y) => {
                 if let Some(x) = &y.expr {
                     let v = self.expr(x);
-                    self.returned(&v, pos(e));
+                    self.returned(&v, start(e));
                 }
                 Val::default()
             }
@@ -376,7 +392,7 @@ impl<'a> Analyzer<'a> {
                 // The place is used (`*x.lock().unwrap() += 1` in a `move` closure
                 // captures `x`), and a `String` on the left grows.
                 self.borrowed(&b.left);
-                self.grow(&b.left, pos(&b.left).0);
+                self.grow(&b.left, start(&b.left).0);
                 self.borrowed(&b.right);
                 Val::default()
             }
@@ -516,10 +532,12 @@ impl<'a> Analyzer<'a> {
                 } else {
                     v.clone()
                 };
-                self.step(
-                    &val,
-                    &format!("from {name} (assigned) at {}", at(pos(&i.ident))),
-                );
+                if !val.is_empty() {
+                    self.step(
+                        &val,
+                        &format!("from {name} (assigned) at {}", at(pos(&i.ident))),
+                    );
+                }
                 self.env.bind(name, val, origin.clone());
                 if let Some((_, sub)) = &i.subpat {
                     self.bind_pat(sub, v, origin);

@@ -95,6 +95,7 @@ pub use finding::{FileError, Finding, Kind};
 #[cfg(feature = "json")]
 pub use render::render_json;
 pub use render::render_text;
+pub use walk::rust_files;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -127,31 +128,41 @@ pub fn analyze_body(
 
 /// Parses `src` and analyses every function in it: free functions, methods, default trait
 /// methods, functions in inline modules and functions nested in bodies. Findings are
-/// sorted by position. A file that does not parse gives one [`FileError`].
+/// sorted by position. A file that does not parse, or nests more than 10,000 levels
+/// deep (brackets, blocks and chained operators; 2,500 on 32-bit targets), gives one
+/// [`FileError`]. The file is parsed and analysed on a thread of its own with a large
+/// stack, so deep input never overflows the caller's.
 pub fn analyze_file(src: &str, file: &str) -> Result<Vec<Finding>, FileError> {
     walk::file(src, file)
 }
 
 /// Analyses every `.rs` file under `path` (or the file `path`), skipping `target/` and
-/// hidden directories. Files that cannot be read or parsed are reported as errors and the
-/// rest is analysed.
+/// hidden directories and reading each real file once (see [`rust_files`]). Files that
+/// cannot be read or parsed, or nest too deeply, are reported as errors and the rest is
+/// analysed.
 pub fn analyze_path(path: impl AsRef<Path>) -> (Vec<Finding>, Vec<FileError>) {
-    let (files, mut errors) = walk::rust_files(path.as_ref());
+    let (files, mut errors) = rust_files(&[path.as_ref().to_path_buf()]);
     let mut findings = Vec::new();
     for f in files {
-        let name = f.display().to_string();
-        match std::fs::read_to_string(&f) {
-            Ok(src) => match analyze_file(&src, &name) {
-                Ok(found) => findings.extend(found),
-                Err(e) => errors.push(e),
-            },
-            Err(e) => errors.push(FileError {
-                file: name,
-                line: 0,
-                column: 0,
-                message: format!("cannot read: {e}"),
-            }),
+        match read_and_analyze(&f) {
+            Ok(found) => findings.extend(found),
+            Err(e) => errors.push(e),
         }
     }
     (findings, errors)
+}
+
+/// Reads the file at `path` and analyses it as [`analyze_file`] does, naming it as
+/// `path` displays.
+pub fn read_and_analyze(path: &Path) -> Result<Vec<Finding>, FileError> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(src) => analyze_file(&src, &name),
+        Err(e) => Err(FileError {
+            file: name,
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        }),
+    }
 }

@@ -6,7 +6,7 @@ use crate::env::{Origin, Val};
 use crate::finding::Kind;
 use crate::flow::Analyzer;
 use crate::sites::SiteKind;
-use crate::text::{at, pos, short};
+use crate::text::{at, short, start};
 use syn::{Expr, UnOp};
 
 /// Where a place expression (`self.items`, `*out`, `v[0]`, `GLOBAL`) lives.
@@ -232,12 +232,14 @@ impl Analyzer<'_> {
 
     pub(crate) fn assign(&mut self, left: &Expr, right: &Expr) {
         let v = self.expr(right);
-        let p = pos(left);
+        let p = start(left);
         if let Expr::Path(path) = left
             && let Some(id) = path.path.get_ident()
         {
             let name = id.to_string();
-            self.step(&v, &format!("from {name} (assigned) at {}", at(p)));
+            if !v.is_empty() {
+                self.step(&v, &format!("from {name} (assigned) at {}", at(p)));
+            }
             // `r = &mut self.items;` makes `r` point outside from here on; the binding
             // keeps the stronger of its origins (the walk does not track where in the
             // body each one holds).
@@ -334,6 +336,7 @@ impl Analyzer<'_> {
                 if let Some(site) = self.sites.get_mut(s)
                     && (site.pending || site.grown.is_some())
                 {
+                    self.dirty |= site.pending;
                     site.pending = false;
                     site.grown.get_or_insert(line);
                 }

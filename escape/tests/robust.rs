@@ -130,3 +130,139 @@ fn verbose_text_shows_the_flow() {
          v.rs:2:13:   from return at 4:5\n"
     );
 }
+
+#[path = "common/gen.rs"]
+mod generated;
+
+/// A fresh folder for one test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("spanprof-escape-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn deep_nesting_is_a_per_file_error_and_the_other_files_still_report() {
+    let dir = scratch("deep");
+    std::fs::write(dir.join("good.rs"), "fn f() -> Box<u8> { Box::new(1u8) }\n").unwrap();
+    std::fs::write(dir.join("parens.rs"), generated::nested_parens(100_000)).unwrap();
+    std::fs::write(dir.join("blocks.rs"), generated::nested_blocks(50_000)).unwrap();
+    std::fs::write(dir.join("chain.rs"), generated::method_chain(30_000)).unwrap();
+    let sum = format!("fn f() -> u32 {{ 1{} }}\n", " + 1".repeat(50_000));
+    std::fs::write(dir.join("sum.rs"), sum).unwrap();
+    // No bracket nests here, but the tree is 200,000 deep.
+    let index = format!("fn f() {{ x{}; }}\n", "[0]".repeat(200_000));
+    std::fs::write(dir.join("index.rs"), index).unwrap();
+    let (found, errors) = analyze_path(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].file.ends_with("good.rs"));
+    let mut failed: Vec<&str> = errors
+        .iter()
+        .map(|e| e.file.rsplit('/').next().unwrap())
+        .collect();
+    failed.sort_unstable();
+    assert_eq!(
+        failed,
+        ["blocks.rs", "chain.rs", "index.rs", "parens.rs", "sum.rs"],
+        "{errors:?}"
+    );
+    for e in &errors {
+        assert!(e.message.contains("nested too deeply"), "{e}");
+        assert!(e.line >= 1, "{e}");
+    }
+}
+
+#[test]
+fn nesting_as_deep_as_once_crashed_is_analysed() {
+    // About 1,500 nested blocks or 2,000 nested parentheses used to overflow the stack.
+    let blocks = analyze_file(&generated::nested_blocks(1_500), "blocks.rs").unwrap();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].kind, Kind::Escapes);
+    analyze_file(&generated::nested_parens(2_000), "parens.rs").unwrap();
+}
+
+#[test]
+fn sixty_nested_loops_and_a_2000_call_chain_finish() {
+    // Once 2^levels walks (60 levels never finished) and quadratic in the chain.
+    let loops = analyze_file(&generated::nested_loops(60), "loops.rs").unwrap();
+    assert_eq!(loops.len(), 60);
+    assert!(
+        loops
+            .iter()
+            .all(|f| f.kind == Kind::DoesNotEscape && f.in_loop)
+    );
+    let chain = analyze_file(&generated::method_chain(2_000), "chain.rs").unwrap();
+    assert!(
+        chain
+            .iter()
+            .any(|f| f.expr.ends_with(".collect()") && f.kind == Kind::Escapes),
+        "{chain:?}"
+    );
+}
+
+#[test]
+fn a_value_carried_through_three_loop_iterations_escapes() {
+    // Walking a loop body twice saw `a` reach `b` but not `c`: the loop runs until the
+    // state at its head settles.
+    let src = "fn f(n: usize) -> Vec<u8> {\n    let mut a = Vec::new();\n    let mut b = Vec::new();\n    let mut c = Vec::new();\n    for _ in 0..n {\n        c = b;\n        b = a;\n        a = vec![1u8];\n    }\n    c\n}\n";
+    let found = analyze_file(src, "carry.rs").unwrap();
+    let v = found.iter().find(|f| f.expr == "vec![..]").unwrap();
+    assert_eq!(v.kind, Kind::Escapes, "{found:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_directory_symlink_to_itself_reads_each_file_once() {
+    let dir = scratch("selflink");
+    std::fs::create_dir_all(dir.join("src/inner")).unwrap();
+    std::fs::write(
+        dir.join("src/a.rs"),
+        "fn a() -> Box<u8> { Box::new(1u8) }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/inner/b.rs"),
+        "fn b() -> Box<u8> { Box::new(2u8) }\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(".", dir.join("src/again")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("src/inner/up")).unwrap();
+    let (found, errors) = analyze_path(dir.join("src"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut files: Vec<&str> = found.iter().map(|f| f.file.as_str()).collect();
+    files.sort_unstable();
+    let base = dir.join("src").display().to_string();
+    assert_eq!(
+        files,
+        [format!("{base}/a.rs"), format!("{base}/inner/b.rs")]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn two_directory_symlinks_in_a_cycle_end_and_read_each_file_once() {
+    let dir = scratch("twolinks");
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    std::fs::write(dir.join("a/x.rs"), "fn x() {}\n").unwrap();
+    std::fs::write(dir.join("b/y.rs"), "fn y() {}\n").unwrap();
+    std::os::unix::fs::symlink("../b", dir.join("a/to_b")).unwrap();
+    std::os::unix::fs::symlink("../a", dir.join("b/to_a")).unwrap();
+    // And a link to a folder outside the tree, which is read (once) through the link.
+    let outside = scratch("twolinks-outside");
+    std::fs::write(outside.join("z.rs"), "fn z() {}\n").unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("a/ext")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("b/ext")).unwrap();
+    let (files, errors) = spanprof_escape::rust_files(std::slice::from_ref(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&outside).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let rel: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(&dir).unwrap().display().to_string())
+        .collect();
+    assert_eq!(rel, ["a/ext/z.rs", "a/x.rs", "b/y.rs"]);
+}

@@ -220,19 +220,104 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-/// Analyses `paths`, keeping only `only` kinds when given.
-pub fn analyze(paths: &[PathBuf], only: &[OnlyKind]) -> (Vec<Finding>, Vec<FileError>) {
-    let mut findings = Vec::new();
-    let mut errors = Vec::new();
-    for p in paths {
-        let (f, e) = spanprof_escape::analyze_path(p);
-        findings.extend(f);
-        errors.extend(e);
+/// What `spanprof escape` found in its paths.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    /// Files (or folders) that could not be read, parsed or analysed: warnings.
+    pub errors: Vec<FileError>,
+    /// Files analysed.
+    pub analysed: usize,
+}
+
+/// Analyses every source file under `paths` (each real file once, see
+/// `spanprof_escape::rust_files`), keeping only `only` kinds when given.
+pub fn analyze(paths: &[PathBuf], only: &[OnlyKind]) -> Analysis {
+    let (files, errors) = spanprof_escape::rust_files(paths);
+    let mut out = Analysis {
+        errors,
+        ..Analysis::default()
+    };
+    for result in analyze_files(&files) {
+        match result {
+            Ok(found) => {
+                out.findings.extend(found);
+                out.analysed += 1;
+            }
+            Err(e) => out.errors.push(e),
+        }
     }
     if !only.is_empty() {
-        findings.retain(|f| only.iter().any(|k| k.kind() == f.kind));
+        out.findings
+            .retain(|f| only.iter().any(|k| k.kind() == f.kind));
     }
-    (findings, errors)
+    out
+}
+
+/// `read_and_analyze` of each file, in order, on as many threads as there are CPUs
+/// (files are independent; each is parsed and analysed on its own thread anyway).
+fn analyze_files(files: &[PathBuf]) -> Vec<std::result::Result<Vec<Finding>, FileError>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(f) = files.get(i) else {
+                return done;
+            };
+            done.push((i, spanprof_escape::read_and_analyze(f)));
+        }
+    };
+    let mut results: Vec<_> = std::thread::scope(|scope| {
+        // Helpers that cannot be started leave their share to the others and to this
+        // thread, which works too.
+        let helpers: Vec<_> = (1..workers.min(files.len()))
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            // `work` does not panic: a panicking analysis is already a file error.
+            all.extend(h.join().unwrap_or_default());
+        }
+        all
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A file that was skipped, as one line: `spanprof: warning: FILE:LINE:COL: PROBLEM`
+/// (the path once; no position when there is none).
+pub fn warning(e: &FileError) -> String {
+    let problem = e.message.replace(['\n', '\r'], " ");
+    if e.line == 0 {
+        format!("spanprof: warning: {}: {problem}", e.file)
+    } else {
+        format!(
+            "spanprof: warning: {}:{}:{}: {problem}",
+            e.file, e.line, e.column
+        )
+    }
+}
+
+/// The exit status rule after the report: files that could not be read or parsed are
+/// warnings, and the command fails only when not one file could be analysed.
+pub fn check_analysed(a: &Analysis, paths: &[PathBuf]) -> Result<()> {
+    for e in &a.errors {
+        eprintln!("{}", warning(e));
+    }
+    if a.analysed == 0 && !a.errors.is_empty() {
+        let shown = match paths {
+            [one] => one.display().to_string(),
+            _ => "escape".to_string(),
+        };
+        return Err(CliError::new(
+            shown,
+            format!("no file could be analysed ({} skipped)", a.errors.len()),
+        ));
+    }
+    Ok(())
 }
 
 /// Renders the findings as text (`verbose` adds the flow) or JSON.

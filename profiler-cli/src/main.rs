@@ -166,6 +166,16 @@ debug file in /usr/lib/debug/.build-id/xx/yyyy.debug or debuginfod's cache
         fail_if_grown: Option<grown::Limit>,
     },
     /// Static escape analysis of Rust sources, in Go's `-gcflags=-m` format.
+    ///
+    /// Folders are read recursively, following symbolic links but reading each real
+    /// folder and file once; target/ and hidden folders are skipped. A file that cannot
+    /// be read or parsed, or nests too deeply (more than 10,000 levels), is skipped with
+    /// one warning line on stderr (`spanprof: warning: FILE:LINE:COL: PROBLEM`) and the
+    /// rest is analysed.
+    ///
+    /// Exit status: 0 when the report was written, even if some files were skipped; 1
+    /// when no file at all could be analysed, or when --check finds an escaping
+    /// allocation in a no_escape function; 2 for a usage error.
     Escape {
         /// Files or folders (default: the sources of the cargo package or workspace here).
         ///
@@ -370,26 +380,18 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let paths = escape::default_paths(paths)?;
             let bar = progress::spinner("analysing sources");
-            let (findings, errors) = escape::analyze(&paths, &only);
+            let analysis = escape::analyze(&paths, &only);
             progress::done(bar);
-            stdout(&escape::render(&findings, format == Format::Json, verbose))?;
+            stdout(&escape::render(
+                &analysis.findings,
+                format == Format::Json,
+                verbose,
+            ))?;
+            escape::check_analysed(&analysis, &paths)?;
             if check {
-                escape::check_gates(&findings)?;
+                escape::check_gates(&analysis.findings)?;
             }
-            match errors.first() {
-                None => Ok(()),
-                Some(first) => {
-                    for e in &errors[1..] {
-                        eprintln!("spanprof: {e}");
-                    }
-                    Err(CliError::new(
-                        &first.file,
-                        first
-                            .to_string()
-                            .trim_start_matches(&format!("{}: ", first.file)),
-                    ))
-                }
-            }
+            Ok(())
         }
         Command::Audit { profile, format } => {
             let rows = audit::build(&load::load(&profile)?);
