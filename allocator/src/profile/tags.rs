@@ -61,7 +61,7 @@ fn slot_index(span: &Span, p: usize) -> usize {
 }
 
 fn table(span: &Span) -> *mut AtomicU32 {
-    span.tags.load(Ordering::Acquire).cast()
+    span.special.load(Ordering::Acquire).cast()
 }
 
 /// Tags slot `p` of `span`, making the span's table if needed. Returns false when
@@ -73,9 +73,9 @@ pub fn set(span: &Span, p: usize, tag: u32) -> bool {
             return false;
         };
         let fresh = fresh.as_ptr().cast::<u32>();
-        match span.tags.compare_exchange(
+        match span.special.compare_exchange(
             ptr::null_mut(),
-            fresh,
+            fresh.cast(),
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
@@ -131,12 +131,13 @@ pub fn peek(span: &Span, p: usize) -> u32 {
     cell(span, p).map_or(0, |tag| tag.load(Ordering::Acquire))
 }
 
-/// Frees a span's table (the span is going back to the page heap).
-pub fn release(span: &Span) {
-    let t = span.tags.swap(ptr::null_mut(), Ordering::AcqRel);
-    if let Some(t) = NonNull::new(t) {
-        // SAFETY: the table came from POOL and the span no longer references it.
-        unsafe { POOL.lock().free(t.cast()) };
+/// Frees a tag table detached from its span (the span is going back to the page
+/// heap): the `span::SpecialRelease` the entry points register.
+pub fn release(table: *mut u8) {
+    if let Some(t) = NonNull::new(table) {
+        // SAFETY: every special record is a tag table from POOL, and the span no
+        // longer references it.
+        unsafe { POOL.lock().free(t) };
     }
 }
 
