@@ -88,23 +88,16 @@
 //!
 //! The format is documented field by field in `docs/profile-format.md`.
 //!
-//! # How an allocation is served
+//! # How it works
 //!
-//! * **Small (≤ 32 KiB)**: the size (and alignment) picks a size class; the thread
-//!   cache pops a slot from its current span of that class — no lock, no atomic.
-//!   When that span is exhausted the cache first takes back the span's remote frees,
-//!   then *refills*: it hands the span to the class's central list and takes one
-//!   with free slots; when there is none the central list cuts a new span from the
-//!   page heap; when the page heap has no room it maps a new 64 MiB arena.
-//! * **Large (> 32 KiB)**: a page-rounded run straight from the page heap.
-//! * **Free**: a free into the thread's current span is a plain push; any other
-//!   goes onto the thread cache's bounded free list for the class and is reused by
-//!   the next allocations. Overflowing lists go back, one chain per span, to the
-//!   spans' lock-free remote lists (a page → span map finds a span in O(1)), which
-//!   their holders collect before asking for more memory, so a thread that only
-//!   frees what another allocates keeps the heap bounded.
-//! * Empty spans go back to the page heap, free pages coalesce, and pages free for
-//!   about a second are returned to the OS (scavenged) and reused later.
+//! Small requests (≤ 32 KiB) take a slot of their size class from the thread
+//! cache's current span, with no lock and no atomic; an exhausted span is handed
+//! back to the class's central list for one with free slots (a *refill*), which cuts
+//! new spans from the page heap, which maps 64 MiB arenas. Large requests are
+//! page-rounded runs of the page heap. Frees go back to the current span, to the
+//! thread cache's bounded free list, or to the owning span's lock-free remote list.
+//! The README's "How it works" walks through it, and `docs/architecture.md` in the
+//! repository is the map of the files, their layers and the rules a test keeps.
 //!
 //! Metadata never touches the Rust heap, the allocator never panics or unwinds, and
 //! out of memory returns null. A free of a pointer spanprof never handed out aborts
@@ -124,9 +117,11 @@
 //!
 //! # Modules
 //!
-//! One concept per file, named as in Go's runtime: [`size_class`] (the table),
-//! `heap` (page heap, arenas), `span`, `central` (central lists), `cache` (thread
-//! caches), `fixalloc` (metadata), `malloc` (the entry points), [`mod@stats`] (snapshots).
+//! One concept per file, named as in Go's runtime, in layers: the allocator core
+//! ([`size_class`], `span`, `pageheap`, `central`, `cache`, `heap`, `fixalloc`,
+//! [`mod@stats`]) never names the profiler; the profiler (`profile/`) sits on the core
+//! and is handed the heap it describes; the entry points (`malloc`, with the
+//! `GlobalAlloc` impl) alone call the profiler's hooks; this file is the public API.
 
 #![warn(missing_docs)]
 
@@ -308,6 +303,20 @@ pub fn site_stats(name: &str) -> Option<SiteStats> {
 /// allocation, `0` = no stacks). `SPANPROF_RATE` sets it at start-up.
 pub fn set_sample_rate(bytes: u64) {
     profile::sample::RATE.store(bytes, Ordering::Relaxed);
+}
+
+/// Whether frees of objects allocated under a site are charged to the site exactly
+/// (`true`, the default): every such object's slot is tagged with its site stack, and
+/// every free reads the tag, so [`SiteStats::frees`] and the `live_*` figures are
+/// exact. That costs a store on each allocation and a span lookup on each free.
+///
+/// With `false`, sites count what they allocate (objects, slot and requested bytes,
+/// refills) at the cost of two adds, and their frees and live figures are not tracked
+/// (what is in use is then told by the sampled stacks' in-use figures, which follow
+/// every sampled object to its free). Objects allocated while it was on keep their
+/// tags. Set it before the sites run.
+pub fn set_site_frees(exact: bool) {
+    profile::tags::SITE_FREES.store(exact, Ordering::Relaxed);
 }
 
 /// Captures sampled stacks by walking frame pointers (tens of nanoseconds) instead

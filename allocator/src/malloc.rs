@@ -143,7 +143,10 @@ fn start() {
     hooks::set_thread_init(|| {
         thread_record();
     });
-    symbolize::set_entry_anchor(alloc_slow as *const () as usize);
+    symbolize::set_entry_anchors([
+        alloc_slow as *const () as usize,
+        alloc_hooked as *const () as usize,
+    ]);
     install_fork_handlers();
     profile::init(&HEAP);
 }
@@ -253,6 +256,47 @@ fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
     };
     hooks::on_alloc(&HEAP, prof, cache, a);
     (p, zero)
+}
+
+/// A small allocation on a thread that wants the hooks (fast path's record `r`).
+/// When the allocation will not be sampled (sampling off, or the thread's byte
+/// countdown, Go's `nextSample`, stays above zero) and the thread's context row is
+/// cached: a slot from the fast path, counted inline (the countdown, two adds and a
+/// tag). Anything else through [`alloc_slow`].
+///
+/// # Safety
+/// `r` must be the calling thread's own live record and `class` non-zero.
+#[inline(never)]
+unsafe fn alloc_hooked(r: *mut ThreadRecord, layout: Layout, class: usize) -> *mut u8 {
+    // SAFETY: the caller's promise; the two fields are used apart.
+    let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
+    if hooks::counts_inline(prof, class) {
+        let p = cache.next_free_fast(&HEAP, class);
+        if !p.is_null() {
+            hooks::site_alloc(&HEAP, prof, cache, p, layout.size(), class);
+            return p;
+        }
+    }
+    alloc_slow(layout, class).0
+}
+
+/// A small free once tags exist (fast path's record `r`): the tag read and charged
+/// inline, the slot freed through the thread's cache; sampled and profiler objects
+/// through [`dealloc_slow`].
+///
+/// # Safety
+/// As [`dealloc_slow`], with `r` the calling thread's own live record and `class`
+/// non-zero.
+#[inline(never)]
+unsafe fn dealloc_tagged(r: *mut ThreadRecord, p: *mut u8, layout: Layout, class: usize) {
+    // SAFETY: the caller's promise; the two fields are used apart.
+    let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
+    match hooks::site_free(&HEAP, prof, cache, p, layout.size(), class) {
+        // SAFETY: p is a live block of `class`, now on no books but the program's.
+        hooks::Freed::Program => unsafe { cache.free(&HEAP, p, class) },
+        // SAFETY: forwarded.
+        hooks::Freed::Slow => unsafe { dealloc_slow(p, layout, class) },
+    }
 }
 
 /// The profiler cache of the thread whose record is `r` (made on first use); null
@@ -398,15 +442,17 @@ unsafe impl GlobalAlloc for SpanAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let class = class_for(layout.size(), layout.align());
         let r = RECORD.with(Cell::get);
-        if class != 0
-            && r as usize > DEAD as usize
+        if class != 0 && r as usize > DEAD as usize {
             // SAFETY: r is this thread's live record when above DEAD.
-            && !hooks::wants_alloc_hook(unsafe { &(*r).prof })
-        {
-            // SAFETY: as above.
-            let p = unsafe { (*r).cache.next_free_fast(&HEAP, class) };
-            if !p.is_null() {
-                return p;
+            if !hooks::wants_alloc_hook(unsafe { &(*r).prof }) {
+                // SAFETY: as above.
+                let p = unsafe { (*r).cache.next_free_fast(&HEAP, class) };
+                if !p.is_null() {
+                    return p;
+                }
+            } else {
+                // SAFETY: as above.
+                return unsafe { alloc_hooked(r, layout, class) };
             }
         }
         alloc_slow(layout, class).0
@@ -426,12 +472,17 @@ unsafe impl GlobalAlloc for SpanAlloc {
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         let class = class_for(layout.size(), layout.align());
         let r = RECORD.with(Cell::get);
-        let fast =
-            class != 0 && r as usize > DEAD as usize && !tags::TAGGED.load(Ordering::Relaxed);
-        // SAFETY: r is this thread's live record; the caller passes a block we
-        // allocated with this layout.
-        if fast && unsafe { (*r).cache.try_free(&HEAP, p, class) } {
-            return;
+        if class != 0 && r as usize > DEAD as usize {
+            if !tags::TAGGED.load(Ordering::Relaxed) {
+                // SAFETY: r is this thread's live record; the caller passes a block
+                // we allocated with this layout.
+                if unsafe { (*r).cache.try_free(&HEAP, p, class) } {
+                    return;
+                }
+            } else {
+                // SAFETY: as above.
+                return unsafe { dealloc_tagged(r, p, layout, class) };
+            }
         }
         // SAFETY: as above.
         unsafe { dealloc_slow(p, layout, class) }

@@ -136,6 +136,22 @@ pub fn cell(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&Cla
     cell_slow(table, ctx, class)
 }
 
+/// The counters of context `ctx` (non-zero) in `table`, made on first use: the row
+/// a thread caches while the context is current. Null when out of memory.
+pub fn row(table: &mut *mut ThreadTable, ctx: u32) -> *mut CtxCounters {
+    if cell(table, ctx, 0).is_none() {
+        return ptr::null_mut();
+    }
+    // SAFETY: `cell` just made the table and the context's record.
+    unsafe {
+        (**table)
+            .slots
+            .get(ctx as usize)
+            .copied()
+            .unwrap_or(ptr::null_mut())
+    }
+}
+
 #[cold]
 fn cell_slow(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&ClassCounters> {
     if table.is_null() {

@@ -40,10 +40,11 @@ use crate::cache::{CentralLists, ThreadCache};
 use crate::heap::Heap;
 use crate::lock::SpinLock;
 use crate::profile::context;
-use crate::profile::counters::{self, ThreadTable};
+use crate::profile::counters::{self, CtxCounters, ThreadTable};
 use crate::profile::sample::{self, MAX_FRAMES, RATE};
 use crate::profile::site::Site;
 use crate::profile::tags;
+use crate::size_class::class_size;
 use crate::span::Span;
 
 /// `ThreadProf::ctx` while the thread is suspended: never an interned context (ids
@@ -69,6 +70,10 @@ pub struct ThreadProf {
     pub stack: (usize, usize),
     /// Per-context counters (null until the first allocation under a site).
     pub table: *mut ThreadTable,
+    /// The counters of the thread's context (`ctx`, or `saved_ctx` while suspended)
+    /// in `table`, looked up when the context is set, so counting an allocation is
+    /// two adds; null for no context (or out of memory).
+    pub row: *mut CtxCounters,
     /// The thread's program cache, beside this record (read by `measure`).
     pub cache: *const ThreadCache,
     /// Links in the list of live threads' states (under `THREADS`).
@@ -224,7 +229,8 @@ pub fn current_context() -> u32 {
 }
 
 /// Sets the calling thread's context (the one it resumes with, while suspended: a
-/// site entered by code the profiler runs does not end the suspension).
+/// site entered by code the profiler runs does not end the suspension), and caches
+/// its counter row.
 pub fn set_context(ctx: u32) {
     // SAFETY: the calling thread's own live state, or null.
     if let Some(p) = unsafe { current().as_mut() } {
@@ -233,6 +239,13 @@ pub fn set_context(ctx: u32) {
         } else {
             p.ctx = ctx;
         }
+        // Made here, off the allocation path (from the counters' own pool, not the
+        // Rust heap).
+        p.row = if ctx == 0 {
+            ptr::null_mut()
+        } else {
+            counters::row(&mut p.table, ctx)
+        };
     }
 }
 
@@ -304,6 +317,106 @@ pub fn tag_profiler(heap: &Heap, cache: &ThreadCache, p: *mut u8, class: usize) 
     !s.is_null() && tags::set(unsafe { &*s }, p as usize, tags::PROFILER)
 }
 
+/// Whether the next allocation of small class `class` on this thread can be
+/// handled inline, by [`site_alloc`]: the thread is not suspended, its context (if
+/// any) has its row cached, and the allocation will not be sampled (sampling off,
+/// or the countdown stays at or above zero, as [`maybe_sample`] decides).
+#[inline(always)]
+pub fn counts_inline(p: &ThreadProf, class: usize) -> bool {
+    if p.ctx == SUSPENDED || (p.ctx != 0 && p.row.is_null()) {
+        return false;
+    }
+    let rate = RATE.load(Ordering::Relaxed);
+    rate == 0 || (p.sample_rate == rate && p.sample_left >= class_size(class) as i64)
+}
+
+/// The inline hook of an allocation of small class `class` served by the fast path
+/// while [`counts_inline`] held: the sampling countdown, and under a site two adds to
+/// the cached row and the slot's tag.
+#[inline(always)]
+pub fn site_alloc(
+    heap: &Heap,
+    p: &mut ThreadProf,
+    cache: &ThreadCache,
+    a: *mut u8,
+    size: usize,
+    class: usize,
+) {
+    if RATE.load(Ordering::Relaxed) != 0 {
+        p.sample_left -= class_size(class) as i64;
+    }
+    if p.ctx == 0 {
+        return;
+    }
+    // SAFETY: a non-null row is a live record of this thread's table.
+    let cell = unsafe { (*p.row).classes.get_unchecked(class) };
+    counters::add(&cell.allocs, 1);
+    counters::add(&cell.requested_bytes, size as u64);
+    if !tags::SITE_FREES.load(Ordering::Relaxed) {
+        return;
+    }
+    let s = cache.span_of(heap, a, class);
+    // SAFETY: the live span of the block just allocated (the current span).
+    if let Some(s) = unsafe { s.as_ref() } {
+        tags::set_ctx(s, class, a as usize, p.ctx);
+    }
+}
+
+/// What [`site_free`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freed {
+    /// Charged (or untagged): free it through the program's cache.
+    Program,
+    /// Untouched: a sampled or profiler object, or no span; take the general path.
+    Slow,
+}
+
+/// The inline hook of a free of small class `class` once tags exist: reads and
+/// clears the slot's tag and charges a site's object to its context (the cached row
+/// when it is the thread's own context). Sampled and profiler objects are left to
+/// [`on_free`].
+#[inline(always)]
+pub fn site_free(
+    heap: &Heap,
+    p: &mut ThreadProf,
+    cache: &ThreadCache,
+    a: *mut u8,
+    size: usize,
+    class: usize,
+) -> Freed {
+    if !tags::may_be_tagged(a as usize) {
+        return Freed::Program;
+    }
+    let s = cache.span_of(heap, a, class);
+    // SAFETY: a non-null span_of result is a live record: the block being freed.
+    let Some(s) = (unsafe { s.as_ref() }) else {
+        return Freed::Slow;
+    };
+    let Some(cell) = tags::small_cell(s, class, a as usize) else {
+        return Freed::Program;
+    };
+    let tag = cell.load(Ordering::Acquire);
+    if tag == 0 {
+        return Freed::Program;
+    }
+    let Some(ctx) = tags::plain_ctx(tag) else {
+        return Freed::Slow;
+    };
+    // Only the thread freeing the slot touches its tag now.
+    cell.store(0, Ordering::Relaxed);
+    let counts = if ctx == p.ctx && !p.row.is_null() {
+        // SAFETY: a non-null row is a live record of this thread's table.
+        Some(unsafe { (*p.row).classes.get_unchecked(class) })
+    } else {
+        counters::cell(&mut p.table, ctx, class)
+    };
+    if let Some(c) = counts {
+        counters::add(&c.frees, 1);
+        counters::add(&c.freed_requested, size as u64);
+    }
+    Freed::Program
+}
+
 /// What the entry points know of a program allocation the hooks see.
 #[derive(Clone, Copy, Debug)]
 pub struct Allocated {
@@ -339,11 +452,15 @@ pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allo
     } else {
         maybe_sample(prof, a.slot)
     };
-    if ctx != 0 || sample.is_some() {
+    // Without exact site frees only a sampled object is tagged, and then without its
+    // context (its free is the sample's business alone).
+    let site_frees = tags::SITE_FREES.load(Ordering::Relaxed);
+    let tag_ctx = if site_frees { ctx } else { 0 };
+    if tag_ctx != 0 || sample.is_some() {
         let s = cache.span_of(heap, a.p, a.class);
         if !s.is_null() {
             // SAFETY: the live span of the block just allocated.
-            tags::set(unsafe { &*s }, a.p as usize, tags::pack(ctx, sample));
+            tags::set(unsafe { &*s }, a.p as usize, tags::pack(tag_ctx, sample));
         }
     }
 }

@@ -172,21 +172,25 @@ impl Symtab {
     }
 }
 
-/// The address of the entry points' out-of-line allocation path (`malloc.rs`'s
-/// `alloc_slow`), which every sampled allocation passes through; registered by the
-/// entry points at start-up ([`set_entry_anchor`]), since the profiler sits below
-/// them and does not name them.
-static ENTRY_ANCHOR: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+/// The addresses of the entry points' out-of-line allocation functions (`malloc.rs`'s
+/// `alloc_slow`, which every sampled allocation passes through, and `alloc_hooked`,
+/// which may call it); registered by the entry points at start-up
+/// ([`set_entry_anchors`]), since the profiler sits below them and does not name them.
+static ENTRY_ANCHORS: [core::sync::atomic::AtomicUsize; 2] =
+    [const { core::sync::atomic::AtomicUsize::new(0) }; 2];
 
-/// Registers the entry points' out-of-line allocation function (see [`own_frames`]).
-pub fn set_entry_anchor(f: usize) {
-    ENTRY_ANCHOR.store(f, core::sync::atomic::Ordering::Relaxed);
+/// Registers the entry points' out-of-line allocation functions (see [`own_frames`]).
+pub fn set_entry_anchors(fs: [usize; 2]) {
+    for (a, f) in ENTRY_ANCHORS.iter().zip(fs) {
+        a.store(f, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// How many of the innermost return addresses of a stack are spanprof's own frames,
 /// found by addresses alone, so that it works without symbols: every sampled
-/// allocation passes through the entry points' out-of-line `alloc_slow` and the
-/// allocation hook `hooks::on_alloc`, so the stack's frames up to the outermost one in either function
+/// allocation passes through the entry points' out-of-line `alloc_slow` (often called
+/// from `alloc_hooked`) and the allocation hook `hooks::on_alloc`, so the stack's
+/// frames up to the outermost one in any of them
 /// (their bounds come from the unwinder's tables, `.eh_frame`, which stripping keeps)
 /// are the sampler's and the allocator's. Both are looked for: the compiler may
 /// inline the hook into `alloc_slow`, or make the hook a tail call that leaves no
@@ -197,7 +201,8 @@ pub fn set_entry_anchor(f: usize) {
 /// trimmed by name. `None` when no frame is in either.
 fn own_frames(ips: &[usize]) -> Option<usize> {
     let anchors = [
-        ENTRY_ANCHOR.load(core::sync::atomic::Ordering::Relaxed),
+        ENTRY_ANCHORS[0].load(core::sync::atomic::Ordering::Relaxed),
+        ENTRY_ANCHORS[1].load(core::sync::atomic::Ordering::Relaxed),
         crate::profile::hooks::on_alloc as *const () as usize,
     ]
     .map(|f| if f == 0 { None } else { function_start(f + 1) });
