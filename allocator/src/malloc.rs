@@ -145,7 +145,7 @@ fn start() {
     });
     symbolize::set_entry_anchors([
         alloc_slow as *const () as usize,
-        alloc_hooked as *const () as usize,
+        alloc_hooked_small as *const () as usize,
     ]);
     install_fork_handlers();
     profile::init(&HEAP);
@@ -225,11 +225,18 @@ fn alloc_in(cache: *mut ThreadCache, req: Request) -> (*mut u8, bool) {
 #[cold]
 #[inline(never)]
 fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
-    let req = Request::new(layout, class);
     let r = thread_record();
     if r.is_null() {
-        return alloc_in(ptr::null_mut(), req);
+        return alloc_in(ptr::null_mut(), Request::new(layout, class));
     }
+    if class != 0 {
+        // SAFETY: the calling thread's own live record.
+        let p = unsafe { alloc_hooked(r, layout, class) };
+        if !p.is_null() {
+            return (p, false);
+        }
+    }
+    let req = Request::new(layout, class);
     // SAFETY: the calling thread's own live record; its fields are used apart.
     let (prof, cache) = unsafe { (&mut (*r).prof, &raw mut (*r).cache) };
     if !hooks::wants_alloc_hook(prof) {
@@ -258,44 +265,87 @@ fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
     (p, zero)
 }
 
-/// A small allocation on a thread that wants the hooks (fast path's record `r`).
-/// When the allocation will not be sampled (sampling off, or the thread's byte
-/// countdown, Go's `nextSample`, stays above zero) and the thread's context row is
-/// cached: a slot from the fast path, counted inline (the countdown, two adds and a
-/// tag). Anything else through [`alloc_slow`].
+/// The cheapest hooked allocation: a site is current, sampling is off and exact site
+/// frees are off (`set_site_frees(false)`), so counting the slot is two adds to the
+/// site's cached row. Null when that does not hold or the fast path has no slot.
+///
+/// # Safety
+/// `r` must be the calling thread's own live record and `class` non-zero.
+#[inline(always)]
+unsafe fn alloc_counted(r: *mut ThreadRecord, size: usize, class: usize) -> *mut u8 {
+    // SAFETY: the caller's promise; the two fields are used apart.
+    let (prof, cache) = unsafe { (&(*r).prof, &mut (*r).cache) };
+    if !hooks::wants_alloc_hook(prof) || !hooks::counts_only(prof) {
+        return ptr::null_mut();
+    }
+    let p = cache.next_free_fast(&HEAP, class);
+    if !p.is_null() {
+        hooks::count_alloc(prof, size, class);
+    }
+    p
+}
+
+/// A small allocation on a thread that wants the hooks (`alloc`'s record `r`): the
+/// hooked fast path, else [`alloc_slow`].
 ///
 /// # Safety
 /// `r` must be the calling thread's own live record and `class` non-zero.
 #[inline(never)]
-unsafe fn alloc_hooked(r: *mut ThreadRecord, layout: Layout, class: usize) -> *mut u8 {
-    // SAFETY: the caller's promise; the two fields are used apart.
-    let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
-    if hooks::counts_inline(prof, class) {
-        let p = cache.next_free_fast(&HEAP, class);
-        if !p.is_null() {
-            hooks::site_alloc(&HEAP, prof, cache, p, layout.size(), class);
-            return p;
-        }
+unsafe fn alloc_hooked_small(r: *mut ThreadRecord, layout: Layout, class: usize) -> *mut u8 {
+    // SAFETY: the caller's promise.
+    let p = unsafe { alloc_hooked(r, layout, class) };
+    if !p.is_null() {
+        return p;
     }
     alloc_slow(layout, class).0
 }
 
-/// A small free once tags exist (fast path's record `r`): the tag read and charged
-/// inline, the slot freed through the thread's cache; sampled and profiler objects
-/// through [`dealloc_slow`].
+/// The hooked fast path of a small allocation, tried first by [`alloc_slow`]: when
+/// the allocation will not be sampled (sampling off, or the thread's byte countdown,
+/// Go's `nextSample`, stays above zero) and the thread's context row is cached, a
+/// slot from the thread cache's fast path, counted there (the countdown, two adds and
+/// a tag). Null otherwise (the general path then serves it).
+///
+/// # Safety
+/// `r` must be the calling thread's own live record and `class` non-zero.
+#[inline(always)]
+unsafe fn alloc_hooked(r: *mut ThreadRecord, layout: Layout, class: usize) -> *mut u8 {
+    // SAFETY: the caller's promise.
+    let p = unsafe { alloc_counted(r, layout.size(), class) };
+    if !p.is_null() {
+        return p;
+    }
+    // SAFETY: the caller's promise; the two fields are used apart.
+    let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
+    if !hooks::wants_alloc_hook(prof) || !hooks::counts_inline(prof, class) {
+        return ptr::null_mut();
+    }
+    let p = cache.next_free_fast(&HEAP, class);
+    if !p.is_null() {
+        hooks::site_alloc(&HEAP, prof, cache, p, layout.size(), class);
+    }
+    p
+}
+
+/// The hooked fast path of a small free once tags exist, tried first by
+/// [`dealloc_slow`]: the slot's tag read and charged here, the slot freed through the
+/// thread's cache. Returns false, having done nothing, for a sampled or profiler
+/// object (the general path then frees it).
 ///
 /// # Safety
 /// As [`dealloc_slow`], with `r` the calling thread's own live record and `class`
 /// non-zero.
-#[inline(never)]
-unsafe fn dealloc_tagged(r: *mut ThreadRecord, p: *mut u8, layout: Layout, class: usize) {
+#[inline(always)]
+unsafe fn dealloc_tagged(r: *mut ThreadRecord, p: *mut u8, layout: Layout, class: usize) -> bool {
     // SAFETY: the caller's promise; the two fields are used apart.
     let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
     match hooks::site_free(&HEAP, prof, cache, p, layout.size(), class) {
-        // SAFETY: p is a live block of `class`, now on no books but the program's.
-        hooks::Freed::Program => unsafe { cache.free(&HEAP, p, class) },
-        // SAFETY: forwarded.
-        hooks::Freed::Slow => unsafe { dealloc_slow(p, layout, class) },
+        hooks::Freed::Program => {
+            // SAFETY: p is a live block of `class`, now on no books but the program's.
+            unsafe { cache.free(&HEAP, p, class) };
+            true
+        }
+        hooks::Freed::Slow => false,
     }
 }
 
@@ -363,6 +413,12 @@ unsafe fn hook_args<'a>(
 #[inline(never)]
 unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
     let r = thread_record();
+    if class != 0 && !r.is_null() && tags::TAGGED.load(Ordering::Relaxed) {
+        // SAFETY: the calling thread's own live record; forwarded.
+        if unsafe { dealloc_tagged(r, p, layout, class) } {
+            return;
+        }
+    }
     let cache = if r.is_null() {
         ptr::null_mut()
     } else {
@@ -444,15 +500,16 @@ unsafe impl GlobalAlloc for SpanAlloc {
         let r = RECORD.with(Cell::get);
         if class != 0 && r as usize > DEAD as usize {
             // SAFETY: r is this thread's live record when above DEAD.
-            if !hooks::wants_alloc_hook(unsafe { &(*r).prof }) {
+            if hooks::wants_alloc_hook(unsafe { &(*r).prof }) {
+                // Out of line, in a small function of its own, so the plain path
+                // keeps its registers.
                 // SAFETY: as above.
-                let p = unsafe { (*r).cache.next_free_fast(&HEAP, class) };
-                if !p.is_null() {
-                    return p;
-                }
-            } else {
-                // SAFETY: as above.
-                return unsafe { alloc_hooked(r, layout, class) };
+                return unsafe { alloc_hooked_small(r, layout, class) };
+            }
+            // SAFETY: as above.
+            let p = unsafe { (*r).cache.next_free_fast(&HEAP, class) };
+            if !p.is_null() {
+                return p;
             }
         }
         alloc_slow(layout, class).0
@@ -472,17 +529,13 @@ unsafe impl GlobalAlloc for SpanAlloc {
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
         let class = class_for(layout.size(), layout.align());
         let r = RECORD.with(Cell::get);
-        if class != 0 && r as usize > DEAD as usize {
-            if !tags::TAGGED.load(Ordering::Relaxed) {
-                // SAFETY: r is this thread's live record; the caller passes a block
-                // we allocated with this layout.
-                if unsafe { (*r).cache.try_free(&HEAP, p, class) } {
-                    return;
-                }
-            } else {
-                // SAFETY: as above.
-                return unsafe { dealloc_tagged(r, p, layout, class) };
-            }
+        // The plain fast path only, as in `alloc`.
+        let fast =
+            class != 0 && r as usize > DEAD as usize && !tags::TAGGED.load(Ordering::Relaxed);
+        // SAFETY: r is this thread's live record; the caller passes a block we
+        // allocated with this layout.
+        if fast && unsafe { (*r).cache.try_free(&HEAP, p, class) } {
+            return;
         }
         // SAFETY: as above.
         unsafe { dealloc_slow(p, layout, class) }

@@ -330,6 +330,28 @@ pub fn counts_inline(p: &ThreadProf, class: usize) -> bool {
     rate == 0 || (p.sample_rate == rate && p.sample_left >= class_size(class) as i64)
 }
 
+/// Whether an allocation on this thread is only counted for its site: a site is
+/// current (its row cached, the thread not suspended), sampling is off and exact
+/// site frees are off. Then [`count_alloc`] is the whole hook.
+#[inline(always)]
+pub fn counts_only(p: &ThreadProf) -> bool {
+    p.ctx != SUSPENDED
+        && !p.row.is_null()
+        && RATE.load(Ordering::Relaxed) == 0
+        && !tags::SITE_FREES.load(Ordering::Relaxed)
+}
+
+/// Counts an allocation of `size` bytes in small class `class` for the thread's
+/// current site while [`counts_only`] holds: two adds to the cached row.
+#[inline(always)]
+pub fn count_alloc(p: &ThreadProf, size: usize, class: usize) {
+    // SAFETY: a non-null row is a live record of this thread's table, and class <
+    // NUM_CLASSES (every caller got it from class_for).
+    let cell = unsafe { (*p.row).classes.get_unchecked(class) };
+    counters::add(&cell.allocs, 1);
+    counters::add(&cell.requested_bytes, size as u64);
+}
+
 /// The inline hook of an allocation of small class `class` served by the fast path
 /// while [`counts_inline`] held: the sampling countdown, and under a site two adds to
 /// the cached row and the slot's tag.

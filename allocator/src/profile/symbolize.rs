@@ -173,9 +173,10 @@ impl Symtab {
 }
 
 /// The addresses of the entry points' out-of-line allocation functions (`malloc.rs`'s
-/// `alloc_slow`, which every sampled allocation passes through, and `alloc_hooked`,
-/// which may call it); registered by the entry points at start-up
-/// ([`set_entry_anchors`]), since the profiler sits below them and does not name them.
+/// `alloc_slow`, which every sampled allocation passes through, and
+/// `alloc_hooked_small`, which may call it);
+/// registered by the entry points at start-up ([`set_entry_anchors`]), since the
+/// profiler sits below them and does not name them.
 static ENTRY_ANCHORS: [core::sync::atomic::AtomicUsize; 2] =
     [const { core::sync::atomic::AtomicUsize::new(0) }; 2];
 
@@ -188,8 +189,8 @@ pub fn set_entry_anchors(fs: [usize; 2]) {
 
 /// How many of the innermost return addresses of a stack are spanprof's own frames,
 /// found by addresses alone, so that it works without symbols: every sampled
-/// allocation passes through the entry points' out-of-line `alloc_slow` (often called
-/// from `alloc_hooked`) and the allocation hook `hooks::on_alloc`, so the stack's
+/// allocation passes through the entry points' out-of-line `alloc_slow` and the
+/// allocation hook `hooks::on_alloc`, so the stack's
 /// frames up to the outermost one in any of them
 /// (their bounds come from the unwinder's tables, `.eh_frame`, which stripping keeps)
 /// are the sampler's and the allocator's. Both are looked for: the compiler may
