@@ -395,8 +395,8 @@ pub enum Freed {
 
 /// The inline hook of a free of small class `class` once tags exist: reads and
 /// clears the slot's tag and charges a site's object to its context (the cached row
-/// when it is the thread's own context). Sampled and profiler objects are left to
-/// [`on_free`].
+/// when it is the thread's own context) and a sampled one to its record. Profiler
+/// objects are left to [`on_free`].
 #[inline(always)]
 pub fn site_free(
     heap: &Heap,
@@ -421,11 +421,19 @@ pub fn site_free(
     if tag == 0 {
         return Freed::Program;
     }
-    let Some(ctx) = tags::plain_ctx(tag) else {
+    if tag == tags::PROFILER {
         return Freed::Slow;
-    };
+    }
     // Only the thread freeing the slot touches its tag now.
     cell.store(0, Ordering::Relaxed);
+    let (ctx, sample_id) = tags::unpack(tag);
+    if let Some(id) = sample_id {
+        tags::note_taken(a as usize, tag);
+        sample::freed(id);
+    }
+    if ctx == 0 {
+        return Freed::Program;
+    }
     let counts = if ctx == p.ctx && !p.row.is_null() {
         // SAFETY: a non-null row is a live record of this thread's table.
         Some(unsafe { (*p.row).classes.get_unchecked(class) })

@@ -48,17 +48,35 @@ fn bucket(p: usize) -> &'static AtomicU32 {
     unsafe { FILTER.get_unchecked(h as usize) }
 }
 
+/// Sampling denser than one stack per this many bytes turns the filter off for good
+/// (every object is then tagged, and the filter's atomic counts would only cost).
+const FILTER_MIN_RATE: u64 = 64 * 1024;
+
+/// Set, for good, once a sample tag was stored without being counted in [`FILTER`]
+/// (dense sampling): from then on every slot may carry a tag.
+static FILTER_OFF: AtomicBool = AtomicBool::new(false);
+
 /// Whether slot `p` may carry a tag. False means certainly not, so its free needs no
 /// span lookup.
 #[inline(always)]
 pub fn may_be_tagged(p: usize) -> bool {
-    SITE_TAGS.load(Ordering::Relaxed) || bucket(p).load(Ordering::Relaxed) != 0
+    SITE_TAGS.load(Ordering::Relaxed)
+        || FILTER_OFF.load(Ordering::Relaxed)
+        || bucket(p).load(Ordering::Relaxed) != 0
 }
 
 /// Notes that slot `p` now carries `tag` (non-zero) for [`may_be_tagged`].
 #[inline]
 fn note_set(p: usize, tag: u32) {
     if tag >> CTX_BITS != 0 {
+        if FILTER_OFF.load(Ordering::Relaxed) {
+            return;
+        }
+        let rate = crate::profile::sample::RATE.load(Ordering::Relaxed);
+        if tag != PROFILER && rate != 0 && rate < FILTER_MIN_RATE {
+            FILTER_OFF.store(true, Ordering::Relaxed);
+            return;
+        }
         bucket(p).fetch_add(1, Ordering::Relaxed);
     } else if !SITE_TAGS.load(Ordering::Relaxed) {
         SITE_TAGS.store(true, Ordering::Relaxed);
@@ -67,8 +85,8 @@ fn note_set(p: usize, tag: u32) {
 
 /// Notes that the tag `tag` (non-zero) was taken off slot `p`.
 #[inline]
-fn note_taken(p: usize, tag: u32) {
-    if tag >> CTX_BITS != 0 {
+pub fn note_taken(p: usize, tag: u32) {
+    if tag >> CTX_BITS != 0 && !FILTER_OFF.load(Ordering::Relaxed) {
         bucket(p).fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -113,16 +131,6 @@ fn slot_index(span: &Span, p: usize) -> usize {
 
 fn table(span: &Span) -> *mut AtomicU32 {
     span.special.load(Ordering::Acquire).cast()
-}
-
-/// The context of a tag with no sample and not [`PROFILER`], or `None`.
-#[inline(always)]
-pub fn plain_ctx(tag: u32) -> Option<u32> {
-    if tag >> CTX_BITS == 0 {
-        Some(tag)
-    } else {
-        None
-    }
 }
 
 /// The tag cell of slot `p` (of small class `class`, non-zero) of `span`, when the
