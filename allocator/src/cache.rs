@@ -15,16 +15,45 @@
 //! the thread (or central list) that holds the span.
 //!
 //! When the current span and the free list are both empty the cache takes the span's
-//! never-used slots, then its remote frees, then *refills* from the central list.
+//! never-used slots, then its remote frees ([`ThreadCache::next_free`], Go's
+//! `nextFree`), then *refills* from the central list ([`ThreadCache::refill`]).
 //! Counters are per cache and written only by their thread; the registry in
-//! `malloc.rs` sums them for a snapshot and folds them in when the cache retires.
+//! `heap.rs` sums them for a snapshot and folds them in when the cache retires.
+//!
+//! Below the cache, everything it needs (central lists, the page map) comes through
+//! the narrow [`CentralLists`] trait, as the central lists reach the page heap through
+//! `central::SpanSource`: this file names no heap type. Above it, the entry points
+//! (`malloc.rs`) decide the size class and pass it in; the cache knows nothing of the
+//! profiler, whose per-thread state sits beside the cache in the entry points'
+//! per-thread record.
 
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::malloc::Heap;
 use crate::size_class::NUM_CLASSES;
 use crate::span::{Slot, Span};
+
+/// What a thread cache needs from the heap it belongs to: the central list of each
+/// class and the page map. `heap::Heap` implements it; generic callers are
+/// monomorphised, so the fast path pays nothing for the indirection.
+pub trait CentralLists {
+    /// A span of `class` with free slots, held by the cache `owner` from now on (Go's
+    /// `mcentral.cacheSpan`), or `None` when out of memory.
+    fn cache_span(&self, class: usize, owner: usize) -> Option<*mut Span>;
+    /// Gives a span back to its central list (Go's `mcentral.uncacheSpan`).
+    ///
+    /// # Safety
+    /// The calling cache must hold `span` (of `class`) and give up all access to it.
+    unsafe fn uncache_span(&self, class: usize, span: *mut Span);
+    /// Hands a parked span of `class` that just received its first remote free to its
+    /// central list.
+    ///
+    /// # Safety
+    /// The caller's remote free must have unparked `span`.
+    unsafe fn unparked(&self, class: usize, span: *mut Span);
+    /// The span holding `addr` (Go's `spanOf`), or null.
+    fn span_of(&self, addr: usize) -> *mut Span;
+}
 
 /// Single-writer increment: compiles to a plain add. Release so a snapshot that sees
 /// a free also sees the allocation that preceded it on another thread.
@@ -85,6 +114,29 @@ pub struct Current {
     pub frees: AtomicU64,
 }
 
+/// A cache's counters of one class, read for a snapshot or a measurement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Objects allocated.
+    pub allocs: u64,
+    /// Objects freed.
+    pub frees: u64,
+    /// Spans taken from the central list.
+    pub refills: u64,
+    /// Frees of slots outside the freeing thread's current span.
+    pub remote_frees: u64,
+}
+
+impl CacheCounts {
+    /// Adds `o` field by field.
+    pub fn add(&mut self, o: &CacheCounts) {
+        self.allocs += o.allocs;
+        self.frees += o.frees;
+        self.refills += o.refills;
+        self.remote_frees += o.remote_frees;
+    }
+}
+
 /// Counters off the fast path.
 #[derive(Debug)]
 pub struct ColdCounters {
@@ -129,17 +181,15 @@ impl LargeTally {
 
 /// A thread cache (a record from the registry's metadata pool; all-zero is empty).
 ///
-/// Each thread has a *program* cache, and, once spanprof itself has allocated or
-/// freed on the thread, a *profiler* cache (`profiler` set, reached through
-/// `prof.shadow`): the profiler's objects are served from and counted in it, so the
-/// counters of program caches hold the program's objects only (see `hooks.rs`).
+/// Every cache keeps one set of books: a *program* cache counts the program's
+/// objects; a cache with `profiler` set counts spanprof's own (the entry points give
+/// each thread one of each once spanprof allocates on it, see `malloc.rs`), so the
+/// counters of program caches hold the program's objects only.
 #[repr(C)]
 #[derive(Debug)]
 pub struct ThreadCache {
     pub cur: [Current; NUM_CLASSES],
     pub cold: [ColdCounters; NUM_CLASSES],
-    /// The profiler's per-thread state (site stack, sampler, per-context counters).
-    pub prof: crate::profile::hooks::ThreadProf,
     /// Large objects allocated and freed through this cache (for `measure`).
     pub large: LargeTally,
     /// A profiler cache: its counters are the profiler's own use, never the program's.
@@ -157,35 +207,42 @@ impl ThreadCache {
     }
 
     /// The span holding `p`, found without the page map when `p` lies in the current
-    /// span of `class` (the common case for the profiler's hooks).
+    /// span of `class` (the common case right after an allocation).
     #[inline]
-    pub fn span_of(&self, heap: &Heap, p: *mut u8, class: usize) -> *mut Span {
-        if let Some(c) = self.cur.get(class) {
+    pub fn span_of(&self, lists: &impl CentralLists, p: *mut u8, class: usize) -> *mut Span {
+        if let Some(cur) = self.cur.get(class) {
             let a = p as usize;
-            if class != 0 && a.wrapping_sub(c.start) < c.limit - c.start {
-                return c.span;
+            if class != 0 && a.wrapping_sub(cur.start) < cur.limit - cur.start {
+                return cur.span;
             }
         }
-        heap.span_of(p as usize)
+        lists.span_of(p as usize)
     }
 
-    /// allocs, frees, refills, remote frees of `class`.
-    pub fn counts(&self, class: usize) -> [u64; 4] {
-        let (c, k) = (&self.cur[class], &self.cold[class]);
-        [
-            c.allocs.load(Ordering::Acquire),
-            c.frees.load(Ordering::Acquire),
-            k.refills.load(Ordering::Acquire),
-            k.remote_frees.load(Ordering::Acquire),
-        ]
+    /// The counters of `class` (small classes only; large objects are in `large`).
+    pub fn counts(&self, class: usize) -> CacheCounts {
+        let (cur, cold) = (&self.cur[class], &self.cold[class]);
+        CacheCounts {
+            allocs: cur.allocs.load(Ordering::Acquire),
+            frees: cur.frees.load(Ordering::Acquire),
+            refills: cold.refills.load(Ordering::Acquire),
+            remote_frees: cold.remote_frees.load(Ordering::Acquire),
+        }
     }
 
-    /// The fast path: a slot of `class` from the current span's free list or the
-    /// cache's free list, or null when both are empty. Touches one cache line and the
-    /// slot; no lock, no atomic, no call.
+    /// Spans this cache has taken from the central list of `class` (read around a
+    /// slow-path allocation to tell whether it refilled).
+    #[inline]
+    pub fn refills(&self, class: usize) -> u64 {
+        self.cold[class].refills.load(Ordering::Relaxed)
+    }
+
+    /// The fast path (Go's `nextFreeFast`): a slot of `class` from the current span's
+    /// free list or the cache's free list, or null when both are empty. Touches one
+    /// cache line and the slot; no lock, no atomic, no call.
     #[inline(always)]
-    pub fn try_alloc(&mut self, heap: &Heap, class: usize) -> *mut u8 {
-        let _ = heap;
+    pub fn next_free_fast(&mut self, lists: &impl CentralLists, class: usize) -> *mut u8 {
+        let _ = lists;
         // SAFETY: class < NUM_CLASSES: every caller got it from class_for.
         let c = unsafe { self.cur.get_unchecked_mut(class) };
         let p = c.free;
@@ -209,7 +266,7 @@ impl ThreadCache {
             #[cfg(any(debug_assertions, feature = "hardened"))]
             // SAFETY: p is a slot of a live span (allocated from the span's view).
             unsafe {
-                (*heap.span_of(p as usize)).mark_live(p.cast())
+                (*lists.span_of(p as usize)).mark_live(p.cast())
             };
         }
         p.cast()
@@ -218,12 +275,12 @@ impl ThreadCache {
     /// Allocates one slot of `class`. Returns the slot (null when out of memory) and
     /// whether it is known to be zero.
     #[inline(always)]
-    pub fn alloc(&mut self, heap: &Heap, class: usize) -> (*mut u8, bool) {
-        let p = self.try_alloc(heap, class);
+    pub fn alloc(&mut self, lists: &impl CentralLists, class: usize) -> (*mut u8, bool) {
+        let p = self.next_free_fast(lists, class);
         if !p.is_null() {
             return (p, false);
         }
-        self.alloc_slow(heap, class)
+        self.next_free(lists, class)
     }
 
     /// Writes the current span's cached state back to its record. The use count is
@@ -264,25 +321,19 @@ impl ThreadCache {
         }
     }
 
+    /// The slow path (Go's `mcache.nextFree`): the current span's never-used slots,
+    /// then its remote frees, then a [`refill`](Self::refill).
     #[cold]
     #[inline(never)]
-    fn alloc_slow(&mut self, heap: &Heap, class: usize) -> (*mut u8, bool) {
+    pub fn next_free(&mut self, lists: &impl CentralLists, class: usize) -> (*mut u8, bool) {
         self.sync_out(class);
         let mut s = self.cur[class].span;
-        // Never-used slots first, then remote frees into our own span, then refill.
         // SAFETY: a non-null current span is held by this cache.
         if s.is_null() || unsafe { (*s).bump >= (*s).limit && (*s).collect_remote() == 0 } {
-            let central = &heap.central[class];
-            if !s.is_null() {
-                self.sync_in(class, ptr::null_mut());
-                // SAFETY: we hold s and give it up here.
-                unsafe { central.release(s, heap) };
-            }
-            s = match central.acquire(self.id(), heap, class) {
+            s = match self.refill(lists, class, s) {
                 Some(s) => s,
                 None => return (ptr::null_mut(), false),
             };
-            bump(&self.cold[class].refills);
         }
         // SAFETY: s is held by this cache and has a free slot.
         let (p, zero) = unsafe { (*s).pop() };
@@ -296,14 +347,33 @@ impl ThreadCache {
         (p, zero)
     }
 
+    /// Hands the exhausted current span `old` (or null) back to the central list and
+    /// takes one with free slots (Go's `mcache.refill`). Counts the refill.
+    fn refill(
+        &mut self,
+        lists: &impl CentralLists,
+        class: usize,
+        old: *mut Span,
+    ) -> Option<*mut Span> {
+        if !old.is_null() {
+            self.sync_in(class, ptr::null_mut());
+            // SAFETY: we hold `old` and give it up here.
+            unsafe { lists.uncache_span(class, old) };
+        }
+        let s = lists.cache_span(class, self.id())?;
+        bump(&self.cold[class].refills);
+        Some(s)
+    }
+
     /// The fast path of a free: into the current span, or onto the cache's free list
     /// while it has room. Returns false (having done nothing) otherwise.
     ///
     /// # Safety
-    /// `p` must have been returned by an allocation of `class` from `heap`.
+    /// `p` must have been returned by an allocation of `class` from the heap behind
+    /// `lists`.
     #[inline(always)]
-    pub unsafe fn try_free(&mut self, heap: &Heap, p: *mut u8, class: usize) -> bool {
-        let _ = heap;
+    pub unsafe fn try_free(&mut self, lists: &impl CentralLists, p: *mut u8, class: usize) -> bool {
+        let _ = lists;
         // SAFETY: class < NUM_CLASSES: every caller got it from class_for.
         let c = unsafe { self.cur.get_unchecked_mut(class) };
         let a = p as usize;
@@ -325,7 +395,7 @@ impl ThreadCache {
             return false;
         }
         #[cfg(any(debug_assertions, feature = "hardened"))]
-        check_foreign(heap, p, class);
+        check_foreign(lists, p, class);
         // SAFETY: p is a freed slot of at least 8 bytes; it now belongs to our list.
         unsafe { (*slot).next = c.list };
         c.list = slot;
@@ -339,17 +409,18 @@ impl ThreadCache {
     /// Frees slot `p` of `class`.
     ///
     /// # Safety
-    /// `p` must have been returned by an allocation of `class` from `heap`.
+    /// `p` must have been returned by an allocation of `class` from the heap behind
+    /// `lists`.
     #[inline(always)]
-    pub unsafe fn free(&mut self, heap: &Heap, p: *mut u8, class: usize) {
+    pub unsafe fn free(&mut self, lists: &impl CentralLists, p: *mut u8, class: usize) {
         // SAFETY: forwarded.
-        if unsafe { self.try_free(heap, p, class) } {
+        if unsafe { self.try_free(lists, p, class) } {
             return;
         }
         // The free list is full: keep half, flush the rest, then push.
-        self.flush_list(heap, class, LIST_CAP[class] / 2);
+        self.flush_list(lists, class, LIST_CAP[class] / 2);
         // SAFETY: forwarded; the list has room now.
-        let pushed = unsafe { self.try_free(heap, p, class) };
+        let pushed = unsafe { self.try_free(lists, p, class) };
         debug_assert!(pushed);
     }
 
@@ -357,7 +428,7 @@ impl ThreadCache {
     /// lists. Runs of slots from one span (the common case: a thread freeing what
     /// another allocated in order) go over as one chain with one CAS.
     #[cold]
-    fn flush_list(&mut self, heap: &Heap, class: usize, keep: u32) {
+    fn flush_list(&mut self, lists: &impl CentralLists, class: usize, keep: u32) {
         let c = &mut self.cur[class];
         let mut chain: Option<(*mut Span, *mut Slot, *mut Slot, usize)> = None;
         while c.list_len > keep {
@@ -375,29 +446,29 @@ impl ThreadCache {
                     chain = Some((s, slot, tail, n + 1));
                     continue;
                 }
-                push_chain(heap, chain.take(), class);
+                push_chain(lists, chain.take(), class);
             }
-            let s = heap.span_of(a);
+            let s = lists.span_of(a);
             // SAFETY: a non-null span_of result is a live record.
             if s.is_null() || unsafe { (*s).class as usize != class } {
                 bad_free(slot.cast());
             }
             chain = Some((s, slot, slot, 1));
         }
-        push_chain(heap, chain, class);
+        push_chain(lists, chain, class);
     }
 
     /// Gives every free-list slot and current span back (thread exit, or a test cache
     /// being dropped).
-    pub fn flush(&mut self, heap: &Heap) {
+    pub fn flush(&mut self, lists: &impl CentralLists) {
         for class in 1..NUM_CLASSES {
-            self.flush_list(heap, class, 0);
+            self.flush_list(lists, class, 0);
             self.sync_out(class);
             let s = self.cur[class].span;
             if !s.is_null() {
                 self.sync_in(class, ptr::null_mut());
                 // SAFETY: we hold s and give it up here.
-                unsafe { heap.central[class].release(s, heap) };
+                unsafe { lists.uncache_span(class, s) };
             }
         }
     }
@@ -406,8 +477,8 @@ impl ThreadCache {
 /// Hardened check of a free outside the current span: `p` must be a live slot of
 /// `class`. Marks it free in the span's bitmap.
 #[cfg(any(debug_assertions, feature = "hardened"))]
-fn check_foreign(heap: &Heap, p: *mut u8, class: usize) {
-    let s = heap.span_of(p as usize);
+fn check_foreign(lists: &impl CentralLists, p: *mut u8, class: usize) {
+    let s = lists.span_of(p as usize);
     // SAFETY: a non-null span_of result is a live record.
     if s.is_null() || unsafe { (*s).class as usize != class } {
         bad_free(p);
@@ -425,14 +496,18 @@ fn bad_free(p: *mut u8) -> ! {
 }
 
 /// Hands a chain of freed slots of one span to the span's remote list.
-fn push_chain(heap: &Heap, chain: Option<(*mut Span, *mut Slot, *mut Slot, usize)>, class: usize) {
+fn push_chain(
+    lists: &impl CentralLists,
+    chain: Option<(*mut Span, *mut Slot, *mut Slot, usize)>,
+    class: usize,
+) {
     let Some((s, head, tail, n)) = chain else {
         return;
     };
     // SAFETY: the chain holds allocated (from the span's view) slots of the live span s.
     if unsafe { (*s).push_remote_chain(head.cast(), tail.cast(), n) } {
         // SAFETY: we unparked the span, so only we may hand it to the central list.
-        unsafe { heap.central[class].notify(s) };
+        unsafe { lists.unparked(class, s) };
     }
 }
 
@@ -440,10 +515,10 @@ fn push_chain(heap: &Heap, chain: Option<(*mut Span, *mut Slot, *mut Slot, usize
 ///
 /// # Safety
 /// `p` must be an allocated slot of `span`, of `class`.
-pub unsafe fn remote_free(heap: &Heap, span: *mut Span, p: *mut u8, class: usize) {
+pub unsafe fn remote_free(lists: &impl CentralLists, span: *mut Span, p: *mut u8, class: usize) {
     // SAFETY: forwarded; the span stays valid until our push publishes the slot.
     if unsafe { (*span).push_remote(p) } {
         // SAFETY: we unparked the span, so only we may hand it to the central list.
-        unsafe { heap.central[class].notify(span) };
+        unsafe { lists.unparked(class, span) };
     }
 }

@@ -1,12 +1,16 @@
 //! Central lists: per size class, the spans no thread cache holds (Go's `mcentral`).
 //!
 //! A thread cache whose current span is exhausted *refills*: it hands the span back
-//! here and takes one with free slots. Spans with free slots wait on the partial
+//! here ([`Central::uncache_span`], Go's `uncacheSpan`) and takes one with free slots
+//! ([`Central::cache_span`], Go's `cacheSpan`). Spans with free slots wait on the partial
 //! list. Exhausted spans are *parked*: they sit on no list, and the first remote free
 //! into a parked span pushes it onto the lock-free ready stack, which the next refill
 //! drains into the partial list. When no span has free slots the central list grows
-//! by a fresh span from the page heap; spans found entirely free go back to the page
-//! heap. The lock order is central list → page heap.
+//! by a fresh span from the page heap ([`Central::grow`], Go's `mcentral.grow`); spans
+//! found entirely free go back to the page heap. The page heap is reached only through
+//! the [`SpanSource`] trait, so this file names neither the page heap nor the thread
+//! caches above it (which reach it through `cache::CentralLists`). The lock order is
+//! central list → page heap.
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -70,13 +74,13 @@ pub struct Central {
 
 /// What the central list needs from the page heap.
 pub trait SpanSource {
-    /// A fresh span for `class`, or `None` when out of memory.
-    fn new_span(&self, class: usize) -> Option<NonNull<Span>>;
-    /// Gives an empty span's pages back.
+    /// A fresh span for `class` (Go's `mheap.alloc`), or `None` when out of memory.
+    fn alloc_span(&self, class: usize) -> Option<NonNull<Span>>;
+    /// Gives an empty span's pages back (Go's `mheap.freeSpan`).
     ///
     /// # Safety
     /// The span must be held by the caller, have no allocated slot, and never be used again.
-    unsafe fn return_span(&self, span: *mut Span);
+    unsafe fn free_span(&self, span: *mut Span);
 }
 
 impl Central {
@@ -112,11 +116,11 @@ impl Central {
     }
 
     /// Takes back a span from a thread cache (exhausted at refill, or any state when
-    /// the cache is flushed).
+    /// the cache is flushed): Go's `uncacheSpan`.
     ///
     /// # Safety
     /// The caller's cache must hold `span` and give up all access to it.
-    pub unsafe fn release(&self, span: *mut Span, src: &impl SpanSource) {
+    pub unsafe fn uncache_span(&self, span: *mut Span, src: &impl SpanSource) {
         let mut partial = self.partial.lock();
         // SAFETY: we are the holder until the span is listed, parked or returned.
         let s = unsafe { &mut *span };
@@ -136,19 +140,22 @@ impl Central {
         }
     }
 
-    /// A span with free slots for the cache `owner`, or `None` when out of memory.
-    pub fn acquire(&self, owner: usize, src: &impl SpanSource, class: usize) -> Option<*mut Span> {
+    /// A span with free slots for the cache `owner` (Go's `cacheSpan`), or `None`
+    /// when out of memory.
+    pub fn cache_span(
+        &self,
+        owner: usize,
+        src: &impl SpanSource,
+        class: usize,
+    ) -> Option<*mut Span> {
         let mut partial = self.partial.lock();
         self.drain_ready(&mut partial, src);
         let s = partial.pop();
+        drop(partial);
         let span = if !s.is_null() {
-            drop(partial);
             s
         } else {
-            drop(partial);
-            let s = src.new_span(class)?.as_ptr();
-            self.spans_in_use.fetch_add(1, Ordering::Relaxed);
-            s
+            self.grow(src, class)?
         };
         // SAFETY: the span came off our list or fresh from the page heap: ours now.
         let sp = unsafe { &mut *span };
@@ -157,6 +164,13 @@ impl Central {
         sp.owner.store(owner, Ordering::Relaxed);
         self.spans_handed_out.fetch_add(1, Ordering::Relaxed);
         Some(span)
+    }
+
+    /// A fresh span from the page heap (Go's `mcentral.grow`).
+    fn grow(&self, src: &impl SpanSource, class: usize) -> Option<*mut Span> {
+        let s = src.alloc_span(class)?.as_ptr();
+        self.spans_in_use.fetch_add(1, Ordering::Relaxed);
+        Some(s)
     }
 
     /// Moves unparked spans to the partial list, returning empty ones to the heap.
@@ -211,6 +225,6 @@ impl Central {
     unsafe fn give_back(&self, span: *mut Span, src: &impl SpanSource) {
         self.spans_in_use.fetch_sub(1, Ordering::Relaxed);
         // SAFETY: forwarded from the caller.
-        unsafe { src.return_span(span) };
+        unsafe { src.free_span(span) };
     }
 }

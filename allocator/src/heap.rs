@@ -1,690 +1,773 @@
-//! The page heap: 64 MiB arenas reserved from the OS, cut into page runs for spans
-//! and large objects (Go's `mheap` and `heapArena`).
+//! The heap as a whole (Go's `mheap_`, with its `central` array and the registry
+//! of `mcache`s).
 //!
-//! Each arena keeps a bitmap of free pages, so freed runs coalesce with their
-//! neighbours for free, and a map from each page to its span record, which makes
-//! `span_of` (any pointer → its span) two loads with no lock. The arena index (one
-//! entry per 64 MiB of address space) is the only structure read without the heap
-//! lock. Central lists ask for spans here when they have no free slots left; large
-//! objects come straight here. Pages that stay free for a while are scavenged:
-//! returned to the OS with `madvise` and handed out again later (they come back
-//! zeroed). Objects larger than an arena get a mapping of their own.
+//! A [`Heap`] ties the core together: the arena index and page heap
+//! (`pageheap.rs`), one central list per size class (`central.rs`), and the registry
+//! of thread caches (`cache.rs`) with the totals of caches that are gone. It is the
+//! [`SpanSource`] of its central lists and the [`CentralLists`] of its thread caches,
+//! so neither of those names it. Small requests go to a thread cache, large ones to
+//! the page heap; the caller (the entry points in `malloc.rs`, or a
+//! [`CacheHandle`]) has already decided the size class and, for a large object, the
+//! page count. Threads without a cache (during thread teardown) share one *orphan*
+//! cache behind a lock. The global allocator uses one static `Heap`; tests build their
+//! own and drive caches by hand through [`CacheHandle`].
+//!
+//! Every object is on one of two sets of books: the program's, or spanprof's own
+//! (the entry points decide which, see `malloc.rs`). Small objects are counted by the
+//! cache they go through, which is a program cache or a profiler cache (the
+//! `profiler` flag of `ThreadCache`); large objects in [`Heap::large`] or
+//! [`Heap::large_prof`]. [`Heap::stats`] reports the program's books as the figures
+//! and spanprof's apart, so no figure mixes the two. This file, like the rest of the
+//! core, never names the profiler.
 
+use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
+use crate::cache::{CacheCounts, CentralLists, ThreadCache};
+use crate::central::{Central, SpanSource};
 use crate::fixalloc::FixAlloc;
-use crate::os;
-use crate::size_class::{PAGE_SHIFT, PAGE_SIZE};
+use crate::lock::SpinLock;
+use crate::pageheap::{self, ArenaIndex, HeapCounters, HeapEvent, PageHeap};
+use crate::size_class::{NUM_CLASSES, PAGE_SIZE, class_for, class_size, large_pages, span_pages};
 use crate::span::{Span, SpanState};
+use crate::stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
 
-/// log2 of the arena size.
-pub const ARENA_SHIFT: usize = 26;
-/// 64 MiB.
-pub const ARENA_SIZE: usize = 1 << ARENA_SHIFT;
-/// Pages per arena.
-pub const ARENA_PAGES: usize = ARENA_SIZE / PAGE_SIZE;
-const WORDS: usize = ARENA_PAGES / 64;
-/// User-space addresses on x86-64 and aarch64 Linux fit in 47 bits (48-bit VA).
-const ADDR_BITS: usize = 48;
-/// Entries in the arena index.
-pub const INDEX_LEN: usize = 1 << (ADDR_BITS - ARENA_SHIFT);
-
-/// Scavenger tick; pages free for two ticks go back to the OS.
-const SCAVENGE_PERIOD_NS: u64 = 500_000_000;
-const SCAVENGE_AGE: u16 = 2;
-
-/// Per-arena metadata (mapped separately from the arena itself).
-pub struct HeapArena {
-    base: usize,
-    /// Page → span record.
-    spans: [AtomicPtr<Span>; ARENA_PAGES],
-    /// 1 = page is free.
-    free: [u64; WORDS],
-    /// 1 = page was returned to the OS (zero, not resident); meaningful for free pages.
-    scavenged: [u64; WORDS],
-    /// Scavenger epoch at which each page was last freed.
-    freed_at: [u16; ARENA_PAGES],
-    free_pages: usize,
-    /// Every page below this one is in use.
-    hint: usize,
-    next: *mut HeapArena,
-    /// Length of a dedicated mapping for one huge object, or 0 for a normal arena.
-    direct_len: usize,
-}
-
-/// The arena index: address >> 26 → arena metadata.
-pub type ArenaIndex = [AtomicPtr<HeapArena>; INDEX_LEN];
-
-/// Heap-growth and scavenging figures (read without the lock).
-#[derive(Debug, Default)]
-pub struct HeapCounters {
-    pub arenas_mapped: AtomicU64,
-    pub bytes_mapped: AtomicU64,
-    pub pages_in_use: AtomicU64,
-    pub bytes_scavenged: AtomicU64,
-    pub scavenge_runs: AtomicU64,
-    pub direct_mappings: AtomicU64,
-    pub metadata_bytes: AtomicU64,
-}
-
-impl HeapCounters {
-    pub const fn new() -> Self {
-        HeapCounters {
-            arenas_mapped: AtomicU64::new(0),
-            bytes_mapped: AtomicU64::new(0),
-            pages_in_use: AtomicU64::new(0),
-            bytes_scavenged: AtomicU64::new(0),
-            scavenge_runs: AtomicU64::new(0),
-            direct_mappings: AtomicU64::new(0),
-            metadata_bytes: AtomicU64::new(0),
-        }
-    }
-}
-
-/// The page heap proper (lives behind the heap lock).
+/// The registry of live thread caches plus the counts of retired ones.
 #[derive(Debug)]
-pub struct PageHeap {
-    arenas: *mut HeapArena,
-    spans: FixAlloc,
-    epoch: u16,
-    last_tick: u64,
-    /// Freed spans of up to `CACHED_MAX_PAGES` pages kept whole, by length, so that
-    /// churn of same-sized spans (large objects, span turnover) skips the bitmap
-    /// search. Flushed to the bitmap every scavenger tick.
-    cached: [*mut Span; CACHED_MAX_PAGES + 1],
-    cached_pages: usize,
-    /// Heap growth and scavenging, oldest first (the first `EVENTS` are kept).
-    events: [HeapEvent; EVENTS],
-    nevents: usize,
+pub struct Registry {
+    head: *mut ThreadCache,
+    pool: FixAlloc,
+    /// Counters folded in from flushed program caches.
+    retired: [CacheCounts; NUM_CLASSES],
+    /// The same, from flushed profiler caches.
+    retired_prof: [CacheCounts; NUM_CLASSES],
+    /// Program caches alive (profiler caches are not threads of their own).
+    live: usize,
 }
 
-/// Events the page heap remembers.
-const EVENTS: usize = 512;
+// SAFETY: cache records are process-wide; access is under the registry lock.
+unsafe impl Send for Registry {}
 
-/// A moment the heap grew or shrank.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct HeapEvent {
-    /// Monotonic clock, nanoseconds.
-    pub at_ns: u64,
-    /// 0 = arena mapped, 1 = huge object mapped, 2 = pages scavenged.
-    pub kind: u8,
-    pub bytes: u64,
+/// The heap's counters of the large-object path, one set per books (what
+/// [`LargeStats`] snapshots; the profile's serialized `format::LargeCounters` is
+/// another thing).
+#[derive(Debug)]
+pub struct LargeObjectCounters {
+    pub allocs: AtomicU64,
+    pub frees: AtomicU64,
+    pub bytes_allocated: AtomicU64,
+    pub bytes_freed: AtomicU64,
+    /// Bytes asked for, kept up to date by in-place reallocations (which add a
+    /// two's-complement delta when they shrink: the sum wraps back).
+    pub requested_bytes: AtomicU64,
 }
 
-/// Longest span kept in the span cache (512 KiB).
-const CACHED_MAX_PAGES: usize = 64;
-/// The span cache holds at most an eighth of the pages in use, plus this many, so it
-/// adds little to the resident set of a small heap.
-const CACHED_SLACK: usize = 32;
+impl LargeObjectCounters {
+    const fn new() -> Self {
+        LargeObjectCounters {
+            allocs: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+            bytes_allocated: AtomicU64::new(0),
+            bytes_freed: AtomicU64::new(0),
+            requested_bytes: AtomicU64::new(0),
+        }
+    }
 
-// SAFETY: all pointers are to process-wide mappings; access is under the heap lock.
-unsafe impl Send for PageHeap {}
-
-fn bit(words: &[u64; WORDS], i: usize) -> bool {
-    free_at(words, i)
-}
-
-fn set_bits(words: &mut [u64; WORDS], from: usize, n: usize, on: bool) {
-    for i in from..from + n {
-        if let Some(w) = words.get_mut(i / 64) {
-            if on {
-                *w |= 1 << (i % 64);
-            } else {
-                *w &= !(1 << (i % 64));
-            }
+    /// A snapshot; frees are read before allocations, so `allocs >= frees`.
+    fn snapshot(&self) -> LargeStats {
+        let frees = self.frees.load(Ordering::Acquire);
+        let bytes_freed = self.bytes_freed.load(Ordering::Acquire);
+        LargeStats {
+            allocs: self.allocs.load(Ordering::Acquire),
+            frees,
+            bytes_allocated: self.bytes_allocated.load(Ordering::Acquire),
+            bytes_freed,
+            requested_bytes: self.requested_bytes.load(Ordering::Acquire),
         }
     }
 }
 
-/// Bit `i` of `words`, false past the end.
-fn free_at(words: &[u64; WORDS], i: usize) -> bool {
-    words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+/// A complete heap: page heap, central lists, thread-cache registry.
+#[derive(Debug)]
+pub struct Heap {
+    index: AtomicPtr<ArenaIndex>,
+    pub(crate) pages: SpinLock<PageHeap>,
+    pub(crate) counters: HeapCounters,
+    pub(crate) central: [Central; NUM_CLASSES],
+    pub(crate) registry: SpinLock<Registry>,
+    pub(crate) orphan: SpinLock<*mut ThreadCache>,
+    /// The orphan cache for the profiler's objects (freed by threads without a cache).
+    pub(crate) orphan_prof: SpinLock<*mut ThreadCache>,
+    /// Large objects on the program's books.
+    pub(crate) large: LargeObjectCounters,
+    /// Large objects on the profiler's books.
+    pub(crate) large_prof: LargeObjectCounters,
+    /// Metadata mapped by others for this heap's caches (the entry points' per-thread
+    /// records), counted in `HeapStats::metadata_bytes`.
+    extra_metadata: AtomicU64,
 }
 
-/// The first page at or after `i` whose bit is `want`, or `ARENA_PAGES`.
-fn next_with(words: &[u64; WORDS], mut i: usize, want: bool) -> usize {
-    while let Some(&w) = words.get(i / 64) {
-        let w = if want { w } else { !w } >> (i % 64);
-        if w != 0 {
-            return (i + w.trailing_zeros() as usize).min(ARENA_PAGES);
-        }
-        i = (i / 64 + 1) * 64;
+// SAFETY: every mutable part is behind a lock or atomic.
+unsafe impl Sync for Heap {}
+
+impl SpanSource for Heap {
+    fn alloc_span(&self, class: usize) -> Option<NonNull<Span>> {
+        let index = self.index_or_init()?;
+        let mut pages = self.pages.lock();
+        pages.alloc_span(index, &self.counters, span_pages(class), 1, class)
     }
-    ARENA_PAGES
-}
 
-/// First run of `n` free pages at or after `from` whose start is a multiple of
-/// `align` pages (a power of two). Also returns the first free page seen, for the
-/// search hint. Never panics: every index is checked.
-pub fn find_run(
-    free: &[u64; WORDS],
-    from: usize,
-    n: usize,
-    align: usize,
-) -> (Option<usize>, usize) {
-    let align = align.max(1);
-    let n = n.max(1);
-    let first_free = next_with(free, from, true);
-    let mut i = first_free;
-    while i.saturating_add(n) <= ARENA_PAGES {
-        let start = i.next_multiple_of(align);
-        if start != i {
-            i = next_with(free, start, true);
-            continue;
-        }
-        // The run starting at i ends at the next used page.
-        let end = next_with(free, i, false);
-        if end - i >= n {
-            return (Some(i), first_free);
-        }
-        i = next_with(free, end, true);
+    unsafe fn free_span(&self, span: *mut Span) {
+        let Some(index) = self.index() else { return };
+        // SAFETY: forwarded from the caller.
+        unsafe { self.pages.lock().free_span(index, &self.counters, span) };
     }
-    (None, first_free)
 }
 
-impl PageHeap {
+impl CentralLists for Heap {
+    #[inline]
+    fn cache_span(&self, class: usize, owner: usize) -> Option<*mut Span> {
+        self.central[class].cache_span(owner, self, class)
+    }
+
+    #[inline]
+    unsafe fn uncache_span(&self, class: usize, span: *mut Span) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.central[class].uncache_span(span, self) }
+    }
+
+    #[inline]
+    unsafe fn unparked(&self, class: usize, span: *mut Span) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.central[class].notify(span) }
+    }
+
+    #[inline(always)]
+    fn span_of(&self, addr: usize) -> *mut Span {
+        pageheap::span_of(self.index.load(Ordering::Acquire), addr)
+    }
+}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Heap {
+    /// An empty heap. Maps nothing until the first allocation.
     pub const fn new() -> Self {
-        PageHeap {
-            arenas: ptr::null_mut(),
-            spans: FixAlloc::new(core::mem::size_of::<Span>()),
-            epoch: 0,
-            last_tick: 0,
-            cached: [ptr::null_mut(); CACHED_MAX_PAGES + 1],
-            cached_pages: 0,
-            events: [HeapEvent {
-                at_ns: 0,
-                kind: 0,
-                bytes: 0,
-            }; EVENTS],
-            nevents: 0,
+        Heap {
+            index: AtomicPtr::new(ptr::null_mut()),
+            pages: SpinLock::new(PageHeap::new()),
+            counters: HeapCounters::new(),
+            central: [const { Central::new() }; NUM_CLASSES],
+            registry: SpinLock::new(Registry {
+                head: ptr::null_mut(),
+                pool: FixAlloc::new(core::mem::size_of::<ThreadCache>()),
+                retired: [CacheCounts {
+                    allocs: 0,
+                    frees: 0,
+                    refills: 0,
+                    remote_frees: 0,
+                }; NUM_CLASSES],
+                retired_prof: [CacheCounts {
+                    allocs: 0,
+                    frees: 0,
+                    refills: 0,
+                    remote_frees: 0,
+                }; NUM_CLASSES],
+                live: 0,
+            }),
+            orphan: SpinLock::new(ptr::null_mut()),
+            orphan_prof: SpinLock::new(ptr::null_mut()),
+            large: LargeObjectCounters::new(),
+            large_prof: LargeObjectCounters::new(),
+            extra_metadata: AtomicU64::new(0),
         }
     }
 
-    /// A span of `npages` pages starting on a multiple of `align_pages`, cut for
-    /// `class`, mapped page by page in the index. `None` when the OS is out of memory.
-    pub fn alloc_span(
-        &mut self,
-        index: &ArenaIndex,
-        counters: &HeapCounters,
-        npages: usize,
-        align_pages: usize,
-        class: usize,
-    ) -> Option<NonNull<Span>> {
-        if npages > ARENA_PAGES || align_pages > ARENA_PAGES {
-            return self.alloc_direct(index, counters, npages);
-        }
-        if align_pages <= 1 && npages <= CACHED_MAX_PAGES && !self.cached[npages].is_null() {
-            let rec = self.cached[npages];
-            // SAFETY: cached spans are whole, dead records whose pages (still mapped
-            // to the record) nobody uses.
-            unsafe {
-                self.cached[npages] = (*rec).next;
-                Span::init(rec, (*rec).start, npages, class, false);
-            }
-            self.cached_pages -= npages;
-            counters
-                .pages_in_use
-                .fetch_add(npages as u64, Ordering::Relaxed);
-            return NonNull::new(rec);
-        }
-        let (arena, first) = match self.find(npages, align_pages) {
-            Some(found) => found,
-            None => {
-                self.grow(index, counters)?;
-                self.find(npages, align_pages)?
-            }
-        };
-        let rec = self.spans.alloc()?.cast::<Span>();
-        // SAFETY: `arena` is live metadata found above, exclusively ours under the lock.
-        let a = unsafe { &mut *arena };
-        let zeroed = (first..first + npages).all(|p| bit(&a.scavenged, p));
-        set_bits(&mut a.free, first, npages, false);
-        set_bits(&mut a.scavenged, first, npages, false);
-        a.free_pages -= npages;
-        let start = a.base + (first << PAGE_SHIFT);
-        // SAFETY: rec is a fresh record from our metadata pool.
-        unsafe { Span::init(rec.as_ptr(), start, npages, class, zeroed) };
-        for p in first..first + npages {
-            a.spans[p].store(rec.as_ptr(), Ordering::Release);
-        }
-        counters
-            .pages_in_use
-            .fetch_add(npages as u64, Ordering::Relaxed);
-        counters
-            .metadata_bytes
-            .store(self.spans.mapped as u64, Ordering::Relaxed);
-        Some(rec)
+    fn index(&self) -> Option<&ArenaIndex> {
+        let p = self.index.load(Ordering::Acquire);
+        // SAFETY: non-null means published, and the index mapping lives forever.
+        unsafe { p.as_ref() }
     }
 
-    fn event(&mut self, kind: u8, bytes: u64) {
-        if self.nevents < EVENTS {
-            self.events[self.nevents] = HeapEvent {
-                at_ns: os::now_ns(),
-                kind,
-                bytes,
-            };
-            self.nevents += 1;
+    fn index_or_init(&self) -> Option<&ArenaIndex> {
+        if let Some(i) = self.index() {
+            return Some(i);
         }
-    }
-
-    /// The events recorded so far.
-    pub fn events(&self) -> &[HeapEvent] {
-        &self.events[..self.nevents]
-    }
-
-    fn find(&mut self, npages: usize, align: usize) -> Option<(*mut HeapArena, usize)> {
-        let mut a = self.arenas;
-        while !a.is_null() {
-            // SAFETY: arena metadata on our list stays mapped while it is listed.
-            let arena = unsafe { &mut *a };
-            if arena.free_pages >= npages {
-                let (found, first_free) = find_run(&arena.free, arena.hint, npages, align);
-                if first_free < ARENA_PAGES {
-                    arena.hint = first_free;
-                }
-                if let Some(p) = found {
-                    return Some((a, p));
-                }
-            }
-            a = arena.next;
+        let _pages = self.pages.lock();
+        if let Some(i) = self.index() {
+            return Some(i);
         }
-        None
+        let p = pageheap::new_index()?;
+        self.index.store(p, Ordering::Release);
+        // SAFETY: just mapped and published; the mapping lives forever.
+        let index = unsafe { &*p };
+        Some(index)
     }
 
-    /// Maps one more arena and registers it.
-    fn grow(&mut self, index: &ArenaIndex, counters: &HeapCounters) -> Option<()> {
-        let base = os::map_aligned(ARENA_SIZE, ARENA_SIZE)?.as_ptr() as usize;
-        let Some(meta) = new_arena_meta(base, 0) else {
-            // SAFETY: base is the arena we just mapped and nobody has seen it.
-            unsafe { os::unmap(base as *mut u8, ARENA_SIZE) };
-            return None;
-        };
-        // SAFETY: meta is freshly mapped metadata, ours alone.
-        let m = unsafe { &mut *meta };
-        m.free = [u64::MAX; WORDS];
-        m.scavenged = [u64::MAX; WORDS];
-        m.free_pages = ARENA_PAGES;
-        m.next = self.arenas;
-        self.arenas = meta;
-        index[base >> ARENA_SHIFT].store(meta, Ordering::Release);
-        counters.arenas_mapped.fetch_add(1, Ordering::Relaxed);
-        self.event(0, ARENA_SIZE as u64);
-        counters
-            .bytes_mapped
-            .fetch_add(ARENA_SIZE as u64, Ordering::Relaxed);
-        Some(())
+    /// A new thread cache from the registry's own pool, registered for snapshots: a
+    /// program cache, or with `profiler` a profiler cache. `None` when out of memory.
+    pub(crate) fn new_cache(&self, profiler: bool) -> Option<*mut ThreadCache> {
+        let c = self
+            .registry
+            .lock()
+            .pool
+            .alloc()?
+            .as_ptr()
+            .cast::<ThreadCache>();
+        // SAFETY: a fresh zeroed record from the pool, ours alone.
+        unsafe { self.register(c, profiler) };
+        Some(c)
     }
 
-    /// A huge object in a mapping of its own, registered in the index.
-    fn alloc_direct(
-        &mut self,
-        index: &ArenaIndex,
-        counters: &HeapCounters,
-        npages: usize,
-    ) -> Option<NonNull<Span>> {
-        let len = npages
-            .checked_mul(PAGE_SIZE)?
-            .checked_next_multiple_of(ARENA_SIZE)?;
-        let base = os::map_aligned(len, ARENA_SIZE)?.as_ptr() as usize;
-        let Some(meta) = new_arena_meta(base, len) else {
-            // SAFETY: the mapping was made above and never shared.
-            unsafe { os::unmap(base as *mut u8, len) };
-            return None;
-        };
-        let Some(rec) = self.spans.alloc() else {
-            // SAFETY: both mappings were made above and never shared.
-            unsafe {
-                os::unmap(meta.cast(), meta_len());
-                os::unmap(base as *mut u8, len);
-            }
-            return None;
-        };
-        let rec = rec.cast::<Span>();
-        // SAFETY: fresh record; fresh metadata.
+    /// Registers a cache record that lives elsewhere (the entry points keep each
+    /// thread's cache inside their per-thread record) for snapshots.
+    ///
+    /// # Safety
+    /// `c` must be a zeroed `ThreadCache` record, not registered, that stays valid
+    /// until [`Heap::unregister`].
+    pub(crate) unsafe fn register(&self, c: *mut ThreadCache, profiler: bool) {
+        let mut reg = self.registry.lock();
+        // SAFETY: a zeroed record is a valid empty cache (null spans, zero counters);
+        // we link it in under the registry lock.
         unsafe {
-            Span::init(rec.as_ptr(), base, npages, 0, true);
-            (*meta).spans[0].store(rec.as_ptr(), Ordering::Release);
-        }
-        index[base >> ARENA_SHIFT].store(meta, Ordering::Release);
-        counters.direct_mappings.fetch_add(1, Ordering::Relaxed);
-        self.event(1, len as u64);
-        counters
-            .bytes_mapped
-            .fetch_add(len as u64, Ordering::Relaxed);
-        counters
-            .pages_in_use
-            .fetch_add(npages as u64, Ordering::Relaxed);
-        Some(rec)
-    }
-
-    /// Returns a span's pages to the heap (or its mapping to the OS) and its record to
-    /// the metadata pool; short spans wait whole in the span cache first.
-    ///
-    /// # Safety
-    /// `span` must come from this heap, be held by the caller and never used again.
-    pub unsafe fn free_span(
-        &mut self,
-        index: &ArenaIndex,
-        counters: &HeapCounters,
-        span: *mut Span,
-    ) {
-        // SAFETY: the caller holds the span.
-        let s = unsafe { &mut *span };
-        crate::profile::tags::release(s);
-        let in_use = counters.pages_in_use.load(Ordering::Relaxed) as usize;
-        if s.npages <= CACHED_MAX_PAGES && self.cached_pages + s.npages <= in_use / 8 + CACHED_SLACK
-        {
-            // The page map keeps pointing at the dead record, so a second free of the
-            // same object is still recognised.
-            s.state = SpanState::Dead;
-            s.next = self.cached[s.npages];
-            self.cached[s.npages] = span;
-            self.cached_pages += s.npages;
-            counters
-                .pages_in_use
-                .fetch_sub(s.npages as u64, Ordering::Relaxed);
-            self.tick(index, counters);
-            return;
-        }
-        counters
-            .pages_in_use
-            .fetch_sub(s.npages as u64, Ordering::Relaxed);
-        // SAFETY: forwarded.
-        unsafe { self.release_span(index, counters, span) };
-        self.tick(index, counters);
-    }
-
-    /// Empties the span cache into the bitmaps.
-    pub fn flush_cached(&mut self, index: &ArenaIndex, counters: &HeapCounters) {
-        for n in 1..=CACHED_MAX_PAGES {
-            while !self.cached[n].is_null() {
-                let s = self.cached[n];
-                // SAFETY: cached spans are dead records held by the page heap.
-                self.cached[n] = unsafe { (*s).next };
-                // SAFETY: as above.
-                unsafe { self.release_span(index, counters, s) };
+            (*c).profiler = profiler;
+            (*c).prev = ptr::null_mut();
+            (*c).next = reg.head;
+            if !reg.head.is_null() {
+                (*reg.head).prev = c;
             }
         }
-        self.cached_pages = 0;
+        reg.head = c;
+        reg.live += usize::from(!profiler);
     }
 
-    /// Gives a dead span's pages to the bitmap (or its mapping to the OS) and its
-    /// record to the metadata pool.
+    /// Counts `bytes` of metadata mapped outside the heap for its caches.
+    pub(crate) fn note_metadata(&self, bytes: u64) {
+        self.extra_metadata.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Whether objects going through `cache` are on the profiler's books.
+    #[inline]
+    fn books(cache: *mut ThreadCache) -> bool {
+        // SAFETY: a non-null cache passed in is the calling thread's own (or an
+        // orphan cache under its lock).
+        !cache.is_null() && unsafe { (*cache).profiler }
+    }
+
+    /// Flushes a registered cache's spans, folds its counters into the totals and
+    /// unlinks it; the record itself stays its owner's.
     ///
     /// # Safety
-    /// `span` must be a record of this heap that nobody uses any more.
-    unsafe fn release_span(
-        &mut self,
-        index: &ArenaIndex,
-        counters: &HeapCounters,
-        span: *mut Span,
-    ) {
-        // SAFETY: the caller gives us the span.
-        let s = unsafe { &mut *span };
-        let meta = index[s.start >> ARENA_SHIFT].load(Ordering::Acquire);
-        // SAFETY: a live span's arena is registered and stays mapped.
-        let a = unsafe { &mut *meta };
-        s.state = SpanState::Dead;
-        if a.direct_len != 0 {
-            index[s.start >> ARENA_SHIFT].store(ptr::null_mut(), Ordering::Release);
-            counters
-                .bytes_mapped
-                .fetch_sub(a.direct_len as u64, Ordering::Relaxed);
-            // SAFETY: the direct mapping and its metadata belong to this span alone.
-            unsafe {
-                os::unmap(s.start as *mut u8, a.direct_len);
-                os::unmap(meta.cast(), meta_len());
-            }
+    /// `c` must be registered with this heap and never be used again by anyone else.
+    pub(crate) unsafe fn unregister(&self, c: *mut ThreadCache) {
+        // SAFETY: the caller gives us the cache.
+        let cache = unsafe { &mut *c };
+        let profiler = cache.profiler;
+        cache.flush(self);
+        let mut reg = self.registry.lock();
+        let reg = &mut *reg;
+        let retired = if profiler {
+            &mut reg.retired_prof
         } else {
-            let first = (s.start - a.base) >> PAGE_SHIFT;
-            for p in first..first + s.npages {
-                a.spans[p].store(ptr::null_mut(), Ordering::Release);
-                a.freed_at[p] = self.epoch;
-            }
-            set_bits(&mut a.free, first, s.npages, true);
-            a.free_pages += s.npages;
-            a.hint = a.hint.min(first);
+            &mut reg.retired
+        };
+        for (class, row) in retired.iter_mut().enumerate().skip(1) {
+            row.add(&cache.counts(class));
         }
-        // SAFETY: the record came from our pool and is dead now.
-        unsafe { self.spans.free(NonNull::new_unchecked(span.cast())) };
+        // SAFETY: registry links are valid under the lock.
+        unsafe {
+            if !cache.prev.is_null() {
+                (*cache.prev).next = cache.next;
+            } else {
+                reg.head = cache.next;
+            }
+            if !cache.next.is_null() {
+                (*cache.next).prev = cache.prev;
+            }
+        }
+        reg.live -= usize::from(!profiler);
     }
 
-    /// Advances the scavenger clock; on a new tick, empties the span cache and
-    /// returns long-free pages.
-    fn tick(&mut self, index: &ArenaIndex, counters: &HeapCounters) {
-        let now = os::now_ns();
-        if now.saturating_sub(self.last_tick) < SCAVENGE_PERIOD_NS {
+    /// Unregisters a cache made by [`Heap::new_cache`] and frees its record.
+    ///
+    /// # Safety
+    /// `c` must come from `new_cache` of this heap and never be used again.
+    pub(crate) unsafe fn retire_cache(&self, c: *mut ThreadCache) {
+        // SAFETY: forwarded.
+        unsafe { self.unregister(c) };
+        // SAFETY: the record came from the pool and is unlinked.
+        unsafe {
+            self.registry
+                .lock()
+                .pool
+                .free(NonNull::new_unchecked(c.cast()))
+        };
+    }
+
+    /// Allocates `layout` through `cache` (null = the orphan cache), deciding its class
+    /// here: the path of a [`CacheHandle`]. Returns null when out of memory, and whether
+    /// the memory is known to be zero. The object is on the books of `cache`.
+    #[inline(always)]
+    pub(crate) fn alloc_with(&self, cache: *mut ThreadCache, layout: Layout) -> (*mut u8, bool) {
+        let class = class_for(layout.size(), layout.align());
+        if class == 0 {
+            return self.alloc_large(cache, layout, large_pages(layout.size().max(1)));
+        }
+        self.alloc_small(cache, class)
+    }
+
+    /// A slot of `class` (non-zero) through `cache` (null = the orphan cache).
+    #[inline(always)]
+    pub(crate) fn alloc_small(&self, cache: *mut ThreadCache, class: usize) -> (*mut u8, bool) {
+        if cache.is_null() {
+            return self.alloc_orphan(class);
+        }
+        // SAFETY: a non-null cache passed in is the calling thread's own.
+        unsafe { (*cache).alloc(self, class) }
+    }
+
+    /// Frees `p`, allocated with `layout`, through `cache` (null = the orphan cache),
+    /// on the books of `cache`.
+    ///
+    /// # Safety
+    /// `p` must have been allocated from this heap with `layout`.
+    #[inline(always)]
+    pub(crate) unsafe fn dealloc_with(&self, cache: *mut ThreadCache, p: *mut u8, layout: Layout) {
+        let class = class_for(layout.size(), layout.align());
+        // SAFETY: forwarded.
+        unsafe { self.dealloc_in(cache, Self::books(cache), p, class) }
+    }
+
+    /// Frees `p` of `class` through `cache` on the profiler's books when `profiler`,
+    /// else on the program's. A null `cache` is the orphan cache of those books.
+    ///
+    /// # Safety
+    /// `p` must have been allocated from this heap with a layout of `class`, and a
+    /// non-null `cache` must be the calling thread's own, on the books `profiler` names.
+    #[inline(always)]
+    pub(crate) unsafe fn dealloc_in(
+        &self,
+        cache: *mut ThreadCache,
+        profiler: bool,
+        p: *mut u8,
+        class: usize,
+    ) {
+        if class == 0 {
+            // SAFETY: forwarded.
+            let bytes = unsafe { self.dealloc_large(p, profiler) };
+            // SAFETY: the calling thread's own cache.
+            if let Some(c) = unsafe { cache.as_ref() } {
+                c.large.free(bytes);
+            }
             return;
         }
-        self.last_tick = now;
-        self.epoch = self.epoch.wrapping_add(1);
-        self.scavenge(index, counters, SCAVENGE_AGE);
+        if cache.is_null() {
+            // SAFETY: forwarded.
+            return unsafe { self.dealloc_orphan(p, class, profiler) };
+        }
+        // SAFETY: the calling thread's own cache; p is a live slot of `class`.
+        unsafe { (*cache).free(self, p, class) }
     }
 
-    /// Returns to the OS every free page freed at least `min_age` ticks ago (0 = all
-    /// free pages, including the span cache). Returns the bytes released.
-    pub fn scavenge(&mut self, index: &ArenaIndex, counters: &HeapCounters, min_age: u16) -> usize {
-        self.flush_cached(index, counters);
-        let mut released = 0;
-        let mut a = self.arenas;
-        while !a.is_null() {
-            // SAFETY: listed arenas stay mapped.
-            let arena = unsafe { &mut *a };
-            released += self.scavenge_arena(arena, min_age);
-            a = arena.next;
+    /// Resizes in place when the new size keeps the same slot (or page count).
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::realloc`.
+    pub(crate) unsafe fn realloc_with(
+        &self,
+        cache: *mut ThreadCache,
+        p: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        if fits_in_place(layout, new_size) {
+            if class_for(layout.size(), layout.align()) == 0 {
+                self.resized_large(Self::books(cache), layout.size(), new_size);
+            }
+            return p;
         }
-        if released > 0 {
-            self.event(2, released as u64);
-            counters
-                .bytes_scavenged
-                .fetch_add(released as u64, Ordering::Relaxed);
-            counters.scavenge_runs.fetch_add(1, Ordering::Relaxed);
-        }
-        released
-    }
-
-    fn scavenge_arena(&self, a: &mut HeapArena, min_age: u16) -> usize {
-        let mut released = 0;
-        let mut p = 0;
-        while p < ARENA_PAGES {
-            let w = p / 64;
-            if a.free[w] & !a.scavenged[w] == 0 {
-                p = (w + 1) * 64;
-                continue;
-            }
-            let eligible = |a: &HeapArena, p: usize| {
-                bit(&a.free, p)
-                    && !bit(&a.scavenged, p)
-                    && self.epoch.wrapping_sub(a.freed_at[p]) >= min_age
-            };
-            if !eligible(a, p) {
-                p += 1;
-                continue;
-            }
-            let start = p;
-            while p < ARENA_PAGES && eligible(a, p) {
-                p += 1;
-            }
-            let n = p - start;
-            // SAFETY: the pages are free (no live data) and inside our arena.
-            if unsafe { os::release((a.base + (start << PAGE_SHIFT)) as *mut u8, n * PAGE_SIZE) } {
-                set_bits(&mut a.scavenged, start, n, true);
-                released += n * PAGE_SIZE;
+        // SAFETY: align comes from a valid Layout and new_size was checked by the caller.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let (q, _) = self.alloc_with(cache, new_layout);
+        if !q.is_null() {
+            // SAFETY: both blocks are live and at least min(old, new) bytes long.
+            unsafe {
+                ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
+                self.dealloc_with(cache, p, layout);
             }
         }
-        released
-    }
-}
-
-fn meta_len() -> usize {
-    core::mem::size_of::<HeapArena>().next_multiple_of(4096)
-}
-
-fn new_arena_meta(base: usize, direct_len: usize) -> Option<*mut HeapArena> {
-    let meta = os::map(meta_len())?.as_ptr().cast::<HeapArena>();
-    // SAFETY: fresh zeroed mapping large enough for a HeapArena; all-zero is a valid
-    // HeapArena (null pointers, empty bitmaps), then the fields we need are set.
-    unsafe {
-        (*meta).base = base;
-        (*meta).direct_len = direct_len;
-    }
-    Some(meta)
-}
-
-/// Maps the arena index (16 MiB of address space, touched only where arenas live).
-pub fn new_index() -> Option<*mut ArenaIndex> {
-    Some(os::map(core::mem::size_of::<ArenaIndex>())?.as_ptr().cast())
-}
-
-/// The span holding `addr`, or null for an address spanprof does not manage.
-#[inline(always)]
-pub fn span_of(index: *const ArenaIndex, addr: usize) -> *mut Span {
-    let i = addr >> ARENA_SHIFT;
-    if index.is_null() || i >= INDEX_LEN {
-        return ptr::null_mut();
-    }
-    // SAFETY: index is a live mapping of INDEX_LEN entries and i is in range.
-    let meta = unsafe { (*index).get_unchecked(i) }.load(Ordering::Acquire);
-    if meta.is_null() {
-        return ptr::null_mut();
-    }
-    let page = (addr >> PAGE_SHIFT) & (ARENA_PAGES - 1);
-    // SAFETY: registered metadata stays mapped while registered; page < ARENA_PAGES.
-    unsafe { (*meta).spans.get_unchecked(page) }.load(Ordering::Acquire)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn words(free: &[usize]) -> [u64; WORDS] {
-        let mut w = [0u64; WORDS];
-        for &p in free {
-            w[p / 64] |= 1 << (p % 64);
-        }
-        w
+        q
     }
 
-    #[test]
-    fn find_run_agrees_with_a_naive_search() {
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let mut rnd = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
+    /// A large object on the profiler's books (`profiler`) or the program's was
+    /// resized in place from `old` to `new` bytes: its requested bytes follow.
+    pub(crate) fn resized_large(&self, profiler: bool, old: usize, new: usize) {
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
         };
-        for round in 0..300 {
-            let mut w = [0u64; WORDS];
-            let density = rnd() % 4;
-            for word in w.iter_mut() {
-                *word = (0..=density).fold(u64::MAX, |acc, _| acc & rnd());
-                if round % 7 == 0 {
-                    *word = u64::MAX;
-                }
+        // Wrapping: a shrink adds the two's complement of the difference.
+        large
+            .requested_bytes
+            .fetch_add((new as u64).wrapping_sub(old as u64), Ordering::Relaxed);
+    }
+
+    /// The orphan cache of the program's books, or of the profiler's.
+    fn orphan_of(&self, profiler: bool) -> &SpinLock<*mut ThreadCache> {
+        if profiler {
+            &self.orphan_prof
+        } else {
+            &self.orphan
+        }
+    }
+
+    fn alloc_orphan(&self, class: usize) -> (*mut u8, bool) {
+        let mut orphan = self.orphan.lock();
+        if orphan.is_null() {
+            match self.new_cache(false) {
+                Some(c) => *orphan = c,
+                None => return (ptr::null_mut(), false),
             }
-            let n = 1 + (rnd() as usize % 300);
-            let align = 1 << (rnd() % 8);
-            let from = rnd() as usize % ARENA_PAGES;
-            let naive = (from..ARENA_PAGES)
-                .filter(|&s| s % align == 0 && s + n <= ARENA_PAGES)
-                .find(|&s| (s..s + n).all(|p| free_at(&w, p)));
-            assert_eq!(
-                find_run(&w, from, n, align).0,
-                naive,
-                "n {n} align {align} from {from}"
+        }
+        // SAFETY: the orphan cache is only used under its lock, which we hold.
+        unsafe { (**orphan).alloc(self, class) }
+    }
+
+    unsafe fn dealloc_orphan(&self, p: *mut u8, class: usize, profiler: bool) {
+        let mut orphan = self.orphan_of(profiler).lock();
+        if orphan.is_null()
+            && let Some(c) = self.new_cache(profiler)
+        {
+            *orphan = c;
+        }
+        if orphan.is_null() {
+            // Out of memory for a cache record: straight to the span, uncounted.
+            let s = CentralLists::span_of(self, p as usize);
+            if s.is_null() {
+                crate::os::fatal("free of a pointer spanprof never handed out:", p as usize);
+            }
+            // SAFETY: s is p's live span; any thread may push onto its remote list.
+            unsafe {
+                (*s).check_free(p);
+                crate::cache::remote_free(self, s, p, class);
+            }
+            return;
+        }
+        // SAFETY: used only under its lock, which we hold; p is a live slot of class.
+        unsafe { (**orphan).free(self, p, class) }
+    }
+
+    /// A large object of `npages` pages (decided by the caller from `layout`) through
+    /// `cache` (null = no cache), on the books of `cache`; counted once for the heap and
+    /// once for the cache (which `measure` reads).
+    pub(crate) fn alloc_large(
+        &self,
+        cache: *mut ThreadCache,
+        layout: Layout,
+        npages: usize,
+    ) -> (*mut u8, bool) {
+        let r = self.alloc_pages(layout, npages, Self::books(cache));
+        // SAFETY: a non-null cache is the calling thread's own.
+        if let Some(c) = unsafe { cache.as_ref() }
+            && !r.0.is_null()
+        {
+            c.large.alloc((npages * PAGE_SIZE) as u64);
+        }
+        r
+    }
+
+    fn alloc_pages(&self, layout: Layout, npages: usize, profiler: bool) -> (*mut u8, bool) {
+        let align_pages = layout.align().div_ceil(PAGE_SIZE).max(1);
+        let Some(index) = self.index_or_init() else {
+            return (ptr::null_mut(), false);
+        };
+        let span = {
+            let mut pages = self.pages.lock();
+            pages.alloc_span(index, &self.counters, npages, align_pages, 0)
+        };
+        let Some(span) = span else {
+            return (ptr::null_mut(), false);
+        };
+        // SAFETY: a fresh large span, ours.
+        let (start, zeroed, npages) = unsafe {
+            let s = span.as_ptr();
+            (*s).state = SpanState::Large;
+            ((*s).start, (*s).zeroed, (*s).npages)
+        };
+        if start % layout.align() != 0 {
+            // Alignments beyond an arena: only a direct mapping could serve them.
+            // SAFETY: the span is ours and unused.
+            unsafe { self.free_span(span.as_ptr()) };
+            return (ptr::null_mut(), false);
+        }
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
+        };
+        large.allocs.fetch_add(1, Ordering::Relaxed);
+        large
+            .bytes_allocated
+            .fetch_add((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
+        large
+            .requested_bytes
+            .fetch_add(layout.size() as u64, Ordering::Relaxed);
+        (start as *mut u8, zeroed)
+    }
+
+    /// Frees the large object at `p`, on the profiler's books or the program's;
+    /// returns its page-rounded size.
+    unsafe fn dealloc_large(&self, p: *mut u8, profiler: bool) -> u64 {
+        let s = CentralLists::span_of(self, p as usize);
+        // SAFETY: a non-null span_of result is a live record.
+        if s.is_null() || unsafe { (*s).state != SpanState::Large || (*s).start != p as usize } {
+            crate::os::fatal(
+                "free of a pointer spanprof never handed out (or a large object freed twice):",
+                p as usize,
             );
         }
+        // SAFETY: checked above: p is the start of a live large span, now ours.
+        let bytes = unsafe { (*s).npages * PAGE_SIZE } as u64;
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
+        };
+        large.frees.fetch_add(1, Ordering::Relaxed);
+        large.bytes_freed.fetch_add(bytes, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { self.free_span(s) };
+        bytes
     }
 
-    #[test]
-    fn find_run_first_fit_with_alignment() {
-        let mut free: Vec<usize> = (10..20).collect();
-        free.extend(100..300);
-        let w = words(&free);
-        assert_eq!(find_run(&w, 0, 5, 1), (Some(10), 10));
-        assert_eq!(find_run(&w, 0, 10, 1), (Some(10), 10));
-        assert_eq!(find_run(&w, 0, 11, 1), (Some(100), 10));
-        assert_eq!(find_run(&w, 0, 8, 8).0, Some(104));
-        assert_eq!(find_run(&w, 0, 64, 64).0, Some(128));
-        assert_eq!(find_run(&w, 0, 201, 1).0, None);
-        let all = [u64::MAX; WORDS];
-        assert_eq!(find_run(&all, 0, ARENA_PAGES, 1).0, Some(0));
-        assert_eq!(find_run(&all, 1, ARENA_PAGES, 1).0, None);
+    /// Returns every entirely free span to the page heap and every free page to the OS
+    /// (Go's `debug.FreeOSMemory`). Returns the bytes handed back to the OS.
+    pub fn release_free_memory(&self) -> usize {
+        for c in &self.central[1..] {
+            c.shrink(self);
+        }
+        let Some(index) = self.index() else { return 0 };
+        self.pages.lock().scavenge(index, &self.counters, 0)
     }
 
-    #[test]
-    fn spans_coalesce_and_scavenged_pages_come_back_zeroed() {
-        let index = new_index().unwrap();
-        // SAFETY: index is a fresh mapping.
-        let index = unsafe { &*index };
-        let counters = HeapCounters::new();
-        let mut h = PageHeap::new();
-        let a = h.alloc_span(index, &counters, 3, 1, 0).unwrap().as_ptr();
-        let b = h.alloc_span(index, &counters, 5, 1, 0).unwrap().as_ptr();
-        // SAFETY: a and b are live spans from h.
-        let (sa, sb) = unsafe { ((*a).start, (*b).start) };
-        // SAFETY: a is a live span.
-        let zeroed = unsafe { (*a).zeroed };
-        assert!(zeroed);
-        assert_eq!(sb, sa + 3 * PAGE_SIZE);
-        assert_eq!(span_of(index, sa + 2 * PAGE_SIZE + 17), a);
-        assert_eq!(span_of(index, sb + 4 * PAGE_SIZE), b);
-        assert_eq!(counters.arenas_mapped.load(Ordering::Relaxed), 1);
-        // SAFETY: the spans are ours; the pages are writable.
-        unsafe {
-            (sb as *mut u8).write(9);
-            h.free_span(index, &counters, a);
-            h.free_span(index, &counters, b);
+    /// A snapshot of every counter: the program's books as the figures, the
+    /// profiler's apart (`Stats::profiler`).
+    ///
+    /// Frees are read before allocations, so for every class `allocs >= frees` even
+    /// while other threads run.
+    pub fn stats(&self) -> Stats {
+        let mut classes = [ClassStats::default(); NUM_CLASSES];
+        let mut prof = [ClassStats::default(); NUM_CLASSES];
+        let (cache_bytes, live_caches) = self.read_caches(&mut classes, &mut prof);
+        for (class, cs) in classes.iter_mut().enumerate().skip(1) {
+            let size = class_size(class) as u64;
+            cs.class = class;
+            cs.size = size as usize;
+            cs.bytes_allocated = cs.allocs * size;
+            cs.bytes_freed = cs.frees * size;
+            cs.live_objects = cs.allocs - cs.frees;
+            cs.live_bytes = cs.live_objects * size;
+            cs.spans_in_use = self.central[class].spans_in_use.load(Ordering::Relaxed);
         }
-        // Freed spans wait whole in the span cache: a same-sized request reuses one.
-        let again = h.alloc_span(index, &counters, 5, 1, 0).unwrap().as_ptr();
-        assert_eq!(again, b);
-        // SAFETY: again is live.
-        unsafe {
-            assert!(!(*again).zeroed, "a reused span is dirty");
-            h.free_span(index, &counters, again);
+        Stats {
+            classes,
+            large: self.large.snapshot(),
+            heap: self.heap_stats(cache_bytes, live_caches),
+            profiler: self.profiler_stats(&prof),
         }
-        h.flush_cached(index, &counters);
-        assert!(span_of(index, sa).is_null());
-        // The two runs coalesced: 8 pages fit at the start again, dirty.
-        let c = h.alloc_span(index, &counters, 8, 1, 0).unwrap().as_ptr();
-        // SAFETY: c is live.
-        unsafe {
-            assert_eq!((*c).start, sa);
-            assert!(!(*c).zeroed);
-            h.free_span(index, &counters, c);
-        }
-        assert!(h.scavenge(index, &counters, 0) >= 8 * PAGE_SIZE);
-        let d = h.alloc_span(index, &counters, 8, 1, 0).unwrap().as_ptr();
-        // SAFETY: d is live and its pages are mapped.
-        unsafe {
-            assert_eq!((*d).start, sa);
-            assert!((*d).zeroed);
-            assert_eq!(((*d).start as *const u8).add(3 * PAGE_SIZE).read(), 0);
-        }
-        assert!(counters.bytes_scavenged.load(Ordering::Relaxed) >= 8 * PAGE_SIZE as u64);
     }
 
-    #[test]
-    fn huge_objects_get_their_own_mapping() {
-        let index = new_index().unwrap();
-        // SAFETY: fresh mapping.
-        let index = unsafe { &*index };
-        let counters = HeapCounters::new();
-        let mut h = PageHeap::new();
-        let n = ARENA_PAGES + 10;
-        let s = h.alloc_span(index, &counters, n, 1, 0).unwrap().as_ptr();
-        // SAFETY: s is live.
-        let start = unsafe { (*s).start };
-        assert_eq!(span_of(index, start), s);
-        // SAFETY: s is ours; every page is mapped.
-        unsafe {
-            ((start + n * PAGE_SIZE - 1) as *mut u8).write(1);
-            h.free_span(index, &counters, s);
+    /// Sums the counters of live and retired caches into `classes` (program caches)
+    /// and `prof` (profiler caches), frees before allocations; returns the bytes the
+    /// cache records take and the number of program caches alive.
+    fn read_caches(
+        &self,
+        classes: &mut [ClassStats; NUM_CLASSES],
+        prof: &mut [ClassStats; NUM_CLASSES],
+    ) -> (u64, u64) {
+        let reg = self.registry.lock();
+        let read = |field: fn(&CacheCounts) -> u64, class: usize, profiler: bool| {
+            let retired = if profiler {
+                &reg.retired_prof
+            } else {
+                &reg.retired
+            };
+            let mut sum = field(&retired[class]);
+            let mut v = reg.head;
+            // SAFETY: registry links are valid while we hold its lock.
+            while let Some(c) = unsafe { v.as_ref() } {
+                if c.profiler == profiler {
+                    sum += field(&c.counts(class));
+                }
+                v = c.next;
+            }
+            sum
+        };
+        for (profiler, out) in [(false, classes), (true, prof)] {
+            for (class, cs) in out.iter_mut().enumerate().skip(1) {
+                cs.frees = read(|k| k.frees, class, profiler);
+                cs.remote_frees = read(|k| k.remote_frees, class, profiler);
+            }
+            for (class, cs) in out.iter_mut().enumerate().skip(1) {
+                cs.allocs = read(|k| k.allocs, class, profiler);
+                cs.refills = read(|k| k.refills, class, profiler);
+            }
         }
-        assert!(span_of(index, start).is_null());
-        assert_eq!(counters.pages_in_use.load(Ordering::Relaxed), 0);
+        (reg.pool.mapped as u64, reg.live as u64)
+    }
+
+    /// Spanprof's own objects: the profiler caches' classes `prof` and its large
+    /// objects, summed.
+    fn profiler_stats(&self, prof: &[ClassStats; NUM_CLASSES]) -> ProfilerStats {
+        let pl = self.large_prof.snapshot();
+        let mut profiler = ProfilerStats {
+            allocs: pl.allocs,
+            frees: pl.frees,
+            bytes_allocated: pl.bytes_allocated,
+            bytes_freed: pl.bytes_freed,
+            refills: 0,
+            ..ProfilerStats::default()
+        };
+        for (class, cs) in prof.iter().enumerate().skip(1) {
+            let size = class_size(class) as u64;
+            profiler.allocs += cs.allocs;
+            profiler.frees += cs.frees;
+            profiler.bytes_allocated += cs.allocs * size;
+            profiler.bytes_freed += cs.frees * size;
+            profiler.refills += cs.refills;
+        }
+        profiler.live_objects = profiler.allocs - profiler.frees;
+        profiler.live_bytes = profiler.bytes_allocated - profiler.bytes_freed;
+        profiler
+    }
+
+    /// The page heap's figures, with the metadata of the cache records.
+    fn heap_stats(&self, cache_bytes: u64, live_caches: u64) -> HeapStats {
+        let c = &self.counters;
+        HeapStats {
+            arenas_mapped: c.arenas_mapped.load(Ordering::Relaxed),
+            bytes_mapped: c.bytes_mapped.load(Ordering::Relaxed),
+            bytes_in_use: c.pages_in_use.load(Ordering::Relaxed) * PAGE_SIZE as u64,
+            bytes_scavenged: c.bytes_scavenged.load(Ordering::Relaxed),
+            scavenge_runs: c.scavenge_runs.load(Ordering::Relaxed),
+            direct_mappings: c.direct_mappings.load(Ordering::Relaxed),
+            metadata_bytes: c.metadata_bytes.load(Ordering::Relaxed)
+                + cache_bytes
+                + self.extra_metadata.load(Ordering::Relaxed),
+            thread_caches: live_caches,
+        }
+    }
+
+    /// The page heap's growth and scavenging events.
+    pub(crate) fn events(&self) -> ([HeapEvent; 512], usize) {
+        let pages = self.pages.lock();
+        let e = pages.events();
+        let mut out = [HeapEvent::default(); 512];
+        out[..e.len()].copy_from_slice(e);
+        (out, e.len())
+    }
+
+    /// A cache of this heap driven by hand, for tests and embedders that manage
+    /// their own threads. `None` when out of memory.
+    pub fn cache(&self) -> Option<CacheHandle<'_>> {
+        Some(CacheHandle {
+            heap: self,
+            cache: self.new_cache(false)?,
+        })
+    }
+
+    /// Locks every lock of the heap (before `fork`).
+    pub(crate) fn lock_all(&self) {
+        self.orphan.lock_forever();
+        self.orphan_prof.lock_forever();
+        self.registry.lock_forever();
+        for c in &self.central {
+            c.partial.lock_forever();
+        }
+        self.pages.lock_forever();
+    }
+
+    /// Unlocks what `lock_all` locked (after `fork`, in parent and child).
+    ///
+    /// # Safety
+    /// Must follow `lock_all` on the same thread.
+    pub(crate) unsafe fn unlock_all(&self) {
+        // SAFETY: lock_all took every one of these.
+        unsafe {
+            self.pages.force_unlock();
+            for c in &self.central {
+                c.partial.force_unlock();
+            }
+            self.registry.force_unlock();
+            self.orphan_prof.force_unlock();
+            self.orphan.force_unlock();
+        }
+    }
+}
+
+/// Whether a block of `layout` can become `new_size` bytes where it is: the same
+/// slot class, or the same page count for a large object.
+#[inline(always)]
+pub(crate) fn fits_in_place(layout: Layout, new_size: usize) -> bool {
+    let class = class_for(layout.size(), layout.align());
+    class == class_for(new_size, layout.align())
+        && (class != 0 || large_pages(layout.size()) == large_pages(new_size))
+}
+
+/// A thread cache of a [`Heap`] used by hand. Each handle is its own cache: a free
+/// through another handle is a remote free. Not `Send`: like a thread cache, it
+/// belongs to the thread that made it.
+#[derive(Debug)]
+pub struct CacheHandle<'h> {
+    heap: &'h Heap,
+    cache: *mut ThreadCache,
+}
+
+impl CacheHandle<'_> {
+    /// Allocates `layout`; null when out of memory.
+    pub fn alloc(&mut self, layout: Layout) -> *mut u8 {
+        self.heap.alloc_with(self.cache, layout).0
+    }
+
+    /// Allocates zeroed memory for `layout`; null when out of memory.
+    pub fn alloc_zeroed(&mut self, layout: Layout) -> *mut u8 {
+        let (p, zero) = self.heap.alloc_with(self.cache, layout);
+        if !p.is_null() && !zero {
+            // SAFETY: p is a fresh block of at least layout.size() bytes.
+            unsafe { ptr::write_bytes(p, 0, layout.size()) };
+        }
+        p
+    }
+
+    /// Frees `p`.
+    ///
+    /// # Safety
+    /// `p` must come from a handle of the same heap, allocated with `layout`, and not
+    /// be freed twice.
+    pub unsafe fn dealloc(&mut self, p: *mut u8, layout: Layout) {
+        // SAFETY: forwarded.
+        unsafe { self.heap.dealloc_with(self.cache, p, layout) }
+    }
+
+    /// Resizes `p` to `new_size` bytes, in place when the slot allows.
+    ///
+    /// # Safety
+    /// As `GlobalAlloc::realloc`, with `p` from a handle of the same heap.
+    pub unsafe fn realloc(&mut self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded.
+        unsafe { self.heap.realloc_with(self.cache, p, layout, new_size) }
+    }
+}
+
+impl Drop for CacheHandle<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the handle owns its cache and is going away.
+        unsafe { self.heap.retire_cache(self.cache) };
     }
 }

@@ -88,23 +88,16 @@
 //!
 //! The format is documented field by field in `docs/profile-format.md`.
 //!
-//! # How an allocation is served
+//! # How it works
 //!
-//! * **Small (≤ 32 KiB)**: the size (and alignment) picks a size class; the thread
-//!   cache pops a slot from its current span of that class — no lock, no atomic.
-//!   When that span is exhausted the cache first takes back the span's remote frees,
-//!   then *refills*: it hands the span to the class's central list and takes one
-//!   with free slots; when there is none the central list cuts a new span from the
-//!   page heap; when the page heap has no room it maps a new 64 MiB arena.
-//! * **Large (> 32 KiB)**: a page-rounded run straight from the page heap.
-//! * **Free**: a free into the thread's current span is a plain push; any other
-//!   goes onto the thread cache's bounded free list for the class and is reused by
-//!   the next allocations. Overflowing lists go back, one chain per span, to the
-//!   spans' lock-free remote lists (a page → span map finds a span in O(1)), which
-//!   their holders collect before asking for more memory, so a thread that only
-//!   frees what another allocates keeps the heap bounded.
-//! * Empty spans go back to the page heap, free pages coalesce, and pages free for
-//!   about a second are returned to the OS (scavenged) and reused later.
+//! Small requests (≤ 32 KiB) take a slot of their size class from the thread
+//! cache's current span, with no lock and no atomic; an exhausted span is handed
+//! back to the class's central list for one with free slots (a *refill*), which cuts
+//! new spans from the page heap, which maps 64 MiB arenas. Large requests are
+//! page-rounded runs of the page heap. Frees go back to the current span, to the
+//! thread cache's bounded free list, or to the owning span's lock-free remote list.
+//! The README's "How it works" walks through it, and `docs/architecture.md` in the
+//! repository is the map of the files, their layers and the rules a test keeps.
 //!
 //! Metadata never touches the Rust heap, the allocator never panics or unwinds, and
 //! out of memory returns null. A free of a pointer spanprof never handed out aborts
@@ -124,303 +117,81 @@
 //!
 //! # Modules
 //!
-//! One concept per file, named as in Go's runtime: [`size_class`] (the table),
-//! `heap` (page heap, arenas), `span`, `central` (central lists), `cache` (thread
-//! caches), `fixalloc` (metadata), `malloc` (the entry points), [`mod@stats`] (snapshots).
+//! One concept per file, named as in Go's runtime, in layers: the allocator core
+//! ([`size_class`], `span`, `pageheap`, `central`, `cache`, `heap`, `fixalloc`,
+//! [`mod@stats`]) never names the profiler; the profiler (`profile/`) sits on the core
+//! and is handed the heap it describes; the entry points (`malloc`, with the
+//! `GlobalAlloc` impl) alone call the profiler's hooks; this file is the public API.
 
 #![warn(missing_docs)]
 
+// The core, bottom up (each may use only those above it in this list; see
+// docs/architecture.md and tests/layering.rs):
 mod cache;
 mod central;
 mod fixalloc;
 mod heap;
 mod lock;
-mod malloc;
 mod os;
-mod profile;
+mod pageheap;
 pub mod size_class;
 mod span;
 pub mod stats;
+// The profiler, a layer over the core:
+mod profile;
+// The entry points, the only caller of the profiler's hooks:
+mod malloc;
 
-use core::alloc::{GlobalAlloc, Layout};
-use core::cell::Cell;
-use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
 
-use cache::ThreadCache;
-pub use malloc::{CacheHandle, Heap};
+pub use heap::{CacheHandle, Heap};
+use malloc::HEAP;
+pub use malloc::SpanAlloc;
 pub use profile::format;
 pub use profile::format::Profile;
-pub use profile::measure::{ClassMeasurement, Measurement, measure};
-pub use profile::site::{Finding, SITES, Site, SiteGuard, enter};
+pub use profile::hooks::SiteGuard;
+pub use profile::measure::{ClassMeasurement, Measurement};
+pub use profile::site::{Finding, SITES, Site};
 pub use profile::site::{TYPES, TypeInfo};
-pub use profile::writer::{cancel_exit_profile, expand_path, write_profile};
+pub use profile::writer::{cancel_exit_profile, expand_path};
 /// Marks a function, a method or an `impl` block as an allocation site (static metadata
 /// with escape findings, and the site current while it runs), or registers a struct,
 /// enum or union for the size-class audit; see [`spanprof_macros`].
 pub use spanprof_macros::track_alloc;
 pub use stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
 
-use profile::{hooks, tags};
+use profile::hooks;
 
 #[doc(hidden)]
 pub mod __private {
     pub use linkme;
 }
 
-/// The process-wide heap behind [`SpanAlloc`].
-static HEAP: Heap = Heap::new();
-
-/// Marks a thread whose cache was flushed at exit: it allocates through the orphan
-/// cache from then on.
-const DEAD: *mut ThreadCache = ptr::without_provenance_mut(1);
-
-thread_local! {
-    /// The thread's cache: null before first use, `DEAD` after thread exit.
-    static CACHE: Cell<*mut ThreadCache> = const { Cell::new(ptr::null_mut()) };
-    /// Touched once per thread to register the exit hook that flushes the cache.
-    static EXIT: CacheExit = const { CacheExit };
+/// Makes `site` current on this thread until the guard drops: allocations made
+/// meanwhile are counted for the site stack ending in `site`, per size class.
+pub fn enter(site: &'static Site) -> SiteGuard {
+    // The thread's record holds the site stack: make it now if the thread has not
+    // allocated yet.
+    malloc::thread_record();
+    hooks::enter(site)
 }
 
-struct CacheExit;
-
-impl Drop for CacheExit {
-    fn drop(&mut self) {
-        let c = CACHE.with(|c| c.replace(DEAD));
-        if !c.is_null() && c != DEAD {
-            // SAFETY: c is this thread's cache and the thread is exiting; nothing
-            // uses it (or its profiler cache) after the slot was set to DEAD.
-            unsafe {
-                let shadow = (*c).prof.shadow;
-                HEAP.retire_cache(c);
-                if !shadow.is_null() {
-                    HEAP.retire_cache(shadow);
-                }
-            }
-        }
-    }
-}
-
-/// The calling thread's cache, created on first use; null means "use the orphan
-/// cache" (thread exiting, or out of memory).
-#[inline(always)]
-fn thread_cache() -> *mut ThreadCache {
-    let c = CACHE.with(Cell::get);
-    if c as usize > DEAD as usize {
-        return c;
-    }
-    if c == DEAD {
-        return ptr::null_mut();
-    }
-    new_thread_cache()
-}
-
-#[cold]
-#[inline(never)]
-fn new_thread_cache() -> *mut ThreadCache {
-    install_fork_handlers();
-    profile::writer::init_from_env();
-    // Registering the exit hook fails once the thread's TLS is being torn down; such a
-    // thread never gets a cache of its own.
-    if EXIT.try_with(|_| ()).is_err() {
-        CACHE.with(|c| c.set(DEAD));
-        return ptr::null_mut();
-    }
-    match HEAP.new_cache(false) {
-        Some(c) => {
-            // SAFETY: a fresh cache, ours alone.
-            unsafe { (*c).prof.stack = thread_stack() };
-            CACHE.with(|slot| slot.set(c));
-            c
-        }
-        None => ptr::null_mut(),
-    }
-}
-
-/// The calling thread's stack as (lowest, highest) address, for the frame-pointer
-/// walker; (0, 0) when unknown (the walker then takes no frames).
-fn thread_stack() -> (usize, usize) {
-    // SAFETY: attr is initialised by pthread_getattr_np before use and destroyed after;
-    // glibc's implementation allocates with its own malloc, not ours.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
-            return (0, 0);
-        }
-        let mut addr: *mut libc::c_void = ptr::null_mut();
-        let mut size: libc::size_t = 0;
-        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
-        libc::pthread_attr_destroy(&mut attr);
-        if ok {
-            (addr as usize, addr as usize + size)
-        } else {
-            (0, 0)
-        }
-    }
-}
-
-fn install_fork_handlers() {
-    static INSTALLED: AtomicBool = AtomicBool::new(false);
-    if INSTALLED.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    extern "C" fn prepare() {
-        profile::lock_all(&HEAP);
-    }
-    extern "C" fn after() {
-        // SAFETY: prepare() locked everything on this thread before the fork.
-        unsafe { profile::unlock_all(&HEAP) };
-    }
-    // SAFETY: the handlers are plain functions that take and release our own locks.
-    unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
-}
-
-/// Everything but the two fast paths: first use of a thread, refills, large
-/// objects, threads without a cache. Kept out of line so the fast paths need no
-/// stack frame.
-#[cold]
-#[inline(never)]
-fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
-    let c = thread_cache();
-    if c.is_null() {
-        return HEAP.alloc_with(c, layout);
-    }
-    // SAFETY: the calling thread's own live cache.
-    if hooks::wants_alloc_hook(unsafe { &*c }) {
-        hooks::alloc(&HEAP, c, layout, class)
-    } else {
-        HEAP.alloc_with(c, layout)
-    }
-}
-
-/// See [`alloc_slow`].
-///
-/// # Safety
-/// `p` must be a live block of the global heap allocated with `layout`, and `class`
-/// must be `class_for(layout)`.
-#[cold]
-#[inline(never)]
-unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
-    let c = thread_cache();
-    // Even while the profiler itself runs: a tag left behind would be inherited by
-    // the slot's next object. Charging a free allocates nothing. The tag says whose
-    // books the object is on: the profiler's objects go through the thread's
-    // profiler cache (or the profiler's orphan cache).
-    let profiler = tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed)
-        && hooks::on_free(&HEAP, c, p, layout, class);
-    let target = if profiler { hooks::shadow(&HEAP, c) } else { c };
-    // SAFETY: p is a live block of `class` from this heap; target is this thread's
-    // cache on the books `profiler` names, or null (the orphan cache of those books).
-    unsafe { HEAP.dealloc_in(target, profiler, p, class) }
-}
-
-/// An in-place reallocation when objects may be tagged or it is large: the object's
-/// requested bytes follow, on its books and in its context.
-#[cold]
-#[inline(never)]
-fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
-    let c = thread_cache();
-    let profiler = tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed)
-        && hooks::on_resize(&HEAP, c, p, layout, new_size, class);
-    if class == 0 {
-        HEAP.resized_large(profiler, layout.size(), new_size);
-    }
-}
-
-/// spanprof's global allocator.
+/// Runs `f` and reports what it allocated on this thread, per size class.
 ///
 /// ```
 /// #[global_allocator]
 /// static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
-/// # fn main() {}
-/// ```
 ///
-/// All `SpanAlloc` values share one process-wide heap; read its counters with
-/// [`stats()`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SpanAlloc {
-    _private: (),
-}
-
-impl SpanAlloc {
-    /// The allocator value to put in a `#[global_allocator]` static.
-    pub const fn new() -> Self {
-        SpanAlloc { _private: () }
-    }
-}
-
-// SAFETY: every method returns memory of at least `layout.size()` bytes aligned to
-// `layout.align()` that no other live allocation overlaps (the heap's invariant), or
-// null on failure; none unwinds (no panicking code paths; fatal errors abort).
-unsafe impl GlobalAlloc for SpanAlloc {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let class = size_class::class_for(layout.size(), layout.align());
-        let c = CACHE.with(Cell::get);
-        // SAFETY: c is this thread's live cache when above DEAD.
-        if class != 0 && c as usize > DEAD as usize && !hooks::wants_alloc_hook(unsafe { &*c }) {
-            // SAFETY: as above.
-            let p = unsafe { (*c).try_alloc(&HEAP, class) };
-            if !p.is_null() {
-                return p;
-            }
-        }
-        alloc_slow(layout, class).0
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let (p, zero) = alloc_slow(layout, size_class::class_for(layout.size(), layout.align()));
-        if !p.is_null() && !zero {
-            // SAFETY: p is a fresh block of layout.size() bytes.
-            unsafe { ptr::write_bytes(p, 0, layout.size()) };
-        }
-        p
-    }
-
-    #[inline]
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        let class = size_class::class_for(layout.size(), layout.align());
-        let c = CACHE.with(Cell::get);
-        let fast = class != 0
-            && c as usize > DEAD as usize
-            && !tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed);
-        // SAFETY: c is this thread's live cache; the caller passes a block we
-        // allocated with this layout.
-        if fast && unsafe { (*c).try_free(&HEAP, p, class) } {
-            return;
-        }
-        // SAFETY: as above.
-        unsafe { dealloc_slow(p, layout, class) }
-    }
-
-    #[inline]
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // In place: the object stays where it is, in its context and on its books;
-        // only its requested bytes change (counted when they can be anywhere: large
-        // objects, or any object once tags exist). Moving: through the slow paths, so
-        // it is counted (per thread, per site, sampled) like any allocation and free.
-        let old = size_class::class_for(layout.size(), layout.align());
-        if malloc::fits_in_place(layout, new_size) {
-            if old == 0 || tags::TAGGED.load(core::sync::atomic::Ordering::Relaxed) {
-                resized_in_place(p, layout, new_size, old);
-            }
-            return p;
-        }
-        let new = size_class::class_for(new_size, layout.align());
-        // SAFETY: the caller guarantees new_size rounded to align fits isize.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let (q, _) = alloc_slow(new_layout, new);
-        if !q.is_null() {
-            // SAFETY: both blocks are live and at least min(old, new) bytes long; p is
-            // freed with its own layout.
-            unsafe {
-                ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
-                dealloc_slow(p, layout, old);
-            }
-        }
-        q
-    }
+/// let (v, m) = spanprof::measure(|| (0..100).map(|i| Box::new([i as u8; 33])).collect::<Vec<_>>());
+/// // 100 boxes in the 48 B class, plus the Vec's buffer.
+/// let c48 = m.classes.iter().find(|c| c.size == 48).unwrap();
+/// assert_eq!(c48.allocs, 100);
+/// assert_eq!(m.live_objects, 101);
+/// drop(v);
+/// ```
+pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Measurement) {
+    malloc::thread_record();
+    profile::measure::measure(f)
 }
 
 /// A snapshot of the global heap's counters: per size class, large objects, page heap.
@@ -508,7 +279,7 @@ pub fn site_stats(name: &str) -> Option<SiteStats> {
             .get(ctx / 64)
             .is_some_and(|w| w & (1 << (ctx % 64)) != 0)
     };
-    with_thread_tables(|tables| profile::counters::sum_matching(tables, &pick, &mut row));
+    hooks::with_thread_tables(|tables| profile::counters::sum_matching(tables, &pick, &mut row));
     let mut out = SiteStats::default();
     let mut freed_bytes = 0u64;
     let mut freed_requested = 0u64;
@@ -531,7 +302,21 @@ pub fn site_stats(name: &str) -> Option<SiteStats> {
 /// Sets the sampling rate: mean bytes between sampled allocations (`1` = every
 /// allocation, `0` = no stacks). `SPANPROF_RATE` sets it at start-up.
 pub fn set_sample_rate(bytes: u64) {
-    profile::sample::RATE.store(bytes, core::sync::atomic::Ordering::Relaxed);
+    profile::sample::RATE.store(bytes, Ordering::Relaxed);
+}
+
+/// Whether frees of objects allocated under a site are charged to the site exactly
+/// (`true`, the default): every such object's slot is tagged with its site stack, and
+/// every free reads the tag, so [`SiteStats::frees`] and the `live_*` figures are
+/// exact. That costs a store on each allocation and a span lookup on each free.
+///
+/// With `false`, sites count what they allocate (objects, slot and requested bytes,
+/// refills) at the cost of two adds, and their frees and live figures are not tracked
+/// (what is in use is then told by the sampled stacks' in-use figures, which follow
+/// every sampled object to its free). Objects allocated while it was on keep their
+/// tags. Set it before the sites run.
+pub fn set_site_frees(exact: bool) {
+    profile::tags::SITE_FREES.store(exact, Ordering::Relaxed);
 }
 
 /// Captures sampled stacks by walking frame pointers (tens of nanoseconds) instead
@@ -553,7 +338,15 @@ pub fn set_frame_pointer_unwinding(on: bool) -> bool {
 /// ([`Stats::profiler`]), not the program's: building it, holding it and dropping it
 /// (on any thread) changes no program figure, and the next profile does not show it.
 pub fn profile() -> Profile {
-    profile::writer::build()
+    profile::writer::build(&HEAP)
+}
+
+/// Builds the profile and writes it to `path`: atomically (temporary file in the
+/// target's folder, then rename) over a regular file or a new path, through symlinks;
+/// in place to a character device or a FIFO. The previous file at `path`, if any,
+/// stays intact on error.
+pub fn write_profile(path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+    profile::writer::write_profile(&HEAP, path)
 }
 
 /// Writes a profile to its path when dropped (errors go to stderr as one line).
@@ -566,7 +359,7 @@ impl ProfileGuard {
     /// A guard writing to `path` (`%p` becomes the process id). Turns sampling on at
     /// the default rate if it is off.
     pub fn new(path: impl AsRef<str>) -> ProfileGuard {
-        if profile::sample::RATE.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+        if profile::sample::RATE.load(Ordering::Relaxed) == 0 {
             set_sample_rate(profile::writer::DEFAULT_RATE);
         }
         // The path is the profiler's, like the profile the guard writes.
@@ -585,15 +378,4 @@ impl Drop for ProfileGuard {
             );
         }
     }
-}
-
-fn heap_events() -> Vec<heap::HeapEvent> {
-    let (events, n) = HEAP.events();
-    events[..n].to_vec()
-}
-
-fn with_thread_tables<R>(
-    f: impl FnOnce(&mut dyn Iterator<Item = *mut profile::counters::ThreadTable>) -> R,
-) -> R {
-    HEAP.with_tables(f)
 }

@@ -1,692 +1,574 @@
-//! The heap as a whole, and the entry points every allocation goes through
-//! (Go's `malloc.go`).
+//! The entry points (Go's `malloc.go`: `mallocgc` and the calls around it): the
+//! `GlobalAlloc` implementation every allocation of the program goes through, and
+//! each thread's record.
 //!
-//! A [`Heap`] ties the parts together: the arena index and page heap (`heap.rs`),
-//! one central list per size class (`central.rs`), and the registry of thread caches
-//! (`cache.rs`) with the totals of caches that are gone. Small requests go to a
-//! thread cache, large ones to the page heap. The global allocator (`lib.rs`) uses
-//! one static `Heap` with a cache per thread; tests can build their own `Heap` and
-//! drive caches by hand through [`CacheHandle`]. Threads without a cache (during
-//! thread teardown) share one *orphan* cache behind a lock.
+//! This is the only file that sees both the allocator core and the profiler, as in Go
+//! only `mallocgc` calls `profilealloc`. Each allocation's facts are decided here once
+//! (size class, slot bytes, page count of a large object) and passed down to the core
+//! (`heap.rs`, `cache.rs`); after the core has allocated, and before it frees, this
+//! file alone calls the profiler's hooks (`profile/hooks.rs`), and only when a site is
+//! current, sampling is on, or tagged objects exist. The fast paths (a slot from the
+//! thread cache's current span, a free into it) read one thread-local word and the
+//! cache line of the class, and test one word beside it.
 //!
-//! Every object is on one of two sets of books: the program's, or the profiler's
-//! (spanprof's own allocations, see `profile/hooks.rs`). Small objects are counted by
-//! the cache they go through, which is a program cache or a profiler cache (the
-//! `profiler` flag of `ThreadCache`); large objects in [`Heap::large`] or
-//! [`Heap::large_prof`]. [`Heap::stats`] reports the program's books as the figures
-//! and the profiler's apart, so no figure mixes the two.
+//! Each thread has one [`ThreadRecord`], off the Rust heap: its thread cache and the
+//! profiler's state side by side, plus (once spanprof allocates for itself on the
+//! thread) a second cache for spanprof's own objects. The books an object is on are
+//! decided here: the profiler's objects are served from that second cache and tagged,
+//! and their frees, found by the tag, go back through it. At thread exit the record's
+//! caches are flushed to the central lists and its profiler state retired; a thread
+//! without a record (its TLS torn down) allocates through the heap's orphan cache.
+//!
+//! Start-up (the first allocation of the first thread) wires the layers together:
+//! the core frees the profiler's per-span records through a function registered here
+//! (`span::set_special_release`), the profiler is handed the heap, and `fork`
+//! handlers take every lock.
 
-use core::alloc::Layout;
-use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::Cell;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cache::ThreadCache;
-use crate::central::{Central, SpanSource};
 use crate::fixalloc::FixAlloc;
-use crate::heap::{self, ArenaIndex, HeapCounters, PageHeap};
+use crate::heap::{Heap, fits_in_place};
 use crate::lock::SpinLock;
-use crate::size_class::{NUM_CLASSES, PAGE_SIZE, class_for, class_size, large_pages, span_pages};
-use crate::span::{Span, SpanState};
-use crate::stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
+use crate::profile::hooks::{self, Allocated, Block, SUSPENDED, ThreadProf};
+use crate::profile::{self, symbolize, tags};
+use crate::size_class::{PAGE_SIZE, class_for, slot_bytes};
+use crate::span;
 
-/// The registry of live thread caches plus the counts of retired ones.
-#[derive(Debug)]
-pub struct Registry {
-    head: *mut ThreadCache,
-    pool: FixAlloc,
-    /// Counters folded in from flushed program caches: allocs, frees, refills, remote
-    /// frees.
-    retired: [[u64; 4]; NUM_CLASSES],
-    /// The same, from flushed profiler caches.
-    retired_prof: [[u64; 4]; NUM_CLASSES],
-    /// Program caches alive (profiler caches are not threads of their own).
-    live: usize,
+/// The process-wide heap behind [`SpanAlloc`].
+pub(crate) static HEAP: Heap = Heap::new();
+
+/// One thread's record: the profiler's state and the thread cache side by side, so
+/// the fast path's test of the one and use of the other go through one pointer.
+#[repr(C)]
+pub(crate) struct ThreadRecord {
+    cache: ThreadCache,
+    prof: ThreadProf,
+    /// The thread's cache for spanprof's own objects (the profiler's books): null
+    /// until spanprof first allocates or frees one of its objects on this thread.
+    shadow: *mut ThreadCache,
 }
 
-// SAFETY: cache records are process-wide; access is under the registry lock.
-unsafe impl Send for Registry {}
+/// Thread records, off the Rust heap (a zeroed record is an empty one).
+static RECORDS: SpinLock<FixAlloc> = SpinLock::new(FixAlloc::new(size_of::<ThreadRecord>()));
 
-/// Counters of the large-object path (one set per books).
-#[derive(Debug)]
-pub struct LargeCounters {
-    pub allocs: AtomicU64,
-    pub frees: AtomicU64,
-    pub bytes_allocated: AtomicU64,
-    pub bytes_freed: AtomicU64,
-    /// Bytes asked for, kept up to date by in-place reallocations (which add a
-    /// two's-complement delta when they shrink: the sum wraps back).
-    pub requested_bytes: AtomicU64,
+/// Marks a thread whose record was retired at exit: it allocates through the orphan
+/// cache from then on.
+const DEAD: *mut ThreadRecord = ptr::without_provenance_mut(1);
+
+thread_local! {
+    /// The thread's record: null before first use, `DEAD` after thread exit.
+    static RECORD: Cell<*mut ThreadRecord> = const { Cell::new(ptr::null_mut()) };
+    /// Touched once per thread to register the exit hook that retires the record.
+    static EXIT: RecordExit = const { RecordExit };
 }
 
-impl LargeCounters {
-    const fn new() -> Self {
-        LargeCounters {
-            allocs: AtomicU64::new(0),
-            frees: AtomicU64::new(0),
-            bytes_allocated: AtomicU64::new(0),
-            bytes_freed: AtomicU64::new(0),
-            requested_bytes: AtomicU64::new(0),
-        }
-    }
+struct RecordExit;
 
-    /// A snapshot; frees are read before allocations, so `allocs >= frees`.
-    fn snapshot(&self) -> LargeStats {
-        let frees = self.frees.load(Ordering::Acquire);
-        let bytes_freed = self.bytes_freed.load(Ordering::Acquire);
-        LargeStats {
-            allocs: self.allocs.load(Ordering::Acquire),
-            frees,
-            bytes_allocated: self.bytes_allocated.load(Ordering::Acquire),
-            bytes_freed,
-            requested_bytes: self.requested_bytes.load(Ordering::Acquire),
-        }
-    }
-}
-
-/// A complete heap: page heap, central lists, thread-cache registry.
-#[derive(Debug)]
-pub struct Heap {
-    index: AtomicPtr<ArenaIndex>,
-    pub(crate) pages: SpinLock<PageHeap>,
-    pub(crate) counters: HeapCounters,
-    pub(crate) central: [Central; NUM_CLASSES],
-    pub(crate) registry: SpinLock<Registry>,
-    pub(crate) orphan: SpinLock<*mut ThreadCache>,
-    /// The orphan cache for the profiler's objects (freed by threads without a cache).
-    pub(crate) orphan_prof: SpinLock<*mut ThreadCache>,
-    /// Large objects on the program's books.
-    pub(crate) large: LargeCounters,
-    /// Large objects on the profiler's books.
-    pub(crate) large_prof: LargeCounters,
-}
-
-// SAFETY: every mutable part is behind a lock or atomic.
-unsafe impl Sync for Heap {}
-
-impl SpanSource for Heap {
-    fn new_span(&self, class: usize) -> Option<NonNull<Span>> {
-        let index = self.index_or_init()?;
-        let mut pages = self.pages.lock();
-        pages.alloc_span(index, &self.counters, span_pages(class), 1, class)
-    }
-
-    unsafe fn return_span(&self, span: *mut Span) {
-        let Some(index) = self.index() else { return };
-        // SAFETY: forwarded from the caller.
-        unsafe { self.pages.lock().free_span(index, &self.counters, span) };
-    }
-}
-
-impl Default for Heap {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Heap {
-    /// An empty heap. Maps nothing until the first allocation.
-    pub const fn new() -> Self {
-        Heap {
-            index: AtomicPtr::new(ptr::null_mut()),
-            pages: SpinLock::new(PageHeap::new()),
-            counters: HeapCounters::new(),
-            central: [const { Central::new() }; NUM_CLASSES],
-            registry: SpinLock::new(Registry {
-                head: ptr::null_mut(),
-                pool: FixAlloc::new(core::mem::size_of::<ThreadCache>()),
-                retired: [[0; 4]; NUM_CLASSES],
-                retired_prof: [[0; 4]; NUM_CLASSES],
-                live: 0,
-            }),
-            orphan: SpinLock::new(ptr::null_mut()),
-            orphan_prof: SpinLock::new(ptr::null_mut()),
-            large: LargeCounters::new(),
-            large_prof: LargeCounters::new(),
-        }
-    }
-
-    fn index(&self) -> Option<&ArenaIndex> {
-        let p = self.index.load(Ordering::Acquire);
-        // SAFETY: non-null means published, and the index mapping lives forever.
-        unsafe { p.as_ref() }
-    }
-
-    fn index_or_init(&self) -> Option<&ArenaIndex> {
-        if let Some(i) = self.index() {
-            return Some(i);
-        }
-        let _pages = self.pages.lock();
-        if let Some(i) = self.index() {
-            return Some(i);
-        }
-        let p = heap::new_index()?;
-        self.index.store(p, Ordering::Release);
-        // SAFETY: just mapped and published; the mapping lives forever.
-        let index = unsafe { &*p };
-        Some(index)
-    }
-
-    /// The span holding `addr`, or null.
-    #[inline(always)]
-    pub(crate) fn span_of(&self, addr: usize) -> *mut Span {
-        heap::span_of(self.index.load(Ordering::Acquire), addr)
-    }
-
-    /// A new thread cache, registered for snapshots: a program cache, or with
-    /// `profiler` a profiler cache. `None` when out of memory.
-    pub(crate) fn new_cache(&self, profiler: bool) -> Option<*mut ThreadCache> {
-        let mut reg = self.registry.lock();
-        let c = reg.pool.alloc()?.as_ptr().cast::<ThreadCache>();
-        // SAFETY: a zeroed record is a valid empty cache (null spans, zero counters);
-        // we link it in under the registry lock.
-        unsafe {
-            (*c).profiler = profiler;
-            (*c).next = reg.head;
-            if !reg.head.is_null() {
-                (*reg.head).prev = c;
-            }
-        }
-        reg.head = c;
-        reg.live += usize::from(!profiler);
-        Some(c)
-    }
-
-    /// Whether objects going through `cache` are on the profiler's books.
-    #[inline]
-    fn books(cache: *mut ThreadCache) -> bool {
-        // SAFETY: a non-null cache passed in is the calling thread's own (or an
-        // orphan cache under its lock).
-        !cache.is_null() && unsafe { (*cache).profiler }
-    }
-
-    /// Flushes a cache's spans, folds its counters into the totals and frees it.
-    ///
-    /// # Safety
-    /// `c` must come from `new_cache` of this heap and never be used again.
-    pub(crate) unsafe fn retire_cache(&self, c: *mut ThreadCache) {
-        // SAFETY: the caller gives us the cache.
-        let cache = unsafe { &mut *c };
-        let profiler = cache.profiler;
-        cache.flush(self);
-        // SAFETY: the table is the retiring thread's and nobody uses it any more.
-        unsafe { crate::profile::counters::retire(cache.prof.table) };
-        cache.prof.table = ptr::null_mut();
-        let mut reg = self.registry.lock();
-        let reg = &mut *reg;
-        let retired = if cache.profiler {
-            &mut reg.retired_prof
-        } else {
-            &mut reg.retired
-        };
-        for (class, row) in retired.iter_mut().enumerate().skip(1) {
-            for (r, k) in row.iter_mut().zip(cache.counts(class)) {
-                *r += k;
-            }
-        }
-        // SAFETY: registry links are valid under the lock.
-        unsafe {
-            if !cache.prev.is_null() {
-                (*cache.prev).next = cache.next;
-            } else {
-                reg.head = cache.next;
-            }
-            if !cache.next.is_null() {
-                (*cache.next).prev = cache.prev;
-            }
-            reg.pool.free(NonNull::new_unchecked(c.cast()));
-        }
-        reg.live -= usize::from(!profiler);
-    }
-
-    /// Allocates `layout` through `cache` (null = the orphan cache). Returns null when
-    /// out of memory. Also reports whether the memory is known to be zero. The object
-    /// is on the books of `cache` (a profiler cache's are the profiler's).
-    #[inline(always)]
-    pub(crate) fn alloc_with(&self, cache: *mut ThreadCache, layout: Layout) -> (*mut u8, bool) {
-        let class = class_for(layout.size(), layout.align());
-        if class == 0 {
-            return self.alloc_large_with(cache, layout);
-        }
-        if cache.is_null() {
-            return self.alloc_orphan(class);
-        }
-        // SAFETY: a non-null cache passed in is the calling thread's own.
-        unsafe { (*cache).alloc(self, class) }
-    }
-
-    /// Frees `p`, allocated with `layout`, through `cache` (null = the orphan cache),
-    /// on the books of `cache`.
-    ///
-    /// # Safety
-    /// `p` must have been allocated from this heap with `layout`.
-    #[inline(always)]
-    pub(crate) unsafe fn dealloc_with(&self, cache: *mut ThreadCache, p: *mut u8, layout: Layout) {
-        let class = class_for(layout.size(), layout.align());
-        // SAFETY: forwarded.
-        unsafe { self.dealloc_in(cache, Self::books(cache), p, class) }
-    }
-
-    /// Frees `p` of `class` through `cache` on the profiler's books when `profiler`,
-    /// else on the program's. A null `cache` is the orphan cache of those books.
-    ///
-    /// # Safety
-    /// `p` must have been allocated from this heap with a layout of `class`, and a
-    /// non-null `cache` must be the calling thread's own, on the books `profiler` names.
-    #[inline(always)]
-    pub(crate) unsafe fn dealloc_in(
-        &self,
-        cache: *mut ThreadCache,
-        profiler: bool,
-        p: *mut u8,
-        class: usize,
-    ) {
-        if class == 0 {
-            // SAFETY: forwarded.
-            let bytes = unsafe { self.dealloc_large(p, profiler) };
-            // SAFETY: the calling thread's own cache.
-            if let Some(c) = unsafe { cache.as_ref() } {
-                c.large.free(bytes);
-            }
+impl Drop for RecordExit {
+    fn drop(&mut self) {
+        let r = RECORD.with(|c| c.replace(DEAD));
+        if r.is_null() || r == DEAD {
             return;
         }
-        if cache.is_null() {
-            // SAFETY: forwarded.
-            return unsafe { self.dealloc_orphan(p, class, profiler) };
-        }
-        // SAFETY: the calling thread's own cache; p is a live slot of `class`.
-        unsafe { (*cache).free(self, p, class) }
-    }
-
-    /// Resizes in place when the new size keeps the same slot (or page count).
-    ///
-    /// # Safety
-    /// As `GlobalAlloc::realloc`.
-    pub(crate) unsafe fn realloc_with(
-        &self,
-        cache: *mut ThreadCache,
-        p: *mut u8,
-        layout: Layout,
-        new_size: usize,
-    ) -> *mut u8 {
-        if fits_in_place(layout, new_size) {
-            if class_for(layout.size(), layout.align()) == 0 {
-                self.resized_large(Self::books(cache), layout.size(), new_size);
-            }
-            return p;
-        }
-        // SAFETY: align comes from a valid Layout and new_size was checked by the caller.
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let (q, _) = self.alloc_with(cache, new_layout);
-        if !q.is_null() {
-            // SAFETY: both blocks are live and at least min(old, new) bytes long.
-            unsafe {
-                ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
-                self.dealloc_with(cache, p, layout);
-            }
-        }
-        q
-    }
-
-    /// A large object on the profiler's books (`profiler`) or the program's was
-    /// resized in place from `old` to `new` bytes: its requested bytes follow.
-    pub(crate) fn resized_large(&self, profiler: bool, old: usize, new: usize) {
-        let large = if profiler {
-            &self.large_prof
-        } else {
-            &self.large
-        };
-        // Wrapping: a shrink adds the two's complement of the difference.
-        large
-            .requested_bytes
-            .fetch_add((new as u64).wrapping_sub(old as u64), Ordering::Relaxed);
-    }
-
-    /// The orphan cache of the program's books, or of the profiler's.
-    fn orphan_of(&self, profiler: bool) -> &SpinLock<*mut ThreadCache> {
-        if profiler {
-            &self.orphan_prof
-        } else {
-            &self.orphan
-        }
-    }
-
-    fn alloc_orphan(&self, class: usize) -> (*mut u8, bool) {
-        let mut orphan = self.orphan.lock();
-        if orphan.is_null() {
-            match self.new_cache(false) {
-                Some(c) => *orphan = c,
-                None => return (ptr::null_mut(), false),
-            }
-        }
-        // SAFETY: the orphan cache is only used under its lock, which we hold.
-        unsafe { (**orphan).alloc(self, class) }
-    }
-
-    unsafe fn dealloc_orphan(&self, p: *mut u8, class: usize, profiler: bool) {
-        let mut orphan = self.orphan_of(profiler).lock();
-        if orphan.is_null()
-            && let Some(c) = self.new_cache(profiler)
-        {
-            *orphan = c;
-        }
-        if orphan.is_null() {
-            // Out of memory for a cache record: straight to the span, uncounted.
-            let s = self.span_of(p as usize);
-            if s.is_null() {
-                crate::os::fatal("free of a pointer spanprof never handed out:", p as usize);
-            }
-            // SAFETY: s is p's live span; any thread may push onto its remote list.
-            unsafe {
-                (*s).check_free(p);
-                crate::cache::remote_free(self, s, p, class);
-            }
-            return;
-        }
-        // SAFETY: used only under its lock, which we hold; p is a live slot of class.
-        unsafe { (**orphan).free(self, p, class) }
-    }
-
-    /// A large object through `cache` (null = no cache), on its books.
-    fn alloc_large_with(&self, cache: *mut ThreadCache, layout: Layout) -> (*mut u8, bool) {
-        let r = self.alloc_large(layout, Self::books(cache));
-        // SAFETY: a non-null cache is the calling thread's own.
-        let c = unsafe { cache.as_ref() };
-        if let Some(c) = c
-            && !r.0.is_null()
-        {
-            c.large
-                .alloc((large_pages(layout.size().max(1)) * PAGE_SIZE) as u64);
-        }
-        r
-    }
-
-    fn alloc_large(&self, layout: Layout, profiler: bool) -> (*mut u8, bool) {
-        let npages = large_pages(layout.size().max(1));
-        let align_pages = layout.align().div_ceil(PAGE_SIZE).max(1);
-        let Some(index) = self.index_or_init() else {
-            return (ptr::null_mut(), false);
-        };
-        let span = {
-            let mut pages = self.pages.lock();
-            pages.alloc_span(index, &self.counters, npages, align_pages, 0)
-        };
-        let Some(span) = span else {
-            return (ptr::null_mut(), false);
-        };
-        // SAFETY: a fresh large span, ours.
-        let (start, zeroed, npages) = unsafe {
-            let s = span.as_ptr();
-            (*s).state = SpanState::Large;
-            ((*s).start, (*s).zeroed, (*s).npages)
-        };
-        if start % layout.align() != 0 {
-            // Alignments beyond an arena: only a direct mapping could serve them.
-            // SAFETY: the span is ours and unused.
-            unsafe { self.return_span(span.as_ptr()) };
-            return (ptr::null_mut(), false);
-        }
-        let large = if profiler {
-            &self.large_prof
-        } else {
-            &self.large
-        };
-        large.allocs.fetch_add(1, Ordering::Relaxed);
-        large
-            .bytes_allocated
-            .fetch_add((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
-        large
-            .requested_bytes
-            .fetch_add(layout.size() as u64, Ordering::Relaxed);
-        (start as *mut u8, zeroed)
-    }
-
-    /// Frees the large object at `p`, on the profiler's books or the program's;
-    /// returns its page-rounded size.
-    unsafe fn dealloc_large(&self, p: *mut u8, profiler: bool) -> u64 {
-        let s = self.span_of(p as usize);
-        // SAFETY: a non-null span_of result is a live record.
-        if s.is_null() || unsafe { (*s).state != SpanState::Large || (*s).start != p as usize } {
-            crate::os::fatal(
-                "free of a pointer spanprof never handed out (or a large object freed twice):",
-                p as usize,
-            );
-        }
-        // SAFETY: checked above: p is the start of a live large span, now ours.
-        let bytes = unsafe { (*s).npages * PAGE_SIZE } as u64;
-        let large = if profiler {
-            &self.large_prof
-        } else {
-            &self.large
-        };
-        large.frees.fetch_add(1, Ordering::Relaxed);
-        large.bytes_freed.fetch_add(bytes, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { self.return_span(s) };
-        bytes
-    }
-
-    /// Returns every entirely free span to the page heap and every free page to the OS
-    /// (Go's `debug.FreeOSMemory`). Returns the bytes handed back to the OS.
-    pub fn release_free_memory(&self) -> usize {
-        for c in &self.central[1..] {
-            c.shrink(self);
-        }
-        let Some(index) = self.index() else { return 0 };
-        self.pages.lock().scavenge(index, &self.counters, 0)
-    }
-
-    /// A snapshot of every counter: the program's books as the figures, the
-    /// profiler's apart (`Stats::profiler`).
-    ///
-    /// Frees are read before allocations, so for every class `allocs >= frees` even
-    /// while other threads run.
-    pub fn stats(&self) -> Stats {
-        let mut classes = [ClassStats::default(); NUM_CLASSES];
-        let mut prof = [ClassStats::default(); NUM_CLASSES];
-        let (cache_bytes, live_caches) = {
-            let reg = self.registry.lock();
-            let caches = || {
-                let mut v = reg.head;
-                core::iter::from_fn(move || {
-                    // SAFETY: registry links are valid while we hold its lock.
-                    let c = unsafe { v.as_ref()? };
-                    v = c.next;
-                    Some(c)
-                })
-            };
-            let read = |slot: usize, class: usize, profiler: bool| {
-                let retired = if profiler {
-                    &reg.retired_prof
-                } else {
-                    &reg.retired
-                };
-                caches()
-                    .filter(|c| c.profiler == profiler)
-                    .map(|c| c.counts(class)[slot])
-                    .sum::<u64>()
-                    + retired[class][slot]
-            };
-            for (profiler, out) in [(false, &mut classes), (true, &mut prof)] {
-                for (class, cs) in out.iter_mut().enumerate().skip(1) {
-                    cs.frees = read(1, class, profiler);
-                    cs.remote_frees = read(3, class, profiler);
-                }
-                for (class, cs) in out.iter_mut().enumerate().skip(1) {
-                    cs.allocs = read(0, class, profiler);
-                    cs.refills = read(2, class, profiler);
-                }
-            }
-            (reg.pool.mapped as u64, reg.live as u64)
-        };
-        for (class, cs) in classes.iter_mut().enumerate().skip(1) {
-            let size = class_size(class) as u64;
-            cs.class = class;
-            cs.size = size as usize;
-            cs.bytes_allocated = cs.allocs * size;
-            cs.bytes_freed = cs.frees * size;
-            cs.live_objects = cs.allocs - cs.frees;
-            cs.live_bytes = cs.live_objects * size;
-            cs.spans_in_use = self.central[class].spans_in_use.load(Ordering::Relaxed);
-        }
-        let large = self.large.snapshot();
-        let pl = self.large_prof.snapshot();
-        let mut profiler = ProfilerStats {
-            allocs: pl.allocs,
-            frees: pl.frees,
-            bytes_allocated: pl.bytes_allocated,
-            bytes_freed: pl.bytes_freed,
-            refills: 0,
-            ..ProfilerStats::default()
-        };
-        for (class, cs) in prof.iter().enumerate().skip(1) {
-            let size = class_size(class) as u64;
-            profiler.allocs += cs.allocs;
-            profiler.frees += cs.frees;
-            profiler.bytes_allocated += cs.allocs * size;
-            profiler.bytes_freed += cs.frees * size;
-            profiler.refills += cs.refills;
-        }
-        profiler.live_objects = profiler.allocs - profiler.frees;
-        profiler.live_bytes = profiler.bytes_allocated - profiler.bytes_freed;
-        let c = &self.counters;
-        let heap = HeapStats {
-            arenas_mapped: c.arenas_mapped.load(Ordering::Relaxed),
-            bytes_mapped: c.bytes_mapped.load(Ordering::Relaxed),
-            bytes_in_use: c.pages_in_use.load(Ordering::Relaxed) * PAGE_SIZE as u64,
-            bytes_scavenged: c.bytes_scavenged.load(Ordering::Relaxed),
-            scavenge_runs: c.scavenge_runs.load(Ordering::Relaxed),
-            direct_mappings: c.direct_mappings.load(Ordering::Relaxed),
-            metadata_bytes: c.metadata_bytes.load(Ordering::Relaxed) + cache_bytes,
-            thread_caches: live_caches,
-        };
-        Stats {
-            classes,
-            large,
-            heap,
-            profiler,
-        }
-    }
-
-    /// Runs `f` over the per-context tables of live caches (registry lock held).
-    pub(crate) fn with_tables<R>(
-        &self,
-        f: impl FnOnce(&mut dyn Iterator<Item = *mut crate::profile::counters::ThreadTable>) -> R,
-    ) -> R {
-        let reg = self.registry.lock();
-        let mut v = reg.head;
-        let mut it = core::iter::from_fn(move || {
-            // SAFETY: registry links are valid while we hold its lock.
-            let c = unsafe { v.as_ref()? };
-            v = c.next;
-            Some(c.prof.table)
-        });
-        f(&mut it)
-    }
-
-    /// The page heap's growth and scavenging events.
-    pub(crate) fn events(&self) -> ([crate::heap::HeapEvent; 512], usize) {
-        let pages = self.pages.lock();
-        let e = pages.events();
-        let mut out = [crate::heap::HeapEvent::default(); 512];
-        out[..e.len()].copy_from_slice(e);
-        (out, e.len())
-    }
-
-    /// A cache of this heap driven by hand, for tests and embedders that manage
-    /// their own threads. `None` when out of memory.
-    pub fn cache(&self) -> Option<CacheHandle<'_>> {
-        Some(CacheHandle {
-            heap: self,
-            cache: self.new_cache(false)?,
-        })
-    }
-
-    /// Locks every lock of the heap (before `fork`).
-    pub(crate) fn lock_all(&self) {
-        self.orphan.lock_forever();
-        self.orphan_prof.lock_forever();
-        self.registry.lock_forever();
-        for c in &self.central {
-            c.partial.lock_forever();
-        }
-        self.pages.lock_forever();
-    }
-
-    /// Unlocks what `lock_all` locked (after `fork`, in parent and child).
-    ///
-    /// # Safety
-    /// Must follow `lock_all` on the same thread.
-    pub(crate) unsafe fn unlock_all(&self) {
-        // SAFETY: lock_all took every one of these.
+        // SAFETY: r is this thread's record and the thread is exiting; nothing uses it
+        // after the slot was set to DEAD (frees from here on go to the orphan caches).
         unsafe {
-            self.pages.force_unlock();
-            for c in &self.central {
-                c.partial.force_unlock();
+            hooks::detach(&raw mut (*r).prof);
+            HEAP.unregister(&raw mut (*r).cache);
+            let shadow = (*r).shadow;
+            if !shadow.is_null() {
+                HEAP.retire_cache(shadow);
             }
-            self.registry.force_unlock();
-            self.orphan_prof.force_unlock();
-            self.orphan.force_unlock();
+            RECORDS.lock().free(ptr::NonNull::new_unchecked(r.cast()));
         }
     }
 }
 
-/// Whether a block of `layout` can become `new_size` bytes where it is: the same
-/// slot class, or the same page count for a large object.
+/// The calling thread's record, created on first use; null means "use the orphan
+/// cache" (thread exiting, or out of memory).
 #[inline(always)]
-pub(crate) fn fits_in_place(layout: Layout, new_size: usize) -> bool {
-    let class = class_for(layout.size(), layout.align());
-    class == class_for(new_size, layout.align())
-        && (class != 0 || large_pages(layout.size()) == large_pages(new_size))
+pub(crate) fn thread_record() -> *mut ThreadRecord {
+    let r = RECORD.with(Cell::get);
+    if r as usize > DEAD as usize {
+        return r;
+    }
+    if r == DEAD {
+        return ptr::null_mut();
+    }
+    new_thread_record()
 }
 
-/// A thread cache of a [`Heap`] used by hand. Each handle is its own cache: a free
-/// through another handle is a remote free. Not `Send`: like a thread cache, it
-/// belongs to the thread that made it.
-#[derive(Debug)]
-pub struct CacheHandle<'h> {
-    heap: &'h Heap,
-    cache: *mut ThreadCache,
+#[cold]
+#[inline(never)]
+fn new_thread_record() -> *mut ThreadRecord {
+    start();
+    // Registering the exit hook fails once the thread's TLS is being torn down; such a
+    // thread never gets a record of its own.
+    if EXIT.try_with(|_| ()).is_err() {
+        RECORD.with(|c| c.set(DEAD));
+        return ptr::null_mut();
+    }
+    let r = {
+        let mut pool = RECORDS.lock();
+        let mapped = pool.mapped;
+        let r = pool.alloc();
+        HEAP.note_metadata((pool.mapped - mapped) as u64);
+        match r {
+            Some(r) => r.as_ptr().cast::<ThreadRecord>(),
+            None => return ptr::null_mut(),
+        }
+    };
+    // SAFETY: a fresh zeroed record, ours alone; it lives until the thread's exit
+    // hook unregisters and detaches it.
+    unsafe {
+        HEAP.register(&raw mut (*r).cache, false);
+        hooks::attach(&raw mut (*r).prof, &raw const (*r).cache, thread_stack());
+    }
+    RECORD.with(|slot| slot.set(r));
+    r
 }
 
-impl CacheHandle<'_> {
-    /// Allocates `layout`; null when out of memory.
-    pub fn alloc(&mut self, layout: Layout) -> *mut u8 {
-        self.heap.alloc_with(self.cache, layout).0
+/// Wires the layers together, once: the core's special records are the profiler's
+/// tag tables, the profiler gets the heap and the environment, `fork` is handled.
+fn start() {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    span::set_special_release(tags::release);
+    hooks::set_thread_init(|| {
+        thread_record();
+    });
+    symbolize::set_entry_anchors([
+        alloc_slow as *const () as usize,
+        alloc_hooked_small as *const () as usize,
+    ]);
+    install_fork_handlers();
+    profile::init(&HEAP);
+}
+
+/// The calling thread's stack as (lowest, highest) address, for the frame-pointer
+/// walker; (0, 0) when unknown (the walker then takes no frames).
+fn thread_stack() -> (usize, usize) {
+    // SAFETY: attr is initialised by pthread_getattr_np before use and destroyed after;
+    // glibc's implementation allocates with its own malloc, not ours.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return (0, 0);
+        }
+        let mut addr: *mut libc::c_void = ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let ok = libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0;
+        libc::pthread_attr_destroy(&mut attr);
+        if ok {
+            (addr as usize, addr as usize + size)
+        } else {
+            (0, 0)
+        }
+    }
+}
+
+fn install_fork_handlers() {
+    extern "C" fn prepare() {
+        RECORDS.lock_forever();
+        profile::lock_all(&HEAP);
+    }
+    extern "C" fn after() {
+        // SAFETY: prepare() locked everything on this thread before the fork.
+        unsafe {
+            profile::unlock_all(&HEAP);
+            RECORDS.force_unlock();
+        }
+    }
+    // SAFETY: the handlers are plain functions that take and release our own locks.
+    unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
+}
+
+/// An allocation's facts, decided once: the layout, its size class and its slot
+/// bytes (for a large object, the page-rounded size, which gives the page count).
+#[derive(Clone, Copy)]
+struct Request {
+    layout: Layout,
+    class: usize,
+    slot: usize,
+}
+
+impl Request {
+    #[inline(always)]
+    fn new(layout: Layout, class: usize) -> Request {
+        Request {
+            layout,
+            class,
+            slot: slot_bytes(class, layout.size()),
+        }
+    }
+}
+
+/// Allocates `req` through `cache` (null = the orphan cache), on the books of `cache`.
+#[inline(always)]
+fn alloc_in(cache: *mut ThreadCache, req: Request) -> (*mut u8, bool) {
+    if req.class == 0 {
+        HEAP.alloc_large(cache, req.layout, req.slot / PAGE_SIZE)
+    } else {
+        HEAP.alloc_small(cache, req.class)
+    }
+}
+
+/// Everything but the two fast paths: first use of a thread, refills, large
+/// objects, threads without a record, and allocations the profiler sees. Kept out of
+/// line so the fast paths need no stack frame.
+#[cold]
+#[inline(never)]
+fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
+    let r = thread_record();
+    if r.is_null() {
+        return alloc_in(ptr::null_mut(), Request::new(layout, class));
+    }
+    if class != 0 {
+        // SAFETY: the calling thread's own live record.
+        let p = unsafe { alloc_hooked(r, layout, class) };
+        if !p.is_null() {
+            return (p, false);
+        }
+    }
+    let req = Request::new(layout, class);
+    // SAFETY: the calling thread's own live record; its fields are used apart.
+    let (prof, cache) = unsafe { (&mut (*r).prof, &raw mut (*r).cache) };
+    if !hooks::wants_alloc_hook(prof) {
+        return alloc_in(cache, req);
+    }
+    if prof.ctx == SUSPENDED {
+        return profiler_alloc(r, req);
+    }
+    // SAFETY: as above.
+    let before = unsafe { (*cache).refills(class) };
+    let (p, zero) = alloc_in(cache, req);
+    if p.is_null() {
+        return (p, zero);
+    }
+    // SAFETY: as above.
+    let cache = unsafe { &*cache };
+    let refills = cache.refills(class) - before;
+    let a = Allocated {
+        p,
+        size: layout.size(),
+        class,
+        slot: req.slot as u64,
+        refills,
+    };
+    hooks::on_alloc(&HEAP, prof, cache, a);
+    (p, zero)
+}
+
+/// The cheapest hooked allocation: a site is current, sampling is off and exact site
+/// frees are off (`set_site_frees(false)`), so counting the slot is two adds to the
+/// site's cached row. Null when that does not hold or the fast path has no slot.
+///
+/// # Safety
+/// `r` must be the calling thread's own live record and `class` non-zero.
+#[inline(always)]
+unsafe fn alloc_counted(r: *mut ThreadRecord, size: usize, class: usize) -> *mut u8 {
+    // SAFETY: the caller's promise; the two fields are used apart.
+    let (prof, cache) = unsafe { (&(*r).prof, &mut (*r).cache) };
+    if !hooks::wants_alloc_hook(prof) || !hooks::counts_only(prof) {
+        return ptr::null_mut();
+    }
+    let p = cache.next_free_fast(&HEAP, class);
+    if !p.is_null() {
+        hooks::count_alloc(prof, size, class);
+    }
+    p
+}
+
+/// A small allocation on a thread that wants the hooks (`alloc`'s record `r`): the
+/// hooked fast path, else [`alloc_slow`].
+///
+/// # Safety
+/// `r` must be the calling thread's own live record and `class` non-zero.
+// Cold: the branch to it in `alloc` is laid out off the plain fast path, which
+// then falls straight through with no taken jump.
+#[cold]
+#[inline(never)]
+unsafe fn alloc_hooked_small(r: *mut ThreadRecord, layout: Layout, class: usize) -> *mut u8 {
+    // SAFETY: the caller's promise.
+    let p = unsafe { alloc_hooked(r, layout, class) };
+    if !p.is_null() {
+        return p;
+    }
+    alloc_slow(layout, class).0
+}
+
+/// The hooked fast path of a small allocation, tried first by [`alloc_slow`]: when
+/// the allocation will not be sampled (sampling off, or the thread's byte countdown,
+/// Go's `nextSample`, stays above zero) and the thread's context row is cached, a
+/// slot from the thread cache's fast path, counted there (the countdown, two adds and
+/// a tag). Null otherwise (the general path then serves it).
+///
+/// # Safety
+/// `r` must be the calling thread's own live record and `class` non-zero.
+#[inline(always)]
+unsafe fn alloc_hooked(r: *mut ThreadRecord, layout: Layout, class: usize) -> *mut u8 {
+    // SAFETY: the caller's promise.
+    let p = unsafe { alloc_counted(r, layout.size(), class) };
+    if !p.is_null() {
+        return p;
+    }
+    // SAFETY: the caller's promise; the two fields are used apart.
+    let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
+    if !hooks::wants_alloc_hook(prof) || !hooks::counts_inline(prof, class) {
+        return ptr::null_mut();
+    }
+    let p = cache.next_free_fast(&HEAP, class);
+    if !p.is_null() {
+        hooks::site_alloc(&HEAP, prof, cache, p, layout.size(), class);
+    }
+    p
+}
+
+/// The hooked fast path of a small free once tags exist, tried first by
+/// [`dealloc_slow`]: the slot's tag read and charged here, the slot freed through the
+/// thread's cache. Returns false, having done nothing, for a sampled or profiler
+/// object (the general path then frees it).
+///
+/// # Safety
+/// As [`dealloc_slow`], with `r` the calling thread's own live record and `class`
+/// non-zero.
+#[inline(always)]
+unsafe fn dealloc_tagged(r: *mut ThreadRecord, p: *mut u8, layout: Layout, class: usize) -> bool {
+    // SAFETY: the caller's promise; the two fields are used apart.
+    let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
+    match hooks::site_free(&HEAP, prof, cache, p, layout.size(), class) {
+        hooks::Freed::Program => {
+            // SAFETY: p is a live block of `class`, now on no books but the program's.
+            unsafe { cache.free(&HEAP, p, class) };
+            true
+        }
+        hooks::Freed::Slow => false,
+    }
+}
+
+/// The profiler cache of the thread whose record is `r` (made on first use); null
+/// when `r` is null or no cache record can be had.
+fn shadow(r: *mut ThreadRecord) -> *mut ThreadCache {
+    // SAFETY: the calling thread's own live record, or null.
+    let Some(rec) = (unsafe { r.as_mut() }) else {
+        return ptr::null_mut();
+    };
+    if rec.shadow.is_null()
+        && let Some(s) = HEAP.new_cache(true)
+    {
+        rec.shadow = s;
+    }
+    rec.shadow
+}
+
+/// An allocation of the profiler (the thread is suspended): served by the thread's
+/// profiler cache and tagged as the profiler's.
+#[cold]
+fn profiler_alloc(r: *mut ThreadRecord, req: Request) -> (*mut u8, bool) {
+    // SAFETY: the calling thread's own live record.
+    let cache = unsafe { &raw mut (*r).cache };
+    let pc = shadow(r);
+    if pc.is_null() {
+        return alloc_in(cache, req);
+    }
+    let (p, zero) = alloc_in(pc, req);
+    if p.is_null() {
+        return (p, zero);
+    }
+    // SAFETY: the calling thread's own profiler cache.
+    if hooks::tag_profiler(&HEAP, unsafe { &*pc }, p, req.class) {
+        return (p, zero);
+    }
+    // No tag (out of memory for the table): its free could not tell it apart, so the
+    // program's cache serves it, on the program's books both ways.
+    // SAFETY: p was just allocated in req.class through pc, on the profiler's books.
+    unsafe { HEAP.dealloc_in(pc, true, p, req.class) };
+    alloc_in(cache, req)
+}
+
+/// The hooked part of a free or resize: the record's state and program cache, as
+/// the hooks take them (`None` for a thread without a record).
+///
+/// # Safety
+/// `r` must be the calling thread's own live record, or null.
+unsafe fn hook_args<'a>(
+    r: *mut ThreadRecord,
+) -> (Option<&'a mut ThreadProf>, Option<&'a ThreadCache>) {
+    if r.is_null() {
+        return (None, None);
+    }
+    // SAFETY: the caller's promise; the two fields are used apart.
+    unsafe { (Some(&mut (*r).prof), Some(&(*r).cache)) }
+}
+
+/// See [`alloc_slow`].
+///
+/// # Safety
+/// `p` must be a live block of the global heap allocated with `layout`, and `class`
+/// must be `class_for(layout)`.
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
+    let r = thread_record();
+    if class != 0 && !r.is_null() && tags::TAGGED.load(Ordering::Relaxed) {
+        // SAFETY: the calling thread's own live record; forwarded.
+        if unsafe { dealloc_tagged(r, p, layout, class) } {
+            return;
+        }
+    }
+    let cache = if r.is_null() {
+        ptr::null_mut()
+    } else {
+        // SAFETY: the calling thread's own live record.
+        unsafe { &raw mut (*r).cache }
+    };
+    // Even while the profiler itself runs: a tag left behind would be inherited by
+    // the slot's next object. Charging a free allocates nothing. The tag says whose
+    // books the object is on: the profiler's objects go through the thread's
+    // profiler cache (or the profiler's orphan cache).
+    let profiler = tags::TAGGED.load(Ordering::Relaxed) && {
+        // SAFETY: as above.
+        let (prof, c) = unsafe { hook_args(r) };
+        let b = Block {
+            p,
+            size: layout.size(),
+            class,
+            slot: slot_bytes(class, layout.size()) as u64,
+        };
+        hooks::on_free(&HEAP, prof, c, b)
+    };
+    let target = if profiler { shadow(r) } else { cache };
+    // SAFETY: p is a live block of `class` from this heap; target is this thread's
+    // cache on the books `profiler` names, or null (the orphan cache of those books).
+    unsafe { HEAP.dealloc_in(target, profiler, p, class) }
+}
+
+/// An in-place reallocation when objects may be tagged or it is large: the object's
+/// requested bytes follow, on its books and in its context.
+#[cold]
+#[inline(never)]
+fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
+    let r = thread_record();
+    let profiler = tags::TAGGED.load(Ordering::Relaxed) && {
+        // SAFETY: the calling thread's own live record, or null.
+        let (prof, c) = unsafe { hook_args(r) };
+        let b = Block {
+            p,
+            size: layout.size(),
+            class,
+            slot: slot_bytes(class, layout.size()) as u64,
+        };
+        hooks::on_resize(&HEAP, prof, c, b, new_size)
+    };
+    if class == 0 {
+        HEAP.resized_large(profiler, layout.size(), new_size);
+    }
+}
+
+/// spanprof's global allocator.
+///
+/// ```
+/// #[global_allocator]
+/// static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
+/// # fn main() {}
+/// ```
+///
+/// All `SpanAlloc` values share one process-wide heap; read its counters with
+/// [`stats()`](crate::stats).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SpanAlloc {
+    _private: (),
+}
+
+impl SpanAlloc {
+    /// The allocator value to put in a `#[global_allocator]` static.
+    pub const fn new() -> Self {
+        SpanAlloc { _private: () }
+    }
+}
+
+// SAFETY: every method returns memory of at least `layout.size()` bytes aligned to
+// `layout.align()` that no other live allocation overlaps (the heap's invariant), or
+// null on failure; none unwinds (no panicking code paths; fatal errors abort).
+unsafe impl GlobalAlloc for SpanAlloc {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let class = class_for(layout.size(), layout.align());
+        let r = RECORD.with(Cell::get);
+        if class != 0 && r as usize > DEAD as usize {
+            // SAFETY: r is this thread's live record when above DEAD.
+            if hooks::wants_alloc_hook(unsafe { &(*r).prof }) {
+                // Out of line, in a small function of its own, so the plain path
+                // keeps its registers.
+                // SAFETY: as above.
+                return unsafe { alloc_hooked_small(r, layout, class) };
+            }
+            // SAFETY: as above.
+            let p = unsafe { (*r).cache.next_free_fast(&HEAP, class) };
+            if !p.is_null() {
+                return p;
+            }
+        }
+        alloc_slow(layout, class).0
     }
 
-    /// Allocates zeroed memory for `layout`; null when out of memory.
-    pub fn alloc_zeroed(&mut self, layout: Layout) -> *mut u8 {
-        let (p, zero) = self.heap.alloc_with(self.cache, layout);
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let (p, zero) = alloc_slow(layout, class_for(layout.size(), layout.align()));
         if !p.is_null() && !zero {
-            // SAFETY: p is a fresh block of at least layout.size() bytes.
+            // SAFETY: p is a fresh block of layout.size() bytes.
             unsafe { ptr::write_bytes(p, 0, layout.size()) };
         }
         p
     }
 
-    /// Frees `p`.
-    ///
-    /// # Safety
-    /// `p` must come from a handle of the same heap, allocated with `layout`, and not
-    /// be freed twice.
-    pub unsafe fn dealloc(&mut self, p: *mut u8, layout: Layout) {
-        // SAFETY: forwarded.
-        unsafe { self.heap.dealloc_with(self.cache, p, layout) }
+    #[inline]
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        let class = class_for(layout.size(), layout.align());
+        let r = RECORD.with(Cell::get);
+        // The plain fast path only, as in `alloc`.
+        let fast =
+            class != 0 && r as usize > DEAD as usize && !tags::TAGGED.load(Ordering::Relaxed);
+        // SAFETY: r is this thread's live record; the caller passes a block we
+        // allocated with this layout.
+        if fast && unsafe { (*r).cache.try_free(&HEAP, p, class) } {
+            return;
+        }
+        // SAFETY: as above.
+        unsafe { dealloc_slow(p, layout, class) }
     }
 
-    /// Resizes `p` to `new_size` bytes, in place when the slot allows.
-    ///
-    /// # Safety
-    /// As `GlobalAlloc::realloc`, with `p` from a handle of the same heap.
-    pub unsafe fn realloc(&mut self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded.
-        unsafe { self.heap.realloc_with(self.cache, p, layout, new_size) }
-    }
-}
-
-impl Drop for CacheHandle<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the handle owns its cache and is going away.
-        unsafe { self.heap.retire_cache(self.cache) };
+    #[inline]
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // In place: the object stays where it is, in its context and on its books;
+        // only its requested bytes change (counted when they can be anywhere: large
+        // objects, or any object once tags exist). Moving: through the slow paths, so
+        // it is counted (per thread, per site, sampled) like any allocation and free.
+        let old = class_for(layout.size(), layout.align());
+        if fits_in_place(layout, new_size) {
+            if old == 0 || tags::TAGGED.load(Ordering::Relaxed) {
+                resized_in_place(p, layout, new_size, old);
+            }
+            return p;
+        }
+        let new = class_for(new_size, layout.align());
+        // SAFETY: the caller guarantees new_size rounded to align fits isize.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let (q, _) = alloc_slow(new_layout, new);
+        if !q.is_null() {
+            // SAFETY: both blocks are live and at least min(old, new) bytes long; p is
+            // freed with its own layout.
+            unsafe {
+                ptr::copy_nonoverlapping(p, q, layout.size().min(new_size));
+                dealloc_slow(p, layout, old);
+            }
+        }
+        q
     }
 }

@@ -224,6 +224,18 @@ pub const fn large_pages(size: usize) -> usize {
     size.div_ceil(PAGE_SIZE)
 }
 
+/// Bytes an object of `size` bytes occupies in `class`: the slot size, or for a large
+/// object (class 0) its page-rounded size. The one place this is decided; the entry
+/// points compute it once per allocation and pass it on.
+#[inline]
+pub const fn slot_bytes(class: usize, size: usize) -> usize {
+    if class == 0 {
+        large_pages(if size == 0 { 1 } else { size }) * PAGE_SIZE
+    } else {
+        class_size(class)
+    }
+}
+
 /// The size-class table as aligned text, one class per line.
 pub fn render_table() -> String {
     use std::fmt::Write as _;

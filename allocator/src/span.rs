@@ -12,11 +12,34 @@
 //! collected from the remote list) and the *bump* range of slots never handed out.
 //! Never-used slots of a span cut from fresh or scavenged pages are known to be zero,
 //! which lets `alloc_zeroed` skip the memset.
+//!
+//! # Specials
+//!
+//! Per-slot data that is not the allocator's own (the profiler's slot tags) hangs off
+//! a span through one opaque side pointer, [`Span::special`], in the manner of Go's
+//! span "specials" (`mspan.specials`, freed by the sweeper through `freeSpecial`).
+//! The allocator never reads it: whoever attaches a record also registers, once,
+//! the function that frees it ([`set_special_release`]); the page heap calls
+//! [`Span::release_special`] when the span's pages go back, so a record never
+//! outlives its span. The core knows nothing of what the record holds.
 
 use core::ptr;
 #[cfg(any(debug_assertions, feature = "hardened"))]
 use core::sync::atomic::AtomicU64;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+/// Frees a span's special record; registered once by the layer that attaches them.
+pub type SpecialRelease = fn(*mut u8);
+
+/// The registered [`SpecialRelease`], as an address (0 = none registered).
+static SPECIAL_RELEASE: AtomicUsize = AtomicUsize::new(0);
+
+/// Registers the function that frees special records. Called once, before the first
+/// record is attached (a later call replaces the function; records attached before it
+/// are freed by the new one, so it must free them all).
+pub fn set_special_release(f: SpecialRelease) {
+    SPECIAL_RELEASE.store(f as usize, Ordering::Release);
+}
 
 /// A free slot's first word links to the next free slot.
 #[repr(C)]
@@ -86,8 +109,9 @@ pub struct Span {
     pub prev: *mut Span,
     /// Link in the central list's ready stack.
     pub ready_next: *mut Span,
-    /// The profiler's slot tags (see `profile/tags.rs`), or null.
-    pub tags: core::sync::atomic::AtomicPtr<u32>,
+    /// The span's special record (opaque to the allocator; see the module docs), or
+    /// null. Set by compare-and-swap, so two threads racing to attach one agree.
+    pub special: AtomicPtr<u8>,
     /// One bit per slot, set while the slot is allocated.
     #[cfg(any(debug_assertions, feature = "hardened"))]
     pub live_bits: [AtomicU64; CHECK_WORDS],
@@ -130,12 +154,28 @@ impl Span {
                     next: ptr::null_mut(),
                     prev: ptr::null_mut(),
                     ready_next: ptr::null_mut(),
-                    tags: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
+                    special: AtomicPtr::new(ptr::null_mut()),
                     #[cfg(any(debug_assertions, feature = "hardened"))]
                     live_bits: [const { AtomicU64::new(0) }; CHECK_WORDS],
                 },
             )
         };
+    }
+
+    /// Detaches the span's special record, if any, and frees it through the
+    /// registered [`SpecialRelease`] (the span's pages are going back).
+    pub fn release_special(&self) {
+        if self.special.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        let rec = self.special.swap(ptr::null_mut(), Ordering::AcqRel);
+        let f = SPECIAL_RELEASE.load(Ordering::Acquire);
+        if !rec.is_null() && f != 0 {
+            // SAFETY: a non-zero SPECIAL_RELEASE is the address of a `SpecialRelease`
+            // stored by `set_special_release`.
+            let f: SpecialRelease = unsafe { core::mem::transmute::<usize, SpecialRelease>(f) };
+            f(rec);
+        }
     }
 
     /// Takes a slot, from the free list first, else from never-used memory.

@@ -1,7 +1,7 @@
 //! Counter snapshots: what [`crate::stats()`] returns.
 //!
 //! The counters themselves live where they are cheapest to bump (per thread cache,
-//! per central list, in the page heap); `Heap::stats` in `malloc.rs` reads them all
+//! per central list, in the page heap); `Heap::stats` in `heap.rs` reads them all
 //! into these plain values. Nothing here allocates: a snapshot is a fixed-size value
 //! that is safe to take from anywhere, including a test running under spanprof.
 //!

@@ -7,7 +7,9 @@
 //! * **A. Profiling overhead at full op counts**: `spanprof` (no profiling),
 //!   `spanprof-sites` (every workload thread inside a site, sampling off),
 //!   `spanprof-sampled` (sites + Go's default sampling, one stack per 512 KiB, DWARF
-//!   unwinder) and `system`, as ratios to `spanprof`. Target: `spanprof-sampled`
+//!   unwinder), the same two with exact per-site frees off (`spanprof-sites-counts`,
+//!   `spanprof-sampled-counts`: `spanprof::set_site_frees(false)`) and `system`, as
+//!   ratios to `spanprof`. Target: `spanprof-sampled`
 //!   ≤ 1.15x `spanprof` on every workload.
 //! * **B. Full tracing at reduced op counts** (default ÷ `SPANPROF_BENCH_TRACE_DIV`):
 //!   `spanprof-rate1` (every allocation sampled, frame-pointer stacks),
@@ -57,6 +59,16 @@ const ALLOCATORS: &[Allocator] = &[
         role: Role::Subject,
     },
     Allocator {
+        name: "spanprof-sites-counts",
+        exe: env!("CARGO_BIN_EXE_bench-spanprof-sites-counts"),
+        role: Role::Subject,
+    },
+    Allocator {
+        name: "spanprof-sampled-counts",
+        exe: env!("CARGO_BIN_EXE_bench-spanprof-sampled-counts"),
+        role: Role::Subject,
+    },
+    Allocator {
         name: "spanprof-rate1",
         exe: env!("CARGO_BIN_EXE_bench-spanprof-rate1"),
         role: Role::Subject,
@@ -79,7 +91,14 @@ const ALLOCATORS: &[Allocator] = &[
 ];
 
 /// Table A's modes, in column order; the first is the reference.
-const TABLE_A: &[&str] = &["spanprof", "spanprof-sites", "spanprof-sampled", "system"];
+const TABLE_A: &[&str] = &[
+    "spanprof",
+    "spanprof-sites",
+    "spanprof-sampled",
+    "spanprof-sites-counts",
+    "spanprof-sampled-counts",
+    "system",
+];
 /// Table A's target: `spanprof-sampled` at most this many times `spanprof`.
 const TARGET_A: f64 = 1.15;
 

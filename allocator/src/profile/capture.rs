@@ -2,8 +2,8 @@
 //! while a program runs, and the termination signals that write the final profile
 //! before the program dies.
 //!
-//! `writer.rs` reads the environment at start-up and, when `SPANPROF_OUT` is set,
-//! calls [`arm`], still inside the allocator's first allocation: nothing here uses the
+//! `profile::init` reads the environment at start-up (through `writer.rs`) and, when
+//! `SPANPROF_OUT` is set, calls [`arm`], still inside the allocator's first allocation: nothing here uses the
 //! Rust heap or an allocator lock until the writer thread wakes up. `arm` starts one
 //! writer thread with a raw `pthread_create` (glibc maps its stack) that blocks in
 //! `poll` on a pipe and on the next `SPANPROF_INTERVAL` deadline, then installs one
@@ -22,8 +22,8 @@
 //! chooses, through the exit path, which writes the profile. A handler that chains to
 //! the previous one (signal-hook, so tokio) calls ours after its own: ours sees that
 //! the disposition is not its own any more and does nothing. Every profile written
-//! from the environment passes here, the exit one too (`writer.rs`'s `atexit` hook
-//! calls [`at_exit`]), so writes never overlap and the final profile is written once:
+//! from the environment passes here, the exit one too (the `atexit` hook [`arm`]
+//! registers calls [`at_exit`]), so writes never overlap and the final profile is written once:
 //! a signal arriving during the exit write waits for it and then ends the process, a
 //! second termination signal during the write is absorbed (`kill -9` stops a write
 //! at once; the target stays whole, see `writer::write_atomic`). In a `fork` child the
@@ -71,6 +71,11 @@ pub(crate) fn arm(signal: Option<&[u8]>, interval: Option<&[u8]>) {
     if ARMED.swap(true, Ordering::AcqRel) {
         return;
     }
+    extern "C" fn exit_hook() {
+        at_exit();
+    }
+    // SAFETY: registering a plain function; it runs once at exit.
+    unsafe { libc::atexit(exit_hook) };
     if let Some(s) = signal.filter(|s| !s.is_empty()) {
         match parse_signal(s) {
             Some(sig) => DUMP_SIGNAL.store(sig, Ordering::Relaxed),

@@ -25,7 +25,7 @@ use crate::size_class::NUM_CLASSES;
 /// Counters of one (context, class).
 #[derive(Debug, Default)]
 #[repr(C)]
-pub struct Cell6 {
+pub struct ClassCounters {
     pub allocs: AtomicU64,
     pub slot_bytes: AtomicU64,
     pub requested_bytes: AtomicU64,
@@ -61,7 +61,7 @@ impl Totals {
     }
 }
 
-impl Cell6 {
+impl ClassCounters {
     /// The counts of class `class`; small classes' byte counts are derived from the
     /// object counts (the hooks only add bytes for large objects).
     fn totals(&self, class: usize) -> Totals {
@@ -97,7 +97,7 @@ pub fn add(c: &AtomicU64, v: u64) {
 /// One context's counters, per class.
 #[repr(C)]
 pub struct CtxCounters {
-    pub classes: [Cell6; NUM_CLASSES],
+    pub classes: [ClassCounters; NUM_CLASSES],
 }
 
 /// A thread's table: context id → its counters (allocated on first use).
@@ -124,7 +124,7 @@ static POOLS: SpinLock<Pools> = SpinLock::new(Pools {
 /// The counters of context `ctx` in `table` (created on first use), or `None` when
 /// out of memory.
 #[inline]
-pub fn cell(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&Cell6> {
+pub fn cell(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&ClassCounters> {
     if !table.is_null() {
         // SAFETY: a non-null table is ours and its non-null slots are live records.
         let rec = unsafe { *(**table).slots.get(ctx as usize)? };
@@ -136,8 +136,24 @@ pub fn cell(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&Cel
     cell_slow(table, ctx, class)
 }
 
+/// The counters of context `ctx` (non-zero) in `table`, made on first use: the row
+/// a thread caches while the context is current. Null when out of memory.
+pub fn row(table: &mut *mut ThreadTable, ctx: u32) -> *mut CtxCounters {
+    if cell(table, ctx, 0).is_none() {
+        return ptr::null_mut();
+    }
+    // SAFETY: `cell` just made the table and the context's record.
+    unsafe {
+        (**table)
+            .slots
+            .get(ctx as usize)
+            .copied()
+            .unwrap_or(ptr::null_mut())
+    }
+}
+
 #[cold]
-fn cell_slow(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&Cell6> {
+fn cell_slow(table: &mut *mut ThreadTable, ctx: u32, class: usize) -> Option<&ClassCounters> {
     if table.is_null() {
         *table = POOLS.lock().tables.alloc()?.as_ptr().cast();
     }
@@ -263,19 +279,13 @@ fn with_retired(ctx: u32, class: usize, f: impl FnOnce(&mut Totals)) {
     }
 }
 
-/// A free of a block tagged with `ctx` by a thread without a cache (thread teardown):
-/// charged straight to the retired totals.
-pub fn orphan_free(ctx: u32, layout: core::alloc::Layout) {
-    let class = crate::size_class::class_for(layout.size(), layout.align());
-    let slot = if class == 0 {
-        crate::size_class::large_pages(layout.size().max(1)) * crate::size_class::PAGE_SIZE
-    } else {
-        crate::size_class::class_size(class)
-    } as u64;
+/// A free of a block of `size` bytes (`slot` in `class`) tagged with `ctx`, by a
+/// thread without a cache (thread teardown): charged straight to the retired totals.
+pub fn orphan_free(ctx: u32, class: usize, slot: u64, size: usize) {
     with_retired(ctx, class, |t| {
         t.frees = t.frees.wrapping_add(1);
         t.freed_bytes = t.freed_bytes.wrapping_add(slot);
-        t.freed_requested = t.freed_requested.wrapping_add(layout.size() as u64);
+        t.freed_requested = t.freed_requested.wrapping_add(size as u64);
     });
 }
 

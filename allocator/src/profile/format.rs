@@ -358,7 +358,69 @@ impl Profile {
 /// cut, the runtime's below `main`; keeps unresolved frames of the program. Tools that
 /// name more of a stack later (`spanprof symbolize`) trim it again with this.
 pub fn trim_stack(names: &[&str], truncated: bool) -> std::ops::Range<usize> {
-    crate::profile::symbolize::trim(names, truncated, None)
+    trim(names, truncated, None)
+}
+
+/// The frames of a stack to keep: spanprof's own frames are dropped from the top and,
+/// unless the stack was cut (it does not reach them), the runtime's below `main` from
+/// the bottom. `names` are the function names, innermost first ("" = unresolved).
+/// `own` is how many of the innermost frames are spanprof's by their addresses (see
+/// `symbolize::own_frames`), used when no name shows where spanprof ends (a stripped binary).
+///
+/// The top boundary is the global-allocator shim (`__rust_alloc` and friends): every
+/// allocation passes it, and everything above it is spanprof. Names alone would not
+/// do: with line-tables-only debug info, inlined frames carry short names.
+///
+/// Unresolved frames are kept: at the bottom only those below a resolved runtime
+/// frame go (the program's own frames of a stripped binary stay, to be named later
+/// by `spanprof symbolize`).
+pub(crate) fn trim(names: &[&str], truncated: bool, own: Option<usize>) -> std::ops::Range<usize> {
+    let shim = |n: &&str| {
+        let n = n.strip_prefix("__rustc::").unwrap_or(n);
+        n.starts_with("__rust_alloc") || n.starts_with("__rust_realloc") || n.starts_with("__rdl_")
+    };
+    let ours = |n: &&str| n.starts_with("spanprof::") || n.starts_with("backtrace::");
+    let start = match (names.iter().position(shim), own) {
+        (Some(i), _) => i + 1,
+        // Named frames past the address boundary that are still spanprof's (the
+        // shim's inlined callees in a binary with symbols) go too.
+        (None, Some(k)) => {
+            let k = k.min(names.len());
+            k + names[k..].iter().take_while(|n| ours(n)).count()
+        }
+        (None, None) => names.iter().position(|n| !ours(n)).unwrap_or(names.len()),
+    };
+    if truncated {
+        return start..names.len();
+    }
+    let is_main = |n: &&str| (*n == "main" || n.ends_with("::main")) && !n.starts_with("std::");
+    if let Some(main) = names[start..].iter().position(is_main) {
+        return start..start + main + 1;
+    }
+    let runtime = |n: &str| {
+        n.is_empty()
+            || n.starts_with("std::sys::")
+            || n.starts_with("std::thread::")
+            || n.starts_with("core::ops::function::")
+            || n.starts_with("std::rt::")
+            || n.starts_with("std::panic")
+            || n.starts_with("__libc_start")
+            || n == "_start"
+            || n == "start_thread"
+            || n == "clone3"
+            || n == "clone"
+            || n.starts_with("0x")
+    };
+    let mut end = names.len();
+    while end > start && runtime(names[end - 1]) {
+        end -= 1;
+    }
+    // Unresolved frames just above the runtime's are the program's (a stripped
+    // binary's `main` and the functions it called): keep them.
+    while end < names.len() && names[end].is_empty() {
+        end += 1;
+    }
+    start..end
 }
 
 /// The name to give the outermost (non-inlined) function of a location: the symbol

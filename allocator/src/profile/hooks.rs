@@ -1,55 +1,58 @@
-//! The hooks: what the profiler does on an allocation or free, and the per-thread
-//! state it does it with.
+//! The hooks: what the profiler does after an allocation, before a free and on an
+//! in-place resize, and the per-thread state it does it with.
 //!
-//! The allocator's fast paths stay as they are while a thread has no site current
-//! and sampling is off: `lib.rs` checks [`wants_alloc_hook`] and
-//! [`tags::TAGGED`](crate::profile::tags::TAGGED) and only then comes here. An
-//! allocation under a site is counted for its context and class (objects, slot
-//! bytes, requested bytes, refills it caused) and its slot is tagged with the
-//! context; a sampled allocation records its stack and is tagged with the record.
-//! A free reads and clears the slot's tag and charges the free to that context and
-//! record; an in-place reallocation charges the change of requested bytes to it.
+//! The profiler is a layer over the allocator, as Go's `profilealloc` is over
+//! `mallocgc`: the entry points (`malloc.rs`) allocate and free through the core and
+//! alone call in here, with the block already allocated (or not yet freed) and every
+//! fact decided once (size class, slot bytes). Nothing here allocates a block for the
+//! program or frees one; hooks only count, sample and tag. The per-thread state,
+//! [`ThreadProf`], lives in the entry points' per-thread record beside the thread
+//! cache, so the fast path's test of it reads a word next to the cache it is about
+//! to use; [`attach`] gives this module a pointer to it for the calls that do not
+//! come through the entry points ([`enter`], [`suspended`], `measure`).
+//!
+//! An allocation under a site is counted for its context and class (objects,
+//! requested bytes, the refills it caused) and its slot is tagged with the context;
+//! a sampled allocation records its stack and is tagged with the record. A free
+//! reads and clears the slot's tag and charges the free to that context and record;
+//! an in-place reallocation charges the change of requested bytes to it.
 //!
 //! # The profiler's own allocations
 //!
 //! spanprof never counts itself. Whatever it allocates (building, symbolizing and
 //! writing a profile, on any thread) runs [`suspended`], which sets the thread's
 //! context to [`SUSPENDED`]: being non-zero, it sends every allocation of the thread
-//! off the fast path (which checks the context anyway: the fast path does no extra
-//! work) to [`alloc`], which serves it from the thread's *profiler cache* (a second
-//! thread cache, `ThreadProf::shadow`, whose counters are the profiler's books) and
-//! tags it [`tags::PROFILER`]. Such an object is never counted per site, sampled or
-//! counted in a program figure. Its free, on whatever thread and however much later
-//! (a `Profile` the program drops, a symbol cache trimmed during the next write),
-//! finds the tag and goes through that thread's profiler cache, so it is charged to
-//! the profiler too; the program's objects freed while suspended stay on the
-//! program's books the same way. So every object is on exactly one set of books,
-//! from its allocation to its free, and a snapshot taken at any moment, on any
-//! thread, sees no profiler object in the program's figures.
-//!
-//! Tagging the profiler's objects makes frees take the hooked path from then on, as
-//! sampling or any site already does. A thread with no cache (during its teardown)
-//! cannot be suspended: what it allocates is the program's. If the tag cannot be
-//! stored (out of memory for the tag table), the object is served by the program's
-//! cache instead, and stays on the program's books both ways.
+//! off the fast path, and the entry points serve it from the thread's *profiler
+//! cache* (a second thread cache, whose counters are the profiler's books) and tag
+//! it [`tags::PROFILER`] through [`tag_profiler`]. Such an object is never counted
+//! per site, sampled or counted in a program figure. Its free, on whatever thread and
+//! however much later, finds the tag ([`on_free`] says so) and goes through that
+//! thread's profiler cache, so it is charged to the profiler too. A thread with no
+//! per-thread record (during its teardown) cannot be suspended: what it allocates is
+//! the program's.
 
-use core::alloc::Layout;
+use core::cell::Cell;
+use core::marker::PhantomData;
+use core::ptr;
 use core::sync::atomic::Ordering;
 
-use crate::cache::ThreadCache;
-use crate::malloc::Heap;
-use crate::profile::counters::{self, ThreadTable};
+use crate::cache::{CentralLists, ThreadCache};
+use crate::heap::Heap;
+use crate::lock::SpinLock;
+use crate::profile::context;
+use crate::profile::counters::{self, CtxCounters, ThreadTable};
 use crate::profile::sample::{self, MAX_FRAMES, RATE};
+use crate::profile::site::Site;
 use crate::profile::tags;
-use crate::size_class::{PAGE_SIZE, class_size, large_pages};
+use crate::size_class::class_size;
 use crate::span::Span;
 
 /// `ThreadProf::ctx` while the thread is suspended: never an interned context (ids
 /// stay below `context::MAX_CTX`), and non-zero, so the allocation fast path sends
-/// every allocation to [`alloc`].
+/// every allocation to the hooks.
 pub const SUSPENDED: u32 = u32::MAX;
 
-/// The profiler's state in a thread cache (all-zero is "nothing yet").
+/// The profiler's state of one thread (all-zero is "nothing yet").
 #[derive(Debug)]
 #[repr(C)]
 pub struct ThreadProf {
@@ -67,25 +70,157 @@ pub struct ThreadProf {
     pub stack: (usize, usize),
     /// Per-context counters (null until the first allocation under a site).
     pub table: *mut ThreadTable,
-    /// The thread's profiler cache: null until spanprof first allocates or frees one
-    /// of its own objects on this thread; retired with the thread's cache.
-    pub shadow: *mut ThreadCache,
+    /// The counters of the thread's context (`ctx`, or `saved_ctx` while suspended)
+    /// in `table`, looked up when the context is set, so counting an allocation is
+    /// two adds; null for no context (or out of memory).
+    pub row: *mut CtxCounters,
+    /// The thread's program cache, beside this record (read by `measure`).
+    pub cache: *const ThreadCache,
+    /// Links in the list of live threads' states (under `THREADS`).
+    next: *mut ThreadProf,
+    prev: *mut ThreadProf,
 }
 
-/// Whether allocations on the thread owning `c` need the hooks.
+/// Live threads' states, so a snapshot can sum their tables.
+struct Threads {
+    head: *mut ThreadProf,
+}
+
+// SAFETY: the states are per-thread records that stay valid while listed; access is
+// under the lock.
+unsafe impl Send for Threads {}
+
+static THREADS: SpinLock<Threads> = SpinLock::new(Threads {
+    head: ptr::null_mut(),
+});
+
+thread_local! {
+    /// The calling thread's state (null before [`attach`] and after [`detach`]).
+    static PROF: Cell<*mut ThreadProf> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Makes `prof` (zeroed, in the calling thread's per-thread record, beside its
+/// program cache `cache`) the calling thread's profiler state.
+///
+/// # Safety
+/// `prof` must stay valid until [`detach`] on this thread, and `cache` as long.
+pub unsafe fn attach(prof: *mut ThreadProf, cache: *const ThreadCache, stack: (usize, usize)) {
+    let mut threads = THREADS.lock();
+    // SAFETY: the caller gives us the record; we link it under the lock.
+    unsafe {
+        (*prof).cache = cache;
+        (*prof).stack = stack;
+        (*prof).prev = ptr::null_mut();
+        (*prof).next = threads.head;
+        if !threads.head.is_null() {
+            (*threads.head).prev = prof;
+        }
+    }
+    threads.head = prof;
+    drop(threads);
+    // Registering fails only while the thread's TLS is torn down; then the hooks simply
+    // do not see this thread's state.
+    let _ = PROF.try_with(|p| p.set(prof));
+}
+
+/// Ends the calling thread's state (thread exit): unlists it and folds its counters
+/// into the totals of exited threads.
+///
+/// # Safety
+/// `prof` must be the record given to [`attach`] on this thread; nothing uses it after.
+pub unsafe fn detach(prof: *mut ThreadProf) {
+    let _ = PROF.try_with(|p| p.set(ptr::null_mut()));
+    let mut threads = THREADS.lock();
+    // SAFETY: listed records are valid under the lock.
+    unsafe {
+        let p = &mut *prof;
+        if !p.prev.is_null() {
+            (*p.prev).next = p.next;
+        } else {
+            threads.head = p.next;
+        }
+        if !p.next.is_null() {
+            (*p.next).prev = p.prev;
+        }
+    }
+    drop(threads);
+    // SAFETY: the table is the exiting thread's and nobody uses it any more.
+    unsafe {
+        counters::retire((*prof).table);
+        (*prof).table = ptr::null_mut();
+    }
+}
+
+/// Runs `f` over the counter tables of live threads (their list locked).
+pub fn with_thread_tables<R>(f: impl FnOnce(&mut dyn Iterator<Item = *mut ThreadTable>) -> R) -> R {
+    let threads = THREADS.lock();
+    let mut v = threads.head;
+    let mut it = core::iter::from_fn(move || {
+        // SAFETY: listed records are valid while we hold the lock.
+        let p = unsafe { v.as_ref()? };
+        v = p.next;
+        Some(p.table)
+    });
+    f(&mut it)
+}
+
+/// Holds the thread list's lock until [`force_unlock`] (around `fork`).
+pub(crate) fn lock_forever() {
+    THREADS.lock_forever();
+}
+
+/// Releases [`lock_forever`]'s lock.
+///
+/// # Safety
+/// Must follow `lock_forever` on the same thread.
+pub(crate) unsafe fn force_unlock() {
+    // SAFETY: forwarded.
+    unsafe { THREADS.force_unlock() };
+}
+
+/// Makes the calling thread's per-thread record (registered by the entry points,
+/// which own the records; 0 = none registered yet).
+static THREAD_INIT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Registers the entry points' function that gives the calling thread its record
+/// (and so calls [`attach`]): a thread that has not allocated yet (a writer thread
+/// the profiler starts) gets its state when the profiler first needs it.
+pub fn set_thread_init(f: fn()) {
+    THREAD_INIT.store(f as usize, Ordering::Release);
+}
+
+/// The calling thread's state, made on first use; null for a thread without one
+/// (its TLS torn down, or out of memory).
+#[inline]
+pub fn current() -> *mut ThreadProf {
+    let p = PROF.try_with(Cell::get).unwrap_or(ptr::null_mut());
+    if p.is_null() { current_slow() } else { p }
+}
+
+#[cold]
+fn current_slow() -> *mut ThreadProf {
+    let f = THREAD_INIT.load(Ordering::Acquire);
+    if f != 0 {
+        // SAFETY: a non-zero THREAD_INIT is the address of a `fn()` stored by
+        // `set_thread_init`.
+        let f = unsafe { core::mem::transmute::<usize, fn()>(f) };
+        f();
+    }
+    PROF.try_with(Cell::get).unwrap_or(ptr::null_mut())
+}
+
+/// Whether allocations on the thread whose state is `p` need the hooks.
 #[inline(always)]
-pub fn wants_alloc_hook(c: &ThreadCache) -> bool {
-    c.prof.ctx != 0 || RATE.load(Ordering::Relaxed) != 0
+pub fn wants_alloc_hook(p: &ThreadProf) -> bool {
+    p.ctx != 0 || RATE.load(Ordering::Relaxed) != 0
 }
 
 /// The calling thread's context (the one it resumes with, while suspended).
 pub fn current_context() -> u32 {
-    let c = crate::thread_cache();
-    if c.is_null() {
+    // SAFETY: the calling thread's own live state, or null.
+    let Some(p) = (unsafe { current().as_ref() }) else {
         return 0;
-    }
-    // SAFETY: the calling thread's own live cache.
-    let p = unsafe { &(*c).prof };
+    };
     if p.ctx == SUSPENDED {
         p.saved_ctx
     } else {
@@ -94,17 +229,50 @@ pub fn current_context() -> u32 {
 }
 
 /// Sets the calling thread's context (the one it resumes with, while suspended: a
-/// site entered by code the profiler runs does not end the suspension).
+/// site entered by code the profiler runs does not end the suspension), and caches
+/// its counter row.
 pub fn set_context(ctx: u32) {
-    let c = crate::thread_cache();
-    if !c.is_null() {
-        // SAFETY: the calling thread's own live cache.
-        let p = unsafe { &mut (*c).prof };
+    // SAFETY: the calling thread's own live state, or null.
+    if let Some(p) = unsafe { current().as_mut() } {
         if p.ctx == SUSPENDED {
             p.saved_ctx = ctx;
         } else {
             p.ctx = ctx;
         }
+        // Made here, off the allocation path (from the counters' own pool, not the
+        // Rust heap).
+        p.row = if ctx == 0 {
+            ptr::null_mut()
+        } else {
+            counters::row(&mut p.table, ctx)
+        };
+    }
+}
+
+/// Proof that a site is current on this thread; restores the previous site stack when
+/// dropped (also on early return and unwinding). Not `Send`: the site stack is the
+/// thread's.
+#[derive(Debug)]
+#[must_use = "the site is current only while the guard lives"]
+pub struct SiteGuard {
+    previous: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Makes `site` current on this thread until the guard drops: allocations made
+/// meanwhile are counted for the site stack ending in `site`, per size class.
+pub fn enter(site: &'static Site) -> SiteGuard {
+    let previous = current_context();
+    set_context(context::child(previous, site));
+    SiteGuard {
+        previous,
+        _not_send: PhantomData,
+    }
+}
+
+impl Drop for SiteGuard {
+    fn drop(&mut self) {
+        set_context(self.previous);
     }
 }
 
@@ -117,134 +285,227 @@ pub fn set_context(ctx: u32) {
 /// outside (a path string built before the call) is the program's, and shows in the
 /// profile being written.
 pub fn suspended<R>(f: impl FnOnce() -> R) -> R {
-    struct Resume(*mut ThreadCache);
+    struct Resume(*mut ThreadProf);
     impl Drop for Resume {
         fn drop(&mut self) {
-            // SAFETY: the calling thread's own live cache (a cache is retired only by
-            // its thread's exit, which cannot happen inside `suspended`).
-            let p = unsafe { &mut (*self.0).prof };
+            // SAFETY: the calling thread's own live state (detached only by its
+            // thread's exit, which cannot happen inside `suspended`).
+            let p = unsafe { &mut *self.0 };
             p.ctx = p.saved_ctx;
         }
     }
-    let c = crate::thread_cache();
-    // SAFETY: the calling thread's own live cache.
-    if c.is_null() || unsafe { (*c).prof.ctx } == SUSPENDED {
+    let p = current();
+    // SAFETY: the calling thread's own live state, or null.
+    if p.is_null() || unsafe { (*p).ctx } == SUSPENDED {
         return f();
     }
     // SAFETY: as above.
     unsafe {
-        let p = &mut (*c).prof;
-        p.saved_ctx = p.ctx;
-        p.ctx = SUSPENDED;
+        (*p).saved_ctx = (*p).ctx;
+        (*p).ctx = SUSPENDED;
     }
-    let _resume = Resume(c);
+    let _resume = Resume(p);
     f()
 }
 
-/// The profiler cache of the thread whose program cache is `c` (made on first use);
-/// null when `c` is null or no cache record can be had.
-pub fn shadow(heap: &Heap, c: *mut ThreadCache) -> *mut ThreadCache {
-    if c.is_null() {
-        return c;
-    }
-    // SAFETY: the calling thread's own live cache.
-    let prof = unsafe { &mut (*c).prof };
-    if prof.shadow.is_null()
-        && let Some(s) = heap.new_cache(true)
-    {
-        prof.shadow = s;
-    }
-    prof.shadow
-}
-
-/// An allocation of the profiler (the thread is suspended): served by the thread's
-/// profiler cache and tagged as the profiler's.
-#[cold]
-fn profiler_alloc(
-    heap: &Heap,
-    c: *mut ThreadCache,
-    layout: Layout,
-    class: usize,
-) -> (*mut u8, bool) {
-    let pc = shadow(heap, c);
-    if pc.is_null() {
-        return heap.alloc_with(c, layout);
-    }
-    let (p, zero) = heap.alloc_with(pc, layout);
-    if p.is_null() {
-        return (p, zero);
-    }
-    // SAFETY: the calling thread's own profiler cache.
-    let s = unsafe { (*pc).span_of(heap, p, class) };
+/// Tags a block the profiler just allocated through `cache` (its profiler cache) as
+/// the profiler's. Returns false when the tag cannot be stored (out of memory for the
+/// tag table): the caller then serves the block from the program's cache instead.
+pub fn tag_profiler(heap: &Heap, cache: &ThreadCache, p: *mut u8, class: usize) -> bool {
+    let s = cache.span_of(heap, p, class);
     // SAFETY: the live span of the block just allocated.
-    if !s.is_null() && tags::set(unsafe { &*s }, p as usize, tags::PROFILER) {
-        return (p, zero);
-    }
-    // No tag (out of memory for the table): its free could not tell it apart, so the
-    // program's cache serves it, on the program's books both ways.
-    // SAFETY: p was just allocated with `layout` through pc.
-    unsafe { heap.dealloc_with(pc, p, layout) };
-    heap.alloc_with(c, layout)
+    !s.is_null() && tags::set(unsafe { &*s }, p as usize, tags::PROFILER)
 }
 
-/// An allocation through the hooks. Returns the block and whether it is known zero.
-pub fn alloc(heap: &Heap, c: *mut ThreadCache, layout: Layout, class: usize) -> (*mut u8, bool) {
-    // SAFETY: the calling thread's own live cache.
-    let cache = unsafe { &mut *c };
-    if cache.prof.ctx == SUSPENDED {
-        return profiler_alloc(heap, c, layout, class);
+/// Whether the next allocation of small class `class` on this thread can be
+/// handled inline, by [`site_alloc`]: the thread is not suspended, its context (if
+/// any) has its row cached, and the allocation will not be sampled (sampling off,
+/// or the countdown stays at or above zero, as [`maybe_sample`] decides).
+#[inline(always)]
+pub fn counts_inline(p: &ThreadProf, class: usize) -> bool {
+    if p.ctx == SUSPENDED || (p.ctx != 0 && p.row.is_null()) {
+        return false;
     }
-    let refills_before = cache.cold[class].refills.load(Ordering::Relaxed);
-    let (p, zero) = match class {
-        0 => heap.alloc_with(c, layout),
-        _ => cache.alloc(heap, class),
+    let rate = RATE.load(Ordering::Relaxed);
+    rate == 0 || (p.sample_rate == rate && p.sample_left >= class_size(class) as i64)
+}
+
+/// Whether an allocation on this thread is only counted for its site: a site is
+/// current (its row cached, the thread not suspended), sampling is off and exact
+/// site frees are off. Then [`count_alloc`] is the whole hook.
+#[inline(always)]
+pub fn counts_only(p: &ThreadProf) -> bool {
+    p.ctx != SUSPENDED
+        && !p.row.is_null()
+        && RATE.load(Ordering::Relaxed) == 0
+        && !tags::SITE_FREES.load(Ordering::Relaxed)
+}
+
+/// Counts an allocation of `size` bytes in small class `class` for the thread's
+/// current site while [`counts_only`] holds: two adds to the cached row.
+#[inline(always)]
+pub fn count_alloc(p: &ThreadProf, size: usize, class: usize) {
+    // SAFETY: a non-null row is a live record of this thread's table, and class <
+    // NUM_CLASSES (every caller got it from class_for).
+    let cell = unsafe { (*p.row).classes.get_unchecked(class) };
+    counters::add(&cell.allocs, 1);
+    counters::add(&cell.requested_bytes, size as u64);
+}
+
+/// The inline hook of an allocation of small class `class` served by the fast path
+/// while [`counts_inline`] held: the sampling countdown, and under a site two adds to
+/// the cached row and the slot's tag.
+#[inline(always)]
+pub fn site_alloc(
+    heap: &Heap,
+    p: &mut ThreadProf,
+    cache: &ThreadCache,
+    a: *mut u8,
+    size: usize,
+    class: usize,
+) {
+    if RATE.load(Ordering::Relaxed) != 0 {
+        p.sample_left -= class_size(class) as i64;
+    }
+    if p.ctx == 0 {
+        return;
+    }
+    // SAFETY: a non-null row is a live record of this thread's table.
+    let cell = unsafe { (*p.row).classes.get_unchecked(class) };
+    counters::add(&cell.allocs, 1);
+    counters::add(&cell.requested_bytes, size as u64);
+    if !tags::SITE_FREES.load(Ordering::Relaxed) {
+        return;
+    }
+    let s = cache.span_of(heap, a, class);
+    // SAFETY: the live span of the block just allocated (the current span).
+    if let Some(s) = unsafe { s.as_ref() } {
+        tags::set_ctx(s, class, a as usize, p.ctx);
+    }
+}
+
+/// What [`site_free`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freed {
+    /// Charged (or untagged): free it through the program's cache.
+    Program,
+    /// Untouched: a sampled or profiler object, or no span; take the general path.
+    Slow,
+}
+
+/// The inline hook of a free of small class `class` once tags exist: reads and
+/// clears the slot's tag and charges a site's object to its context (the cached row
+/// when it is the thread's own context) and a sampled one to its record. Profiler
+/// objects are left to [`on_free`].
+#[inline(always)]
+pub fn site_free(
+    heap: &Heap,
+    p: &mut ThreadProf,
+    cache: &ThreadCache,
+    a: *mut u8,
+    size: usize,
+    class: usize,
+) -> Freed {
+    if !tags::may_be_tagged(a as usize) {
+        return Freed::Program;
+    }
+    let s = cache.span_of(heap, a, class);
+    // SAFETY: a non-null span_of result is a live record: the block being freed.
+    let Some(s) = (unsafe { s.as_ref() }) else {
+        return Freed::Slow;
     };
-    if p.is_null() {
-        return (p, zero);
+    let Some(cell) = tags::small_cell(s, class, a as usize) else {
+        return Freed::Program;
+    };
+    let tag = cell.load(Ordering::Acquire);
+    if tag == 0 {
+        return Freed::Program;
     }
-    let slot = slot_bytes(layout, class);
-    let ctx = cache.prof.ctx;
-    if ctx != 0 {
-        let refills = cache.cold[class].refills.load(Ordering::Relaxed) - refills_before;
-        if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
-            counters::add(&cell.allocs, 1);
-            counters::add(&cell.requested_bytes, layout.size() as u64);
-            // Small classes' slot bytes are allocs × size: only large ones vary.
-            if class == 0 {
-                counters::add(&cell.slot_bytes, slot);
-            }
-            if refills != 0 {
-                counters::add(&cell.refills, refills);
-            }
+    if tag == tags::PROFILER {
+        return Freed::Slow;
+    }
+    // Only the thread freeing the slot touches its tag now.
+    cell.store(0, Ordering::Relaxed);
+    let (ctx, sample_id) = tags::unpack(tag);
+    if let Some(id) = sample_id {
+        tags::note_taken(a as usize, tag);
+        sample::freed(id);
+    }
+    if ctx == 0 {
+        return Freed::Program;
+    }
+    let counts = if ctx == p.ctx && !p.row.is_null() {
+        // SAFETY: a non-null row is a live record of this thread's table.
+        Some(unsafe { (*p.row).classes.get_unchecked(class) })
+    } else {
+        counters::cell(&mut p.table, ctx, class)
+    };
+    if let Some(c) = counts {
+        counters::add(&c.frees, 1);
+        counters::add(&c.freed_requested, size as u64);
+    }
+    Freed::Program
+}
+
+/// What the entry points know of a program allocation the hooks see.
+#[derive(Clone, Copy, Debug)]
+pub struct Allocated {
+    pub p: *mut u8,
+    /// Bytes asked for.
+    pub size: usize,
+    pub class: usize,
+    /// Slot (or page-rounded) bytes.
+    pub slot: u64,
+    /// Refills the allocation caused.
+    pub refills: u64,
+}
+
+/// After a program allocation on a thread with a site current or sampling on:
+/// counts it for the context, samples it, and tags its slot.
+pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allocated) {
+    let ctx = prof.ctx;
+    if ctx != 0
+        && let Some(cell) = counters::cell(&mut prof.table, ctx, a.class)
+    {
+        counters::add(&cell.allocs, 1);
+        counters::add(&cell.requested_bytes, a.size as u64);
+        // Small classes' slot bytes are allocs × size: only large ones vary.
+        if a.class == 0 {
+            counters::add(&cell.slot_bytes, a.slot);
+        }
+        if a.refills != 0 {
+            counters::add(&cell.refills, a.refills);
         }
     }
     let sample = if RATE.load(Ordering::Relaxed) == 0 {
         None
     } else {
-        maybe_sample(cache, slot)
+        maybe_sample(prof, a.slot)
     };
-    if ctx != 0 || sample.is_some() {
-        let s = cache.span_of(heap, p, class);
+    // Without exact site frees only a sampled object is tagged, and then without its
+    // context (its free is the sample's business alone).
+    let site_frees = tags::SITE_FREES.load(Ordering::Relaxed);
+    let tag_ctx = if site_frees { ctx } else { 0 };
+    if tag_ctx != 0 || sample.is_some() {
+        let s = cache.span_of(heap, a.p, a.class);
         if !s.is_null() {
-            // SAFETY: the live span of the block we just allocated.
-            tags::set(unsafe { &*s }, p as usize, tags::pack(ctx, sample));
+            // SAFETY: the live span of the block just allocated.
+            tags::set(unsafe { &*s }, a.p as usize, tags::pack(tag_ctx, sample));
         }
     }
-    (p, zero)
 }
 
 /// Counts `slot` bytes against the thread's sampling countdown; samples when it runs out.
-fn maybe_sample(cache: &mut ThreadCache, slot: u64) -> Option<u32> {
+fn maybe_sample(st: &mut ThreadProf, slot: u64) -> Option<u32> {
     let rate = RATE.load(Ordering::Relaxed);
     if rate == 0 {
         return None;
     }
-    let st = &mut cache.prof;
     if st.sample_rate != rate {
         if st.rng == 0 {
             // Deterministic per thread (by creation order), so runs repeat.
-            static THREADS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-            let n = THREADS.fetch_add(1, Ordering::Relaxed) + 1;
+            static SEEDS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+            let n = SEEDS.fetch_add(1, Ordering::Relaxed) + 1;
             st.rng = n.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         }
         st.sample_rate = rate;
@@ -261,31 +522,47 @@ fn maybe_sample(cache: &mut ThreadCache, slot: u64) -> Option<u32> {
     let mut ips = [0usize; MAX_FRAMES];
     let n = sample::capture(&mut ips, st.stack);
     let id = sample::record(&ips[..n], slot, rate);
-    cache.prof.ctx = cache.prof.saved_ctx;
+    st.ctx = st.saved_ctx;
     id
 }
 
 /// The span of block `p` of `class`: through the thread's cache when it has one (its
 /// current span needs no page-map lookup), else through the page map.
-fn span_for(heap: &Heap, c: *mut ThreadCache, p: *mut u8, class: usize) -> *mut Span {
-    if c.is_null() {
-        heap.span_of(p as usize)
-    } else {
-        // SAFETY: the calling thread's own live cache.
-        unsafe { (*c).span_of(heap, p, class) }
+fn span_for(heap: &Heap, cache: Option<&ThreadCache>, p: *mut u8, class: usize) -> *mut Span {
+    match cache {
+        Some(c) => c.span_of(heap, p, class),
+        None => heap.span_of(p as usize),
     }
 }
 
-/// The hooked part of a free: charges a tagged block to its context and sample.
-/// Runs before the block is actually freed. Returns whether the block is the
-/// profiler's (tagged [`tags::PROFILER`]): it is then freed on the profiler's books.
-pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout, class: usize) -> bool {
-    let s = span_for(heap, c, p, class);
+/// What the entry points know of a block about to be freed or resized.
+#[derive(Clone, Copy, Debug)]
+pub struct Block {
+    pub p: *mut u8,
+    /// Bytes asked for (the layout's size).
+    pub size: usize,
+    pub class: usize,
+    /// Slot (or page-rounded) bytes.
+    pub slot: u64,
+}
+
+/// The hooked part of a free, once tags exist: charges a tagged block to its context
+/// and sample. Runs before the block is actually freed, on the freeing thread (whose
+/// state and program cache are `prof` and `cache`, or `None` during its teardown).
+/// Returns whether the block is the profiler's (tagged [`tags::PROFILER`]): it is
+/// then freed on the profiler's books.
+pub fn on_free(
+    heap: &Heap,
+    prof: Option<&mut ThreadProf>,
+    cache: Option<&ThreadCache>,
+    b: Block,
+) -> bool {
+    let s = span_for(heap, cache, b.p, b.class);
     if s.is_null() {
         return false;
     }
     // SAFETY: the live span of a block being freed.
-    let tag = tags::take(unsafe { &*s }, p as usize);
+    let tag = tags::take(unsafe { &*s }, b.p as usize);
     if tag == 0 {
         return false;
     }
@@ -296,67 +573,53 @@ pub fn on_free(heap: &Heap, c: *mut ThreadCache, p: *mut u8, layout: Layout, cla
     if let Some(id) = sample_id {
         sample::freed(id);
     }
-    if ctx == 0 || c.is_null() {
-        if ctx != 0 {
-            counters::orphan_free(ctx, layout);
-        }
+    if ctx == 0 {
         return false;
     }
-    // SAFETY: the calling thread's own live cache.
-    let cache = unsafe { &mut *c };
-    if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
+    let Some(prof) = prof else {
+        counters::orphan_free(ctx, b.class, b.slot, b.size);
+        return false;
+    };
+    if let Some(cell) = counters::cell(&mut prof.table, ctx, b.class) {
         counters::add(&cell.frees, 1);
-        counters::add(&cell.freed_requested, layout.size() as u64);
-        if class == 0 {
-            counters::add(&cell.freed_bytes, slot_bytes(layout, class));
+        counters::add(&cell.freed_requested, b.size as u64);
+        if b.class == 0 {
+            counters::add(&cell.freed_bytes, b.slot);
         }
     }
     false
 }
 
-/// A block of `class` resized in place from `layout.size()` to `new_size` bytes:
-/// its context's requested bytes follow. Returns whether the block is the
-/// profiler's.
+/// A block resized in place from `b.size` to `new_size` bytes: its context's
+/// requested bytes follow. Returns whether the block is the profiler's.
 pub fn on_resize(
     heap: &Heap,
-    c: *mut ThreadCache,
-    p: *mut u8,
-    layout: Layout,
+    prof: Option<&mut ThreadProf>,
+    cache: Option<&ThreadCache>,
+    b: Block,
     new_size: usize,
-    class: usize,
 ) -> bool {
-    let s = span_for(heap, c, p, class);
+    let s = span_for(heap, cache, b.p, b.class);
     if s.is_null() {
         return false;
     }
     // SAFETY: the live span of the block being resized.
-    let tag = tags::peek(unsafe { &*s }, p as usize);
+    let tag = tags::peek(unsafe { &*s }, b.p as usize);
     if tag == tags::PROFILER {
         return true;
     }
     let ctx = tags::unpack(tag).0;
     // Two's complement when it shrinks: the sums wrap back (see counters.rs).
-    let delta = (new_size as u64).wrapping_sub(layout.size() as u64);
+    let delta = (new_size as u64).wrapping_sub(b.size as u64);
     if ctx == 0 || delta == 0 {
         return false;
     }
-    if c.is_null() {
-        counters::orphan_resize(ctx, class, delta);
+    let Some(prof) = prof else {
+        counters::orphan_resize(ctx, b.class, delta);
         return false;
-    }
-    // SAFETY: the calling thread's own live cache.
-    let cache = unsafe { &mut *c };
-    if let Some(cell) = counters::cell(&mut cache.prof.table, ctx, class) {
+    };
+    if let Some(cell) = counters::cell(&mut prof.table, ctx, b.class) {
         counters::add(&cell.requested_bytes, delta);
     }
     false
-}
-
-/// Slot bytes of a block of `layout` in `class`: the page-rounded size when large.
-fn slot_bytes(layout: Layout, class: usize) -> u64 {
-    if class == 0 {
-        (large_pages(layout.size().max(1)) * PAGE_SIZE) as u64
-    } else {
-        class_size(class) as u64
-    }
 }

@@ -1,6 +1,7 @@
 //! `measure`: what a closure allocated on the calling thread.
 //!
-//! It reads the thread cache's own counters before and after the closure, so it
+//! It reads the thread cache's own counters before and after the closure (the cache
+//! beside the thread's profiler state, see `hooks::attach`), so it
 //! needs no global profiler and works in parallel tests (each test thread measures
 //! only itself). Objects the closure hands to other threads are counted here when
 //! allocated and there when freed.
@@ -12,6 +13,7 @@
 
 use core::sync::atomic::Ordering;
 
+use crate::profile::hooks;
 use crate::size_class::{NUM_CLASSES, class_size};
 
 /// What a closure allocated and freed on the calling thread.
@@ -123,17 +125,19 @@ fn read() -> Counts {
         large_bytes: 0,
         large_freed_bytes: 0,
     };
-    let cache = crate::thread_cache();
-    if cache.is_null() {
+    // SAFETY: the calling thread's own live state, or null.
+    let Some(prof) = (unsafe { hooks::current().as_ref() }) else {
         return c;
-    }
-    // SAFETY: the calling thread's own live cache.
-    let cache = unsafe { &*cache };
+    };
+    // SAFETY: the program cache beside the thread's state lives as long as it.
+    let Some(cache) = (unsafe { prof.cache.as_ref() }) else {
+        return c;
+    };
     for class in 1..NUM_CLASSES {
         let k = cache.counts(class);
-        c.allocs[class] = k[0];
-        c.frees[class] = k[1];
-        c.refills[class] = k[2];
+        c.allocs[class] = k.allocs;
+        c.frees[class] = k.frees;
+        c.refills[class] = k.refills;
     }
     c.allocs[0] = cache.large.allocs.load(Ordering::Relaxed);
     c.frees[0] = cache.large.frees.load(Ordering::Relaxed);

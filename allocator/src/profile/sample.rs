@@ -157,8 +157,6 @@ const ARENA_WORDS: usize = 1 << 23;
 const INDEX_LEN: usize = MAX_RECORDS * 2;
 const STACK_INDEX_LEN: usize = MAX_STACKS * 2;
 
-// A record id travels in a slot tag next to the context.
-const _: () = assert!(MAX_RECORDS < 1 << (32 - crate::profile::tags::CTX_BITS));
 const _: () = assert!(ARENA_WORDS <= u32::MAX as usize);
 
 /// One sampled (stack, slot size, rate).

@@ -4,15 +4,14 @@
 //! is, what the escape analysis found in it, and the type sizes it could name. Every
 //! site is placed in a link-time list ([`SITES`], a `linkme` distributed slice), so
 //! the profile lists all of them even when some never ran, with no allocation and
-//! no code before `main`. At run time [`enter`] makes a site current on the calling
-//! thread; nested calls form a site stack, interned as a context id by `context.rs`,
-//! and the allocation hooks in `hooks.rs` count per (context, size class).
+//! no code before `main`. At run time `hooks::enter` makes a site current on the
+//! calling thread; nested calls form a site stack, interned as a context id by
+//! `context.rs`, and the allocation hooks in `hooks.rs` count per (context, size
+//! class). This file is data only: it imports nothing of the profiler.
 //!
 //! A [`TypeInfo`] is the static `#[track_alloc]` emits for a non-generic `struct`,
 //! `enum` or `union`: its name, where it is, `size_of` and `align_of`, listed in
 //! [`TYPES`] for the audit. Nothing about it runs: it is data in the binary.
-
-use core::marker::PhantomData;
 
 use linkme::distributed_slice;
 
@@ -122,32 +121,4 @@ macro_rules! site {
         };
         SITE
     }};
-}
-
-/// Proof that a site is current on this thread; restores the previous site stack when
-/// dropped (also on early return and unwinding). Not `Send`: the site stack is the
-/// thread's.
-#[derive(Debug)]
-#[must_use = "the site is current only while the guard lives"]
-pub struct SiteGuard {
-    previous: u32,
-    _not_send: PhantomData<*const ()>,
-}
-
-/// Makes `site` current on this thread until the guard drops: allocations made
-/// meanwhile are counted for the site stack ending in `site`, per size class.
-pub fn enter(site: &'static Site) -> SiteGuard {
-    let previous = crate::profile::hooks::current_context();
-    let ctx = crate::profile::context::child(previous, site);
-    crate::profile::hooks::set_context(ctx);
-    SiteGuard {
-        previous,
-        _not_send: PhantomData,
-    }
-}
-
-impl Drop for SiteGuard {
-    fn drop(&mut self) {
-        crate::profile::hooks::set_context(self.previous);
-    }
 }

@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
-use crate::profile::format::{Line, Location, Mapping, Sample, Stack, TRUNCATED};
+use crate::profile::format::{
+    Line, Location, Mapping, Sample, Stack, TRUNCATED, qualified_name, trim,
+};
 use crate::profile::sample::{SampledStack, Snapshot};
 
 /// The sampled part of a profile.
@@ -109,7 +111,7 @@ fn resolve(ip: usize) -> Vec<Line> {
 
 /// Gives the outermost function of each address its symbol table's full path where
 /// the line tables name it by its short name only (see
-/// [`crate::format::qualified_name`]). Reads a module's symbol table from its file,
+/// [`qualified_name`]). Reads a module's symbol table from its file,
 /// once, and only when some address of it needs it.
 fn qualify(resolved: &mut HashMap<usize, Vec<Line>>, modules: &[Module]) {
     // Only Rust functions named by line tables: a C function's plain name (`malloc`,
@@ -139,7 +141,7 @@ fn qualify(resolved: &mut HashMap<usize, Vec<Line>>, modules: &[Module]) {
             .as_ref()
             .and_then(|t| t.name(at.wrapping_sub(modules[m].load_bias)))
         {
-            last.function = crate::format::qualified_name(&last.function, Some(&name));
+            last.function = qualified_name(&last.function, Some(&name));
         }
     }
 }
@@ -170,72 +172,26 @@ impl Symtab {
     }
 }
 
-/// The frames of a stack to keep: spanprof's own frames are dropped from the top and,
-/// unless the stack was cut (it does not reach them), the runtime's below `main` from
-/// the bottom. `names` are the function names, innermost first ("" = unresolved).
-/// `own` is how many of the innermost frames are spanprof's by their addresses (see
-/// [`own_frames`]), used when no name shows where spanprof ends (a stripped binary).
-///
-/// The top boundary is the global-allocator shim (`__rust_alloc` and friends): every
-/// allocation passes it, and everything above it is spanprof. Names alone would not
-/// do: with line-tables-only debug info, inlined frames carry short names.
-///
-/// Unresolved frames are kept: at the bottom only those below a resolved runtime
-/// frame go (the program's own frames of a stripped binary stay, to be named later
-/// by `spanprof symbolize`).
-pub fn trim(names: &[&str], truncated: bool, own: Option<usize>) -> Range<usize> {
-    let shim = |n: &&str| {
-        let n = n.strip_prefix("__rustc::").unwrap_or(n);
-        n.starts_with("__rust_alloc") || n.starts_with("__rust_realloc") || n.starts_with("__rdl_")
-    };
-    let ours = |n: &&str| n.starts_with("spanprof::") || n.starts_with("backtrace::");
-    let start = match (names.iter().position(shim), own) {
-        (Some(i), _) => i + 1,
-        // Named frames past the address boundary that are still spanprof's (the
-        // shim's inlined callees in a binary with symbols) go too.
-        (None, Some(k)) => {
-            let k = k.min(names.len());
-            k + names[k..].iter().take_while(|n| ours(n)).count()
-        }
-        (None, None) => names.iter().position(|n| !ours(n)).unwrap_or(names.len()),
-    };
-    if truncated {
-        return start..names.len();
+/// The addresses of the entry points' out-of-line allocation functions (`malloc.rs`'s
+/// `alloc_slow`, which every sampled allocation passes through, and
+/// `alloc_hooked_small`, which may call it);
+/// registered by the entry points at start-up ([`set_entry_anchors`]), since the
+/// profiler sits below them and does not name them.
+static ENTRY_ANCHORS: [core::sync::atomic::AtomicUsize; 2] =
+    [const { core::sync::atomic::AtomicUsize::new(0) }; 2];
+
+/// Registers the entry points' out-of-line allocation functions (see [`own_frames`]).
+pub fn set_entry_anchors(fs: [usize; 2]) {
+    for (a, f) in ENTRY_ANCHORS.iter().zip(fs) {
+        a.store(f, core::sync::atomic::Ordering::Relaxed);
     }
-    let is_main = |n: &&str| (*n == "main" || n.ends_with("::main")) && !n.starts_with("std::");
-    if let Some(main) = names[start..].iter().position(is_main) {
-        return start..start + main + 1;
-    }
-    let runtime = |n: &str| {
-        n.is_empty()
-            || n.starts_with("std::sys::")
-            || n.starts_with("std::thread::")
-            || n.starts_with("core::ops::function::")
-            || n.starts_with("std::rt::")
-            || n.starts_with("std::panic")
-            || n.starts_with("__libc_start")
-            || n == "_start"
-            || n == "start_thread"
-            || n == "clone3"
-            || n == "clone"
-            || n.starts_with("0x")
-    };
-    let mut end = names.len();
-    while end > start && runtime(names[end - 1]) {
-        end -= 1;
-    }
-    // Unresolved frames just above the runtime's are the program's (a stripped
-    // binary's `main` and the functions it called): keep them.
-    while end < names.len() && names[end].is_empty() {
-        end += 1;
-    }
-    start..end
 }
 
 /// How many of the innermost return addresses of a stack are spanprof's own frames,
 /// found by addresses alone, so that it works without symbols: every sampled
-/// allocation passes through the out-of-line `alloc_slow` and the allocation hook
-/// `hooks::alloc`, so the stack's frames up to the outermost one in either function
+/// allocation passes through the entry points' out-of-line `alloc_slow` and the
+/// allocation hook `hooks::on_alloc`, so the stack's
+/// frames up to the outermost one in any of them
 /// (their bounds come from the unwinder's tables, `.eh_frame`, which stripping keeps)
 /// are the sampler's and the allocator's. Both are looked for: the compiler may
 /// inline the hook into `alloc_slow`, or make the hook a tail call that leaves no
@@ -246,10 +202,11 @@ pub fn trim(names: &[&str], truncated: bool, own: Option<usize>) -> Range<usize>
 /// trimmed by name. `None` when no frame is in either.
 fn own_frames(ips: &[usize]) -> Option<usize> {
     let anchors = [
-        crate::alloc_slow as *const () as usize,
-        crate::profile::hooks::alloc as *const () as usize,
+        ENTRY_ANCHORS[0].load(core::sync::atomic::Ordering::Relaxed),
+        ENTRY_ANCHORS[1].load(core::sync::atomic::Ordering::Relaxed),
+        crate::profile::hooks::on_alloc as *const () as usize,
     ]
-    .map(|f| function_start(f + 1));
+    .map(|f| if f == 0 { None } else { function_start(f + 1) });
     // The sampler's frames come first: look no deeper than they can go.
     let near = ips.len().min(crate::profile::sample::OWN_FRAMES + 8);
     (0..near)
@@ -709,7 +666,7 @@ mod tests {
 
     #[test]
     fn function_starts_come_from_the_unwinder_tables() {
-        let f = crate::alloc_slow as *const () as usize;
+        let f = own_frames as *const () as usize;
         assert_eq!(function_start(f + 1), Some(f));
         assert_eq!(function_start(f + 4), Some(f));
         assert_eq!(function_start(0), None);

@@ -22,6 +22,75 @@ use crate::span::Span;
 /// Set once the first tag table exists: from then on frees take the hooked path.
 pub static TAGGED: AtomicBool = AtomicBool::new(false);
 
+/// Set once a site's object was tagged with its context alone (exact per-site frees,
+/// see [`SITE_FREES`]): from then on any slot may carry a tag, and frees look.
+pub static SITE_TAGS: AtomicBool = AtomicBool::new(false);
+
+/// Whether objects allocated under a site are tagged, so their frees are charged to
+/// the site exactly (on by default; `spanprof::set_site_frees`). Off, sites count
+/// what they allocate only, and only sampled and profiler objects carry tags.
+pub static SITE_FREES: AtomicBool = AtomicBool::new(true);
+
+/// Buckets of [`FILTER`] (a power of two).
+const FILTER_LEN: usize = 1 << 16;
+
+/// A counting filter of the slots that carry a sample or profiler tag, by address
+/// hash: a free whose bucket reads zero carries no such tag, so while no site tags
+/// exist ([`SITE_TAGS`]) it skips the span lookup. Counts go up when such a tag is
+/// set and down when it is taken; collisions only cost a lookup.
+static FILTER: [AtomicU32; FILTER_LEN] = [const { AtomicU32::new(0) }; FILTER_LEN];
+
+#[inline(always)]
+fn bucket(p: usize) -> &'static AtomicU32 {
+    let h =
+        ((p >> 3) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_LEN.trailing_zeros());
+    // SAFETY: h < FILTER_LEN by the shift.
+    unsafe { FILTER.get_unchecked(h as usize) }
+}
+
+/// Sampling denser than one stack per this many bytes turns the filter off for good
+/// (every object is then tagged, and the filter's atomic counts would only cost).
+const FILTER_MIN_RATE: u64 = 64 * 1024;
+
+/// Set, for good, once a sample tag was stored without being counted in [`FILTER`]
+/// (dense sampling): from then on every slot may carry a tag.
+static FILTER_OFF: AtomicBool = AtomicBool::new(false);
+
+/// Whether slot `p` may carry a tag. False means certainly not, so its free needs no
+/// span lookup.
+#[inline(always)]
+pub fn may_be_tagged(p: usize) -> bool {
+    SITE_TAGS.load(Ordering::Relaxed)
+        || FILTER_OFF.load(Ordering::Relaxed)
+        || bucket(p).load(Ordering::Relaxed) != 0
+}
+
+/// Notes that slot `p` now carries `tag` (non-zero) for [`may_be_tagged`].
+#[inline]
+fn note_set(p: usize, tag: u32) {
+    if tag >> CTX_BITS != 0 {
+        if FILTER_OFF.load(Ordering::Relaxed) {
+            return;
+        }
+        let rate = crate::profile::sample::RATE.load(Ordering::Relaxed);
+        if tag != PROFILER && rate != 0 && rate < FILTER_MIN_RATE {
+            FILTER_OFF.store(true, Ordering::Relaxed);
+            return;
+        }
+        bucket(p).fetch_add(1, Ordering::Relaxed);
+    } else if !SITE_TAGS.load(Ordering::Relaxed) {
+        SITE_TAGS.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Notes that the tag `tag` (non-zero) was taken off slot `p`.
+#[inline]
+pub fn note_taken(p: usize, tag: u32) {
+    if tag >> CTX_BITS != 0 && !FILTER_OFF.load(Ordering::Relaxed) {
+        bucket(p).fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Low bits of a tag: the context id; high bits: sample record + 1.
 pub const CTX_BITS: u32 = 12;
 const CTX_MASK: u32 = (1 << CTX_BITS) - 1;
@@ -61,7 +130,41 @@ fn slot_index(span: &Span, p: usize) -> usize {
 }
 
 fn table(span: &Span) -> *mut AtomicU32 {
-    span.tags.load(Ordering::Acquire).cast()
+    span.special.load(Ordering::Acquire).cast()
+}
+
+/// The tag cell of slot `p` (of small class `class`, non-zero) of `span`, when the
+/// span has a table: the inline path of the hooks' fast paths.
+#[inline(always)]
+pub fn small_cell(span: &Span, class: usize, p: usize) -> Option<&AtomicU32> {
+    let t = table(span);
+    if t.is_null() {
+        return None;
+    }
+    let i = crate::size_class::slot_index(class, p.wrapping_sub(span.start));
+    if i >= TABLE_BYTES / 4 {
+        return None;
+    }
+    // SAFETY: i < 1024 slots of the live table record, which lives as long as the
+    // span holds it (the caller's block keeps the span alive).
+    Some(unsafe { &*t.add(i) })
+}
+
+/// Tags slot `p` of small class `class` of `span` with context `ctx` (no sample):
+/// a store when the span has its table, else through [`set`].
+#[inline(always)]
+pub fn set_ctx(span: &Span, class: usize, p: usize, ctx: u32) {
+    match small_cell(span, class, p) {
+        Some(cell) => {
+            if !SITE_TAGS.load(Ordering::Relaxed) {
+                SITE_TAGS.store(true, Ordering::Relaxed);
+            }
+            cell.store(pack(ctx, None), Ordering::Release);
+        }
+        None => {
+            set(span, p, pack(ctx, None));
+        }
+    }
 }
 
 /// Tags slot `p` of `span`, making the span's table if needed. Returns false when
@@ -73,9 +176,9 @@ pub fn set(span: &Span, p: usize, tag: u32) -> bool {
             return false;
         };
         let fresh = fresh.as_ptr().cast::<u32>();
-        match span.tags.compare_exchange(
+        match span.special.compare_exchange(
             ptr::null_mut(),
-            fresh,
+            fresh.cast(),
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
@@ -91,6 +194,9 @@ pub fn set(span: &Span, p: usize, tag: u32) -> bool {
     let i = slot_index(span, p);
     if i >= TABLE_BYTES / 4 {
         return false;
+    }
+    if tag != 0 {
+        note_set(p, tag);
     }
     // SAFETY: i < 1024 slots of the table record.
     unsafe { (*t.add(i)).store(tag, Ordering::Release) };
@@ -122,6 +228,7 @@ pub fn take(span: &Span, p: usize) -> u32 {
     let v = tag.load(Ordering::Acquire);
     if v != 0 {
         tag.store(0, Ordering::Relaxed);
+        note_taken(p, v);
     }
     v
 }
@@ -131,12 +238,13 @@ pub fn peek(span: &Span, p: usize) -> u32 {
     cell(span, p).map_or(0, |tag| tag.load(Ordering::Acquire))
 }
 
-/// Frees a span's table (the span is going back to the page heap).
-pub fn release(span: &Span) {
-    let t = span.tags.swap(ptr::null_mut(), Ordering::AcqRel);
-    if let Some(t) = NonNull::new(t) {
-        // SAFETY: the table came from POOL and the span no longer references it.
-        unsafe { POOL.lock().free(t.cast()) };
+/// Frees a tag table detached from its span (the span is going back to the page
+/// heap): the `span::SpecialRelease` the entry points register.
+pub fn release(table: *mut u8) {
+    if let Some(t) = NonNull::new(table) {
+        // SAFETY: every special record is a tag table from POOL, and the span no
+        // longer references it.
+        unsafe { POOL.lock().free(t) };
     }
 }
 

@@ -27,18 +27,19 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::heap::Heap;
 use crate::lock::SpinLock;
-use crate::profile::capture;
 use crate::profile::context;
 use crate::profile::counters::{self, Totals};
 use crate::profile::format::*;
 use crate::profile::hooks;
 use crate::profile::sample::{self, RATE};
-use crate::profile::site::{SITES, TYPES, TypeInfo};
+use crate::profile::site::{SITES, Site, TYPES, TypeInfo};
 use crate::profile::symbolize;
 use crate::size_class::{
     NUM_CLASSES, PAGE_SIZE, class_for, class_of, class_size, classes, large_pages,
 };
+use crate::stats::Stats;
 
 /// Default sampling rate when a profile is asked for: Go's 512 KiB.
 pub const DEFAULT_RATE: u64 = 512 * 1024;
@@ -51,7 +52,7 @@ static QUIET: AtomicBool = AtomicBool::new(false);
 /// `SPANPROF_OUT`, copied at start-up (NUL-terminated; empty = not set).
 static OUT: SpinLock<[u8; 4096]> = SpinLock::new([0; 4096]);
 
-fn getenv(name: &[u8]) -> Option<&'static [u8]> {
+pub(crate) fn getenv(name: &[u8]) -> Option<&'static [u8]> {
     // SAFETY: name is NUL-terminated; getenv returns a pointer into the environment
     // block or null, and we only read up to the NUL.
     unsafe {
@@ -76,11 +77,25 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
     })
 }
 
-/// Reads the environment once (first thread cache). Allocates nothing.
-pub fn init_from_env() {
+/// The heap the profiles of `SPANPROF_OUT` describe (handed over by [`init_from_env`]).
+static HEAP: core::sync::atomic::AtomicPtr<Heap> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// The heap handed to [`init_from_env`]; the series writes (signal, interval, exit)
+/// run only after it.
+fn series_heap() -> Option<&'static Heap> {
+    // SAFETY: non-null only as stored from a `&'static Heap`.
+    unsafe { HEAP.load(Ordering::Acquire).as_ref() }
+}
+
+/// Reads the environment once (first thread of `heap`). Allocates nothing. Returns
+/// whether `SPANPROF_OUT` asks for profiles: the caller then arms the exit hook and
+/// capture (`profile::init`).
+pub fn init_from_env(heap: &'static Heap) -> bool {
     if INIT.swap(true, Ordering::AcqRel) {
-        return;
+        return false;
     }
+    HEAP.store(core::ptr::from_ref(heap).cast_mut(), Ordering::Release);
     START_NS.store(crate::os::now_ns(), Ordering::Relaxed);
     let unix_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -128,29 +143,19 @@ pub fn init_from_env() {
         let mut buf = OUT.lock();
         let n = path.len().min(buf.len() - 1);
         buf[..n].copy_from_slice(&path[..n]);
-        extern "C" fn at_exit() {
-            write_at_exit();
-        }
-        // SAFETY: registering a plain function; it runs once at exit.
-        unsafe { libc::atexit(at_exit) };
-        capture::arm(getenv(b"SPANPROF_SIGNAL\0"), getenv(b"SPANPROF_INTERVAL\0"));
+        return true;
     } else if getenv(b"SPANPROF_SIGNAL\0").is_some() || getenv(b"SPANPROF_INTERVAL\0").is_some() {
         crate::os::write_stderr(&[
             b"spanprof: SPANPROF_SIGNAL and SPANPROF_INTERVAL need SPANPROF_OUT; no profiles will be written\n",
         ]);
     }
+    false
 }
 
 /// Forgets `SPANPROF_OUT`: no profile is written at exit. For programs that install
 /// spanprof but must not write over a profile they were asked to read.
 pub fn cancel_exit_profile() {
     OUT.lock()[0] = 0;
-}
-
-/// The exit profile goes through `capture`, which writes it once even when a signal
-/// is writing it too.
-fn write_at_exit() {
-    capture::at_exit();
 }
 
 /// How many profiles of `SPANPROF_OUT`'s series were written (`%n`).
@@ -174,7 +179,10 @@ fn write_next_inner(last: bool, announce: bool, report_error: bool) -> bool {
     // cache is already gone (TLS destructors run before `atexit` hooks), so the hooks
     // cannot be suspended and the path's allocations would be counted as the
     // program's, a few bytes more for a longer path.
-    let profile = build_inner();
+    let Some(heap) = series_heap() else {
+        return false;
+    };
+    let profile = build_inner(heap);
     // Bytes, not text: a path need not be UTF-8.
     let pattern = {
         let buf = OUT.lock();
@@ -344,8 +352,8 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-fn write_built(path: &Path) -> io::Result<String> {
-    write_to(path, &build())
+fn write_built(heap: &Heap, path: &Path) -> io::Result<String> {
+    write_to(path, &build(heap))
 }
 
 /// Writes `profile` to `path`; returns the `wrote` line.
@@ -363,9 +371,9 @@ pub fn expand_path(pattern: &str) -> PathBuf {
 /// (temporary file in the target's folder, then rename) over a regular file or a new
 /// path, through symlinks; in place to a character device or a FIFO. The previous file
 /// at `path`, if any, stays intact on error.
-pub fn write_profile(path: impl AsRef<Path>) -> io::Result<()> {
+pub fn write_profile(heap: &Heap, path: impl AsRef<Path>) -> io::Result<()> {
     let path = path.as_ref();
-    hooks::suspended(|| write_built(path).map(drop))
+    hooks::suspended(|| write_built(heap, path).map(drop))
 }
 
 /// Writes `bytes` to `path` by the kind of file it names (see the module doc):
@@ -571,15 +579,15 @@ fn remove_stale_temps(dir: &Path, name: &str) {
     }
 }
 
-/// The profile as it stands now (allocates; runs with the hooks suspended).
-pub fn build() -> Profile {
-    hooks::suspended(build_inner)
+/// The profile of `heap` as it stands now (allocates; runs with the hooks suspended).
+pub fn build(heap: &Heap) -> Profile {
+    hooks::suspended(|| build_inner(heap))
 }
 
-fn build_inner() -> Profile {
-    let stats = crate::stats();
+fn build_inner(heap: &Heap) -> Profile {
+    let stats = heap.stats();
     let rate = RATE.load(Ordering::Relaxed);
-    let sites: Vec<&'static crate::Site> = SITES.iter().copied().collect();
+    let sites: Vec<&'static Site> = SITES.iter().copied().collect();
     let site_id = |key: usize| sites.iter().position(|s| s.key() == key).map(|i| i as u32);
     let mut profile = Profile {
         version: FORMAT_VERSION,
@@ -645,8 +653,9 @@ fn build_inner() -> Profile {
         metadata_bytes: h.metadata_bytes,
     };
     let start = START_NS.load(Ordering::Relaxed);
-    profile.events = crate::heap_events()
-        .into_iter()
+    let (events, n) = heap.events();
+    profile.events = events[..n]
+        .iter()
         .map(|e| HeapEvent {
             at_ms: e.at_ns.saturating_sub(start) / 1_000_000,
             kind: ["arena_mapped", "huge_mapped", "scavenged"][e.kind.min(2) as usize].to_string(),
@@ -708,7 +717,7 @@ fn type_row(t: &TypeInfo) -> TypeRow {
     }
 }
 
-fn site_info(id: u32, s: &crate::Site) -> SiteInfo {
+fn site_info(id: u32, s: &Site) -> SiteInfo {
     SiteInfo {
         id,
         name: s.name.to_string(),
@@ -738,11 +747,11 @@ fn site_info(id: u32, s: &crate::Site) -> SiteInfo {
 pub fn context_totals() -> Vec<[Totals; NUM_CLASSES]> {
     let n = context::count();
     let mut totals = vec![[Totals::default(); NUM_CLASSES]; n];
-    crate::with_thread_tables(|tables| counters::sum_into(tables, &mut totals));
+    hooks::with_thread_tables(|tables| counters::sum_into(tables, &mut totals));
     totals
 }
 
-fn site_stats(stats: &crate::Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> Vec<SiteStat> {
+fn site_stats(stats: &Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> Vec<SiteStat> {
     let totals = context_totals();
     let mut out = Vec::new();
     let mut attributed = [Totals::default(); NUM_CLASSES];
