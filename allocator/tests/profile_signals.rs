@@ -367,7 +367,13 @@ fn more_termination_signals_during_the_write_write_it_once_and_the_first_one_end
     run.signal(libc::SIGTERM);
     run.signal(libc::SIGINT);
     let status = run.wait();
-    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    // The first signal delivered ends it. Sent back to back, SIGTERM and SIGINT may
+    // both be pending before the child runs, and Linux delivers the lower-numbered
+    // standard signal first: SIGINT then comes first.
+    assert!(
+        matches!(status.signal(), Some(libc::SIGTERM | libc::SIGINT)),
+        "{status:?}"
+    );
     check_profile(&run.out.join("p.json"), run.child.id());
     assert_eq!(run.wrote_lines().len(), 1, "{}", run.stderr_text());
     assert_eq!(run.files(), ["p.json"]);
