@@ -10,7 +10,7 @@
 //! says it is ready (allocated, armed) by creating a marker file. Every wait polls
 //! with a deadline of a minute, so a loaded machine is slow, never wrong.
 
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -225,6 +225,19 @@ fn spawn_with(
         Some(o) => cmd.env("SPANPROF_OUT", o),
         None => cmd.env_remove("SPANPROF_OUT"),
     };
+    // The child starts with the termination signals at their defaults, whatever the
+    // test runner inherited (under `nohup` SIGHUP is ignored, and an ignored signal
+    // stays ignored: spanprof would rightly not catch it). A `tweak` runs after this.
+    // SAFETY: runs in the child between fork and exec and only calls signal(2),
+    // which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
     tweak(&mut cmd);
     Run {
         child: cmd.spawn().unwrap(),
