@@ -53,7 +53,7 @@ fn cargo_run_picks_spanprof_and_install_gives_only_the_two_commands() {
     assert_eq!(targets(&p, "bin"), ["cargo-spanprof", "spanprof"]);
     assert_eq!(
         targets(&p, "example"),
-        ["deep_stack", "sample_program", "strip_me"]
+        ["deep_stack", "escape_bench", "sample_program", "strip_me"]
     );
 }
 
