@@ -30,6 +30,7 @@
 use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::region;
 use crate::size_class::NUM_CLASSES;
 use crate::span::{Slot, Span};
 
@@ -230,6 +231,14 @@ impl ThreadCache {
         }
     }
 
+    /// Counts an object of small `class` allocated (or, `free`, freed) by this
+    /// cache's thread outside any span (a block of the apart region, `region.rs`), so
+    /// the class's figures and the thread's measurements include it.
+    pub fn count_apart(&self, class: usize, free: bool) {
+        let c = &self.cur[class];
+        bump(if free { &c.frees } else { &c.allocs });
+    }
+
     /// Spans this cache has taken from the central list of `class` (read around a
     /// slow-path allocation to tell whether it refilled).
     #[inline]
@@ -366,7 +375,9 @@ impl ThreadCache {
     }
 
     /// The fast path of a free: into the current span, or onto the cache's free list
-    /// while it has room. Returns false (having done nothing) otherwise.
+    /// while it has room. Returns false (having done nothing) otherwise, and for a
+    /// block of the apart region (`region.rs`, never a current span's), which only
+    /// the entry points free.
     ///
     /// # Safety
     /// `p` must have been returned by an allocation of `class` from the heap behind
@@ -391,7 +402,7 @@ impl ThreadCache {
             return true;
         }
         // SAFETY: LIST_CAP has NUM_CLASSES entries.
-        if c.list_len >= unsafe { *LIST_CAP.get_unchecked(class) } {
+        if c.list_len >= unsafe { *LIST_CAP.get_unchecked(class) } || region::contains(a) {
             return false;
         }
         #[cfg(any(debug_assertions, feature = "hardened"))]

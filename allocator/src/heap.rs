@@ -28,6 +28,7 @@ use crate::cache::{CacheCounts, CentralLists, ThreadCache};
 use crate::central::{Central, SpanSource};
 use crate::fixalloc::FixAlloc;
 use crate::lock::SpinLock;
+use crate::region;
 use crate::pageheap::{self, ArenaIndex, HeapCounters, HeapEvent, PageHeap};
 use crate::size_class::{NUM_CLASSES, PAGE_SIZE, class_for, class_size, large_pages, span_pages};
 use crate::span::{Span, SpanState};
@@ -374,6 +375,26 @@ impl Heap {
         unsafe { (*cache).free(self, p, class) }
     }
 
+    /// Counts an object of small `class` allocated (or, `free`, freed) outside the
+    /// spans (a block of the apart region) on the program's books: through `cache`,
+    /// the calling thread's own, or the program's orphan cache when it is null.
+    pub(crate) fn count_apart(&self, cache: *mut ThreadCache, class: usize, free: bool) {
+        // SAFETY: a non-null cache passed in is the calling thread's own.
+        if let Some(c) = unsafe { cache.as_ref() } {
+            return c.count_apart(class, free);
+        }
+        let mut orphan = self.orphan_of(false).lock();
+        if orphan.is_null()
+            && let Some(c) = self.new_cache(false)
+        {
+            *orphan = c;
+        }
+        // SAFETY: the orphan cache is only used under its lock, which we hold.
+        if let Some(c) = unsafe { orphan.as_ref() } {
+            c.count_apart(class, free);
+        }
+    }
+
     /// Resizes in place when the new size keeps the same slot (or page count).
     ///
     /// # Safety
@@ -650,10 +671,12 @@ impl Heap {
     /// The page heap's figures, with the metadata of the cache records.
     fn heap_stats(&self, cache_bytes: u64, live_caches: u64) -> HeapStats {
         let c = &self.counters;
+        let (apart_mapped, apart_in_use) = region::footprint();
         HeapStats {
             arenas_mapped: c.arenas_mapped.load(Ordering::Relaxed),
-            bytes_mapped: c.bytes_mapped.load(Ordering::Relaxed),
-            bytes_in_use: c.pages_in_use.load(Ordering::Relaxed) * PAGE_SIZE as u64,
+            bytes_mapped: c.bytes_mapped.load(Ordering::Relaxed) + apart_mapped,
+            bytes_in_use: c.pages_in_use.load(Ordering::Relaxed) * PAGE_SIZE as u64
+                + apart_in_use,
             bytes_scavenged: c.bytes_scavenged.load(Ordering::Relaxed),
             scavenge_runs: c.scavenge_runs.load(Ordering::Relaxed),
             direct_mappings: c.direct_mappings.load(Ordering::Relaxed),

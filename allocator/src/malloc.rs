@@ -35,7 +35,8 @@ use crate::heap::{Heap, fits_in_place};
 use crate::lock::SpinLock;
 use crate::profile::hooks::{self, Allocated, Block, SUSPENDED, ThreadProf};
 use crate::profile::{self, symbolize, tags};
-use crate::size_class::{PAGE_SIZE, class_for, slot_bytes};
+use crate::region;
+use crate::size_class::{PAGE_SIZE, class_for, class_size, slot_bytes};
 use crate::span;
 
 /// The process-wide heap behind [`SpanAlloc`].
@@ -177,10 +178,12 @@ fn install_fork_handlers() {
     extern "C" fn prepare() {
         RECORDS.lock_forever();
         profile::lock_all(&HEAP);
+        region::lock_forever();
     }
     extern "C" fn after() {
         // SAFETY: prepare() locked everything on this thread before the fork.
         unsafe {
+            region::force_unlock();
             profile::unlock_all(&HEAP);
             RECORDS.force_unlock();
         }
@@ -245,6 +248,14 @@ fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
     if prof.ctx == SUSPENDED {
         return profiler_alloc(r, req);
     }
+    let due = hooks::sample_due(prof, req.slot as u64);
+    if due
+        && class != 0
+        && hooks::sample_apart()
+        && let Some(done) = alloc_apart(prof, cache, req)
+    {
+        return done;
+    }
     // SAFETY: as above.
     let before = unsafe { (*cache).refills(class) };
     let (p, zero) = alloc_in(cache, req);
@@ -261,28 +272,63 @@ fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
         slot: req.slot as u64,
         refills,
     };
-    hooks::on_alloc(&HEAP, prof, cache, a);
+    hooks::on_alloc(&HEAP, prof, cache, a, due);
     (p, zero)
 }
 
-/// The cheapest hooked allocation: a site is current, sampling is off and exact site
-/// frees are off (`set_site_frees(false)`), so counting the slot is two adds to the
-/// site's cached row. Null when that does not hold or the fast path has no slot.
+/// A sampled small allocation, served from the apart region (`region.rs`) so that
+/// its free is found by address and no other free has to look for a tag; counted
+/// on the class's figures through `cache` (the calling thread's program cache).
+/// `None` when the region has no room (the caller then serves it as usual).
+#[cold]
+fn alloc_apart(
+    prof: &mut ThreadProf,
+    cache: *mut ThreadCache,
+    req: Request,
+) -> Option<(*mut u8, bool)> {
+    let (p, zero) = region::alloc(req.slot, 0)?;
+    HEAP.count_apart(cache, req.class, false);
+    let a = Allocated {
+        p,
+        size: req.layout.size(),
+        class: req.class,
+        slot: req.slot as u64,
+        refills: 0,
+    };
+    let tag = hooks::on_alloc_apart(prof, a);
+    // SAFETY: p is the live block just allocated.
+    unsafe { region::set_special(p, tag) };
+    Some((p, zero))
+}
+
+/// Frees a block of the apart region: its tag charged, the class's figures counted
+/// through the calling thread's cache (record `r`, or null).
 ///
 /// # Safety
-/// `r` must be the calling thread's own live record and `class` non-zero.
-#[inline(always)]
-unsafe fn alloc_counted(r: *mut ThreadRecord, size: usize, class: usize) -> *mut u8 {
-    // SAFETY: the caller's promise; the two fields are used apart.
-    let (prof, cache) = unsafe { (&(*r).prof, &mut (*r).cache) };
-    if !hooks::wants_alloc_hook(prof) || !hooks::counts_only(prof) {
-        return ptr::null_mut();
-    }
-    let p = cache.next_free_fast(&HEAP, class);
-    if !p.is_null() {
-        hooks::count_alloc(prof, size, class);
-    }
-    p
+/// `p` must be a live block of the apart region allocated with `layout` (class
+/// `class`).
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_apart(r: *mut ThreadRecord, p: *mut u8, layout: Layout, class: usize) {
+    let slot = slot_bytes(class, layout.size());
+    // SAFETY: the caller's promise.
+    let tag = unsafe { region::free(p, slot) };
+    let cache = if r.is_null() {
+        ptr::null_mut()
+    } else {
+        // SAFETY: the calling thread's own live record.
+        unsafe { &raw mut (*r).cache }
+    };
+    HEAP.count_apart(cache, class, true);
+    // SAFETY: as above, or null.
+    let (prof, _) = unsafe { hook_args(r) };
+    let b = Block {
+        p,
+        size: layout.size(),
+        class,
+        slot: slot as u64,
+    };
+    hooks::on_free_tag(prof, tag, b);
 }
 
 /// A small allocation on a thread that wants the hooks (`alloc`'s record `r`): the
@@ -306,21 +352,16 @@ unsafe fn alloc_hooked_small(r: *mut ThreadRecord, layout: Layout, class: usize)
 /// The hooked fast path of a small allocation, tried first by [`alloc_slow`]: when
 /// the allocation will not be sampled (sampling off, or the thread's byte countdown,
 /// Go's `nextSample`, stays above zero) and the thread's context row is cached, a
-/// slot from the thread cache's fast path, counted there (the countdown, two adds and
-/// a tag). Null otherwise (the general path then serves it).
+/// slot from the thread cache's fast path, counted there (the countdown, two adds,
+/// and with exact site frees a tag). Null otherwise (the general path then serves it).
 ///
 /// # Safety
 /// `r` must be the calling thread's own live record and `class` non-zero.
 #[inline(always)]
 unsafe fn alloc_hooked(r: *mut ThreadRecord, layout: Layout, class: usize) -> *mut u8 {
-    // SAFETY: the caller's promise.
-    let p = unsafe { alloc_counted(r, layout.size(), class) };
-    if !p.is_null() {
-        return p;
-    }
     // SAFETY: the caller's promise; the two fields are used apart.
     let (prof, cache) = unsafe { (&mut (*r).prof, &mut (*r).cache) };
-    if !hooks::wants_alloc_hook(prof) || !hooks::counts_inline(prof, class) {
+    if !hooks::counts_inline(prof, class_size(class) as i64) {
         return ptr::null_mut();
     }
     let p = cache.next_free_fast(&HEAP, class);
@@ -416,6 +457,10 @@ unsafe fn hook_args<'a>(
 #[inline(never)]
 unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
     let r = thread_record();
+    if class != 0 && region::contains(p as usize) {
+        // SAFETY: forwarded: a block of the region is one of its live blocks.
+        return unsafe { dealloc_apart(r, p, layout, class) };
+    }
     if class != 0 && !r.is_null() && tags::TAGGED.load(Ordering::Relaxed) {
         // SAFETY: the calling thread's own live record; forwarded.
         if unsafe { dealloc_tagged(r, p, layout, class) } {
@@ -432,7 +477,7 @@ unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
     // the slot's next object. Charging a free allocates nothing. The tag says whose
     // books the object is on: the profiler's objects go through the thread's
     // profiler cache (or the profiler's orphan cache).
-    let profiler = tags::TAGGED.load(Ordering::Relaxed) && {
+    let profiler = tags::any(class) && {
         // SAFETY: as above.
         let (prof, c) = unsafe { hook_args(r) };
         let b = Block {
@@ -455,17 +500,20 @@ unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
 #[inline(never)]
 fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
     let r = thread_record();
-    let profiler = tags::TAGGED.load(Ordering::Relaxed) && {
-        // SAFETY: the calling thread's own live record, or null.
-        let (prof, c) = unsafe { hook_args(r) };
-        let b = Block {
-            p,
-            size: layout.size(),
-            class,
-            slot: slot_bytes(class, layout.size()) as u64,
-        };
-        hooks::on_resize(&HEAP, prof, c, b, new_size)
+    // SAFETY: the calling thread's own live record, or null.
+    let (prof, c) = unsafe { hook_args(r) };
+    let b = Block {
+        p,
+        size: layout.size(),
+        class,
+        slot: slot_bytes(class, layout.size()) as u64,
     };
+    if class != 0 && region::contains(p as usize) {
+        // SAFETY: a block of the region is one of its live blocks (being resized).
+        let tag = unsafe { region::special(p) };
+        return hooks::on_resize_tag(prof, tag, b, new_size);
+    }
+    let profiler = tags::any(class) && hooks::on_resize(&HEAP, prof, c, b, new_size);
     if class == 0 {
         HEAP.resized_large(profiler, layout.size(), new_size);
     }
@@ -552,7 +600,7 @@ unsafe impl GlobalAlloc for SpanAlloc {
         // it is counted (per thread, per site, sampled) like any allocation and free.
         let old = class_for(layout.size(), layout.align());
         if fits_in_place(layout, new_size) {
-            if old == 0 || tags::TAGGED.load(Ordering::Relaxed) {
+            if old == 0 || tags::TAGGED.load(Ordering::Relaxed) || region::contains(p as usize) {
                 resized_in_place(p, layout, new_size, old);
             }
             return p;

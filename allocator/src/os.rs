@@ -31,6 +31,45 @@ pub fn map(len: usize) -> Option<NonNull<u8>> {
     }
 }
 
+/// Reserves exactly `[addr, addr+len)`, inaccessible, without replacing anything
+/// already there (`MAP_FIXED_NOREPLACE`). False when the kernel gives any other range.
+pub fn reserve_at(addr: usize, len: usize) -> bool {
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping; a result other
+    // than `addr` (an old kernel treating it as a hint) is unmapped again.
+    let p = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE
+                | libc::MAP_ANONYMOUS
+                | libc::MAP_NORESERVE
+                | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return false;
+    }
+    if p as usize != addr {
+        // SAFETY: p is the mapping just made, which nothing uses.
+        unsafe { unmap(p.cast(), len) };
+        return false;
+    }
+    true
+}
+
+/// Makes `[p, p+len)` of a [`reserve_at`] range readable and writable (zeroed).
+///
+/// # Safety
+/// The range must lie in a range the caller reserved with [`reserve_at`] and hold no
+/// live data (its contents may be replaced).
+pub unsafe fn commit(p: *mut u8, len: usize) -> bool {
+    // SAFETY: the caller's promise: part of its own reservation.
+    unsafe { libc::mprotect(p.cast(), len, libc::PROT_READ | libc::PROT_WRITE) == 0 }
+}
+
 /// Maps `len` bytes aligned to `align` (a power of two ≥ the OS page), trimming the
 /// misaligned head and tail of a larger mapping.
 pub fn map_aligned(len: usize, align: usize) -> Option<NonNull<u8>> {

@@ -22,6 +22,7 @@ const CORE: &[&str] = &[
     "size_class.rs",
     "fixalloc.rs",
     "stats.rs",
+    "region.rs",
     "span.rs",
     "pageheap.rs",
     "central.rs",

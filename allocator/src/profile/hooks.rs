@@ -317,44 +317,23 @@ pub fn tag_profiler(heap: &Heap, cache: &ThreadCache, p: *mut u8, class: usize) 
     !s.is_null() && tags::set(unsafe { &*s }, p as usize, tags::PROFILER)
 }
 
-/// Whether the next allocation of small class `class` on this thread can be
-/// handled inline, by [`site_alloc`]: the thread is not suspended, its context (if
-/// any) has its row cached, and the allocation will not be sampled (sampling off,
-/// or the countdown stays at or above zero, as [`maybe_sample`] decides).
+/// Whether the next allocation of small class `class` (of `slot` bytes) on this
+/// thread can be handled inline, by [`site_alloc`]: the thread is not suspended, its
+/// context (if any) has its row cached, and the allocation will not be sampled
+/// (sampling off, or the countdown stays at or above zero, as [`sample_due`]
+/// decides).
 #[inline(always)]
-pub fn counts_inline(p: &ThreadProf, class: usize) -> bool {
+pub fn counts_inline(p: &ThreadProf, slot: i64) -> bool {
     if p.ctx == SUSPENDED || (p.ctx != 0 && p.row.is_null()) {
         return false;
     }
     let rate = RATE.load(Ordering::Relaxed);
-    rate == 0 || (p.sample_rate == rate && p.sample_left >= class_size(class) as i64)
+    rate == 0 || (p.sample_rate == rate && p.sample_left >= slot)
 }
 
-/// Whether an allocation on this thread is only counted for its site: a site is
-/// current (its row cached, the thread not suspended), sampling is off and exact
-/// site frees are off. Then [`count_alloc`] is the whole hook.
-#[inline(always)]
-pub fn counts_only(p: &ThreadProf) -> bool {
-    p.ctx != SUSPENDED
-        && !p.row.is_null()
-        && RATE.load(Ordering::Relaxed) == 0
-        && !tags::SITE_FREES.load(Ordering::Relaxed)
-}
-
-/// Counts an allocation of `size` bytes in small class `class` for the thread's
-/// current site while [`counts_only`] holds: two adds to the cached row.
-#[inline(always)]
-pub fn count_alloc(p: &ThreadProf, size: usize, class: usize) {
-    // SAFETY: a non-null row is a live record of this thread's table, and class <
-    // NUM_CLASSES (every caller got it from class_for).
-    let cell = unsafe { (*p.row).classes.get_unchecked(class) };
-    counters::add(&cell.allocs, 1);
-    counters::add(&cell.requested_bytes, size as u64);
-}
-
-/// The inline hook of an allocation of small class `class` served by the fast path
-/// while [`counts_inline`] held: the sampling countdown, and under a site two adds to
-/// the cached row and the slot's tag.
+/// The inline hook of an allocation of small class `class` (of `slot` bytes) served
+/// by the fast path while [`counts_inline`] held: the sampling countdown, and under
+/// a site two adds to the cached row and, with exact site frees, the slot's tag.
 #[inline(always)]
 pub fn site_alloc(
     heap: &Heap,
@@ -364,13 +343,14 @@ pub fn site_alloc(
     size: usize,
     class: usize,
 ) {
-    if RATE.load(Ordering::Relaxed) != 0 {
-        p.sample_left -= class_size(class) as i64;
-    }
+    // Unconditional: while sampling is off the countdown is unused, and it is drawn
+    // afresh when a rate is set (`sample_rate` differs then).
+    p.sample_left -= class_size(class) as i64;
     if p.ctx == 0 {
         return;
     }
-    // SAFETY: a non-null row is a live record of this thread's table.
+    // SAFETY: a non-null row is a live record of this thread's table (counts_inline
+    // checked it is non-null under a context), and class < NUM_CLASSES.
     let cell = unsafe { (*p.row).classes.get_unchecked(class) };
     counters::add(&cell.allocs, 1);
     counters::add(&cell.requested_bytes, size as u64);
@@ -460,32 +440,44 @@ pub struct Allocated {
     pub refills: u64,
 }
 
-/// After a program allocation on a thread with a site current or sampling on:
-/// counts it for the context, samples it, and tags its slot.
-pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allocated) {
+/// Counts a program allocation for the thread's context (objects, requested bytes,
+/// slot bytes of a large one, the refills it caused).
+fn count(prof: &mut ThreadProf, a: &Allocated) {
     let ctx = prof.ctx;
-    if ctx != 0
-        && let Some(cell) = counters::cell(&mut prof.table, ctx, a.class)
-    {
-        counters::add(&cell.allocs, 1);
-        counters::add(&cell.requested_bytes, a.size as u64);
-        // Small classes' slot bytes are allocs × size: only large ones vary.
-        if a.class == 0 {
-            counters::add(&cell.slot_bytes, a.slot);
-        }
-        if a.refills != 0 {
-            counters::add(&cell.refills, a.refills);
-        }
+    if ctx == 0 {
+        return;
     }
-    let sample = if RATE.load(Ordering::Relaxed) == 0 {
-        None
-    } else {
-        maybe_sample(prof, a.slot)
+    let Some(cell) = counters::cell(&mut prof.table, ctx, a.class) else {
+        return;
     };
-    // Without exact site frees only a sampled object is tagged, and then without its
-    // context (its free is the sample's business alone).
-    let site_frees = tags::SITE_FREES.load(Ordering::Relaxed);
-    let tag_ctx = if site_frees { ctx } else { 0 };
+    counters::add(&cell.allocs, 1);
+    counters::add(&cell.requested_bytes, a.size as u64);
+    // Small classes' slot bytes are allocs × size: only large ones vary.
+    if a.class == 0 {
+        counters::add(&cell.slot_bytes, a.slot);
+    }
+    if a.refills != 0 {
+        counters::add(&cell.refills, a.refills);
+    }
+}
+
+/// The context an object's tag carries: the thread's, with exact site frees on;
+/// without them none (a sampled object's free is the sample's business alone).
+fn tag_ctx(prof: &ThreadProf) -> u32 {
+    if tags::SITE_FREES.load(Ordering::Relaxed) {
+        prof.ctx
+    } else {
+        0
+    }
+}
+
+/// After a program allocation on a thread with a site current or sampling on:
+/// counts it for the context, records its stack when [`sample_due`] said so (`due`),
+/// and tags its slot.
+pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allocated, due: bool) {
+    count(prof, &a);
+    let sample = if due { take_sample(prof, a.slot) } else { None };
+    let tag_ctx = tag_ctx(prof);
     if tag_ctx != 0 || sample.is_some() {
         let s = cache.span_of(heap, a.p, a.class);
         if !s.is_null() {
@@ -495,11 +487,33 @@ pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allo
     }
 }
 
-/// Counts `slot` bytes against the thread's sampling countdown; samples when it runs out.
-fn maybe_sample(st: &mut ThreadProf, slot: u64) -> Option<u32> {
+/// After a sampled small allocation the entry points served from the apart region
+/// (`region.rs`, see [`sample_apart`]): counts it and records its stack, as
+/// [`on_alloc`]; returns the tag to keep beside the block (its region special).
+pub fn on_alloc_apart(prof: &mut ThreadProf, a: Allocated) -> u32 {
+    count(prof, &a);
+    let sample = take_sample(prof, a.slot);
+    tags::pack(tag_ctx(prof), sample)
+}
+
+/// Sampling no denser than one stack per this many bytes puts sampled small objects
+/// in the apart region (a page or more each, so at most about a page per
+/// `APART_MIN_RATE` bytes of live heap, 3 % at this bound); denser sampling tags
+/// them in their spans instead.
+pub const APART_MIN_RATE: u64 = 256 * 1024;
+
+/// Whether a small allocation [`sample_due`] picked goes to the apart region.
+#[inline]
+pub fn sample_apart() -> bool {
+    RATE.load(Ordering::Relaxed) >= APART_MIN_RATE
+}
+
+/// Counts `slot` bytes against the thread's sampling countdown (Go's `nextSample`);
+/// true when it runs out: the allocation is to be sampled ([`take_sample`]).
+pub fn sample_due(st: &mut ThreadProf, slot: u64) -> bool {
     let rate = RATE.load(Ordering::Relaxed);
-    if rate == 0 {
-        return None;
+    if rate == 0 || st.ctx == SUSPENDED {
+        return false;
     }
     if st.sample_rate != rate {
         if st.rng == 0 {
@@ -513,15 +527,22 @@ fn maybe_sample(st: &mut ThreadProf, slot: u64) -> Option<u32> {
     }
     st.sample_left -= slot as i64;
     if st.sample_left >= 0 {
-        return None;
+        return false;
     }
     st.sample_left = sample::next_interval(&mut st.rng, rate);
+    true
+}
+
+/// Records the calling thread's stack as a sample of `slot` bytes; the record's id,
+/// or `None` when the sample table is full.
+fn take_sample(st: &mut ThreadProf, slot: u64) -> Option<u32> {
+    let rate = RATE.load(Ordering::Relaxed);
     // Whatever the unwinder allocates is the profiler's.
     st.saved_ctx = st.ctx;
     st.ctx = SUSPENDED;
     let mut ips = [0usize; MAX_FRAMES];
     let n = sample::capture(&mut ips, st.stack);
-    let id = sample::record(&ips[..n], slot, rate);
+    let id = sample::record(&ips[..n], slot, rate.max(1));
     st.ctx = st.saved_ctx;
     id
 }
@@ -563,22 +584,30 @@ pub fn on_free(
     }
     // SAFETY: the live span of a block being freed.
     let tag = tags::take(unsafe { &*s }, b.p as usize);
-    if tag == 0 {
-        return false;
-    }
     if tag == tags::PROFILER {
         return true;
+    }
+    on_free_tag(prof, tag, b);
+    false
+}
+
+/// Charges the free of a program block that carried `tag` (0 = none) to its context
+/// and sample: the part of [`on_free`] after the tag is found, also the whole hook of
+/// a block of the apart region, whose tag the entry points keep.
+pub fn on_free_tag(prof: Option<&mut ThreadProf>, tag: u32, b: Block) {
+    if tag == 0 {
+        return;
     }
     let (ctx, sample_id) = tags::unpack(tag);
     if let Some(id) = sample_id {
         sample::freed(id);
     }
     if ctx == 0 {
-        return false;
+        return;
     }
     let Some(prof) = prof else {
         counters::orphan_free(ctx, b.class, b.slot, b.size);
-        return false;
+        return;
     };
     if let Some(cell) = counters::cell(&mut prof.table, ctx, b.class) {
         counters::add(&cell.frees, 1);
@@ -587,7 +616,6 @@ pub fn on_free(
             counters::add(&cell.freed_bytes, b.slot);
         }
     }
-    false
 }
 
 /// A block resized in place from `b.size` to `new_size` bytes: its context's
@@ -608,18 +636,25 @@ pub fn on_resize(
     if tag == tags::PROFILER {
         return true;
     }
+    on_resize_tag(prof, tag, b, new_size);
+    false
+}
+
+/// A program block carrying `tag` resized in place from `b.size` to `new_size`
+/// bytes: its context's requested bytes follow (the part of [`on_resize`] after the
+/// tag is found; the whole hook for a block of the apart region).
+pub fn on_resize_tag(prof: Option<&mut ThreadProf>, tag: u32, b: Block, new_size: usize) {
     let ctx = tags::unpack(tag).0;
     // Two's complement when it shrinks: the sums wrap back (see counters.rs).
     let delta = (new_size as u64).wrapping_sub(b.size as u64);
     if ctx == 0 || delta == 0 {
-        return false;
+        return;
     }
     let Some(prof) = prof else {
         counters::orphan_resize(ctx, b.class, delta);
-        return false;
+        return;
     };
     if let Some(cell) = counters::cell(&mut prof.table, ctx, b.class) {
         counters::add(&cell.requested_bytes, delta);
     }
-    false
 }

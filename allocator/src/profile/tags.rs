@@ -4,8 +4,11 @@
 //! sampled object's stack that it died, but the allocator's fast paths keep no
 //! per-object data. So spans that hold such objects get a side table of one `u32`
 //! per slot, made the first time one is needed (off the Rust heap, freed with the
-//! span). Once any table exists, frees take the hooked path, which looks at the
-//! span's table only when it has one: spans without tagged objects cost one load.
+//! span). Once any table of a small span exists, small frees take the hooked path,
+//! which looks at the span's table only when it has one: spans without tagged
+//! objects cost one load. Sampled small objects are not tagged here when sampling is
+//! sparse: the entry points put them in the apart region (`region.rs`), which the
+//! free path recognises by address, so sampling alone never sends frees this way.
 //!
 //! One tag is no context and no sample: [`PROFILER`] marks an object spanprof made
 //! for itself, so that its free, on whatever thread and however much later, is
@@ -19,8 +22,19 @@ use crate::lock::SpinLock;
 use crate::size_class::{PAGE_SIZE, span_objects};
 use crate::span::Span;
 
-/// Set once the first tag table exists: from then on frees take the hooked path.
+/// Set once the first tag table of a small span exists: from then on small frees
+/// take the hooked path.
 pub static TAGGED: AtomicBool = AtomicBool::new(false);
+
+/// Set once the first tag table of a large object's span exists (large frees take
+/// the slow path anyway; they look at tags from then on).
+static LARGE_TAGGED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a free or resize of an object of `class` (0 = large) must look for a tag.
+#[inline]
+pub fn any(class: usize) -> bool {
+    TAGGED.load(Ordering::Relaxed) || (class == 0 && LARGE_TAGGED.load(Ordering::Relaxed))
+}
 
 /// Set once a site's object was tagged with its context alone (exact per-site frees,
 /// see [`SITE_FREES`]): from then on any slot may carry a tag, and frees look.
@@ -189,7 +203,11 @@ pub fn set(span: &Span, p: usize, tag: u32) -> bool {
                 t = other.cast();
             }
         }
-        TAGGED.store(true, Ordering::Release);
+        if span.class == 0 {
+            LARGE_TAGGED.store(true, Ordering::Release);
+        } else {
+            TAGGED.store(true, Ordering::Release);
+        }
     }
     let i = slot_index(span, p);
     if i >= TABLE_BYTES / 4 {
