@@ -28,8 +28,8 @@ use crate::cache::{CacheCounts, CentralLists, ThreadCache};
 use crate::central::{Central, SpanSource};
 use crate::fixalloc::FixAlloc;
 use crate::lock::SpinLock;
-use crate::region;
 use crate::pageheap::{self, ArenaIndex, HeapCounters, HeapEvent, PageHeap};
+use crate::region;
 use crate::size_class::{NUM_CLASSES, PAGE_SIZE, class_for, class_size, large_pages, span_pages};
 use crate::span::{Span, SpanState};
 use crate::stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
@@ -675,8 +675,7 @@ impl Heap {
         HeapStats {
             arenas_mapped: c.arenas_mapped.load(Ordering::Relaxed),
             bytes_mapped: c.bytes_mapped.load(Ordering::Relaxed) + apart_mapped,
-            bytes_in_use: c.pages_in_use.load(Ordering::Relaxed) * PAGE_SIZE as u64
-                + apart_in_use,
+            bytes_in_use: c.pages_in_use.load(Ordering::Relaxed) * PAGE_SIZE as u64 + apart_in_use,
             bytes_scavenged: c.bytes_scavenged.load(Ordering::Relaxed),
             scavenge_runs: c.scavenge_runs.load(Ordering::Relaxed),
             direct_mappings: c.direct_mappings.load(Ordering::Relaxed),

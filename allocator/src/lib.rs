@@ -317,7 +317,7 @@ pub fn set_sample_rate(bytes: u64) {
 /// every sampled object to its free). Objects allocated while it was on keep their
 /// tags. Set it before the sites run.
 pub fn set_site_frees(exact: bool) {
-    profile::tags::SITE_FREES.store(exact, Ordering::Relaxed);
+    profile::tags::set_site_frees(exact);
 }
 
 /// Captures sampled stacks by walking frame pointers (tens of nanoseconds) instead

@@ -134,7 +134,9 @@ pub fn alloc(bytes: usize, special: u32) -> Option<(*mut u8, bool)> {
 fn bump(st: &mut State, bytes: usize) -> Option<*mut u8> {
     let end = st.used.checked_add(bytes).filter(|&e| e <= LEN)?;
     if end > st.committed {
-        let grow = (end - st.committed).next_multiple_of(COMMIT).min(LEN - st.committed);
+        let grow = (end - st.committed)
+            .next_multiple_of(COMMIT)
+            .min(LEN - st.committed);
         // SAFETY: [committed, committed+grow) lies in our reservation and was never
         // handed out.
         if !unsafe { os::commit((BASE + st.committed) as *mut u8, grow) } {

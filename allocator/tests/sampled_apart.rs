@@ -36,7 +36,9 @@ fn samples_at(p: &spanprof::Profile, function: &str) -> (u64, u64) {
     p.samples
         .iter()
         .filter(|s| p.frames(s.stack).any(|f| f.function.contains(function)))
-        .fold((0, 0), |(a, f), s| (a + s.alloc_objects, f + s.free_objects))
+        .fold((0, 0), |(a, f), s| {
+            (a + s.alloc_objects, f + s.free_objects)
+        })
 }
 
 #[test]
@@ -49,7 +51,10 @@ fn sampled_small_objects_live_apart_and_behave_like_any_other() {
     let apart_count = v.iter().filter(|b| apart(b.as_ptr())).count();
     // 20 MB at one sample per 512 KiB: about 38 samples; none at all has odds e^-38.
     assert!(apart_count > 5, "sampled objects apart: {apart_count}");
-    assert!(apart_count < 200, "only sampled objects apart: {apart_count}");
+    assert!(
+        apart_count < 200,
+        "only sampled objects apart: {apart_count}"
+    );
     let during = spanprof::stats().classes[spanprof::size_class::class_for(100, 1)];
     assert_eq!(
         during.live_objects - before.live_objects,
@@ -72,15 +77,23 @@ fn sampled_small_objects_live_apart_and_behave_like_any_other() {
 
     // Half freed on another thread, half here.
     let second = v.split_off(n / 2);
-    std::thread::spawn(move || drop(black_box(second))).join().unwrap();
+    std::thread::spawn(move || drop(black_box(second)))
+        .join()
+        .unwrap();
     drop(v);
     spanprof::set_sample_rate(0);
 
     let after = spanprof::stats().classes[spanprof::size_class::class_for(100, 1)];
-    assert_eq!(after.live_objects, before.live_objects, "all freed, counted");
+    assert_eq!(
+        after.live_objects, before.live_objects,
+        "all freed, counted"
+    );
     let (allocs, frees) = samples_at(&spanprof::profile(), "make_apart_boxes");
     assert!(allocs > 5, "samples recorded at make_apart_boxes: {allocs}");
-    assert_eq!(frees, allocs, "every sampled object's free ended its sample");
+    assert_eq!(
+        frees, allocs,
+        "every sampled object's free ended its sample"
+    );
 }
 
 #[test]
@@ -91,5 +104,8 @@ fn dense_sampling_keeps_objects_in_their_spans() {
     let apart_count = v.iter().filter(|b| apart(b.as_ptr())).count();
     drop(v);
     spanprof::set_sample_rate(0);
-    assert_eq!(apart_count, 0, "every object sampled: none gets pages of its own");
+    assert_eq!(
+        apart_count, 0,
+        "every object sampled: none gets pages of its own"
+    );
 }

@@ -281,6 +281,16 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
             }
         }
         Stacks::Sites => {
+            if p.site_counts_only
+                && matches!(opts.weight, Weight::InuseBytes | Weight::InuseObjects)
+            {
+                return Err(CliError::new(
+                    file,
+                    "the sites' in-use figures were not tracked (exact site frees were off: \
+                     SPANPROF_SITE_FREES=0 or set_site_frees(false)); use --stacks native \
+                     for the sampled in-use figures",
+                ));
+            }
             for s in &p.site_stats {
                 if filter.is_some_and(|f| f.class != s.class) {
                     continue;

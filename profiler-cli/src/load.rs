@@ -619,6 +619,7 @@ fn from_v1(v1: V1Profile) -> Profile {
         dropped_samples: v1.dropped_samples,
         max_frames: 0,
         types: v1.types,
+        site_counts_only: false,
     }
 }
 

@@ -51,7 +51,8 @@ pub struct SiteRow {
     pub bytes: u64,
     pub requested_bytes: u64,
     pub refills: u64,
-    pub live_bytes: u64,
+    /// `None` when the profile's sites did not track frees (`site_counts_only`).
+    pub live_bytes: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,7 +89,7 @@ pub fn build(p: &Profile, top: usize) -> Report {
         row.bytes += s.slot_bytes;
         row.requested_bytes += s.requested_bytes;
         row.refills += s.refills;
-        row.live_bytes += s.live_bytes;
+        row.live_bytes = (!p.site_counts_only).then(|| row.live_bytes.unwrap_or(0) + s.live_bytes);
     }
     let mut sites: Vec<SiteRow> = sites.into_values().collect();
     sites.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.stack.cmp(&b.stack)));

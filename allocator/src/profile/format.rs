@@ -77,6 +77,13 @@ pub struct Profile {
     /// without a version bump: older files have none).
     #[cfg_attr(feature = "serde", serde(default))]
     pub types: Vec<TypeRow>,
+    /// True when exact site frees were off for some of the run
+    /// (`spanprof::set_site_frees(false)`, `SPANPROF_SITE_FREES=0`): the sites'
+    /// `frees` and `live_*` figures then miss frees and are not to be shown; the
+    /// sampled stacks' in-use figures still are. Added in 0.1 without a version bump:
+    /// older files (exact) have none.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub site_counts_only: bool,
 }
 
 /// A type marked with `#[track_alloc]`, mapped to the slot a boxed value of it takes.

@@ -191,6 +191,7 @@ impl Write for Profile {
             f.u64("dropped_samples", self.dropped_samples);
             f.u64("max_frames", u64::from(self.max_frames));
             f.array("types", &self.types);
+            f.bool("site_counts_only", self.site_counts_only);
         });
     }
 }

@@ -45,6 +45,24 @@ pub static SITE_TAGS: AtomicBool = AtomicBool::new(false);
 /// what they allocate only, and only sampled and profiler objects carry tags.
 pub static SITE_FREES: AtomicBool = AtomicBool::new(true);
 
+/// Set for good once exact site frees were turned off: a profile then says its
+/// sites' frees and live figures are not exact (`Profile::site_frees`).
+pub static SITE_FREES_OFF_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// Turns exact site frees on or off (`spanprof::set_site_frees`,
+/// `SPANPROF_SITE_FREES`).
+pub fn set_site_frees(exact: bool) {
+    if !exact {
+        SITE_FREES_OFF_SEEN.store(true, Ordering::Relaxed);
+    }
+    SITE_FREES.store(exact, Ordering::Relaxed);
+}
+
+/// Whether every site free so far was charged exactly (exact site frees never off).
+pub fn site_frees_exact() -> bool {
+    !SITE_FREES_OFF_SEEN.load(Ordering::Relaxed)
+}
+
 /// Buckets of [`FILTER`] (a power of two).
 const FILTER_LEN: usize = 1 << 16;
 

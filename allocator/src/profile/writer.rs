@@ -2,7 +2,7 @@
 //! asks for it.
 //!
 //! `init_from_env` runs once, when the first thread cache is made: it reads
-//! `SPANPROF_OUT`, `SPANPROF_RATE` and `SPANPROF_UNWIND` with `getenv` (no
+//! `SPANPROF_OUT`, `SPANPROF_RATE`, `SPANPROF_SITE_FREES` and `SPANPROF_UNWIND` with `getenv` (no
 //! allocation) and, when a path is set, registers an `atexit` hook (the main
 //! thread's TLS destructors never run) and arms `capture.rs` (termination signals,
 //! `SPANPROF_SIGNAL`, `SPANPROF_INTERVAL`), which writes through `write_next`.
@@ -125,6 +125,13 @@ pub fn init_from_env(heap: &'static Heap) -> bool {
         getenv(b"SPANPROF_QUIET\0").is_some_and(|q| !q.is_empty() && q != b"0"),
         Ordering::Relaxed,
     );
+    match getenv(b"SPANPROF_SITE_FREES\0") {
+        None | Some(b"" | b"1") => {}
+        Some(b"0") => crate::profile::tags::set_site_frees(false),
+        Some(_) => crate::os::write_stderr(&[
+            b"spanprof: SPANPROF_SITE_FREES is neither 0 nor 1; site frees stay exact\n",
+        ]),
+    }
     if let Some(u) = getenv(b"SPANPROF_UNWIND\0") {
         if !matches!(u, b"fp" | b"dwarf" | b"") {
             crate::os::write_stderr(&[
@@ -676,6 +683,7 @@ fn build_inner(heap: &Heap) -> Profile {
     profile.samples = sampled.samples;
     profile.dropped_samples = snap.dropped;
     profile.max_frames = snap.max_frames as u32;
+    profile.site_counts_only = !crate::profile::tags::site_frees_exact();
     profile.types = TYPES.iter().copied().map(type_row).collect();
     profile
 }
