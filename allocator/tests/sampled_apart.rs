@@ -45,9 +45,9 @@ fn samples_at(p: &spanprof::Profile, function: &str) -> (u64, u64) {
 fn sampled_small_objects_live_apart_and_behave_like_any_other() {
     let _g = RATE.lock().unwrap_or_else(|e| e.into_inner());
     spanprof::set_sample_rate(512 * 1024);
-    let before = spanprof::stats().classes[spanprof::size_class::class_for(100, 1)];
+    let class = spanprof::size_class::class_for(100, 1);
     let n = 200_000;
-    let mut v = make_apart_boxes(n);
+    let (mut v, m) = spanprof::measure(|| make_apart_boxes(n));
     let apart_count = v.iter().filter(|b| apart(b.as_ptr())).count();
     // 20 MB at one sample per 512 KiB: about 38 samples; none at all has odds e^-38.
     assert!(apart_count > 5, "sampled objects apart: {apart_count}");
@@ -55,10 +55,14 @@ fn sampled_small_objects_live_apart_and_behave_like_any_other() {
         apart_count < 200,
         "only sampled objects apart: {apart_count}"
     );
-    let during = spanprof::stats().classes[spanprof::size_class::class_for(100, 1)];
+    let counted = m
+        .classes
+        .iter()
+        .find(|c| c.class == class)
+        .map(|c| c.allocs);
     assert_eq!(
-        during.live_objects - before.live_objects,
-        n as u64,
+        counted,
+        Some(n as u64),
         "the class counts its objects, apart ones included"
     );
 
@@ -75,19 +79,26 @@ fn sampled_small_objects_live_apart_and_behave_like_any_other() {
         }
     }
 
-    // Half freed on another thread, half here.
+    // Half freed on another thread, half here (counted by this thread's measure).
     let second = v.split_off(n / 2);
-    std::thread::spawn(move || drop(black_box(second)))
+    let freed_there = std::thread::spawn(move || spanprof::measure(|| drop(black_box(second))).1)
         .join()
         .unwrap();
-    drop(v);
+    let ((), freed_here) = spanprof::measure(|| drop(v));
     spanprof::set_sample_rate(0);
-
-    let after = spanprof::stats().classes[spanprof::size_class::class_for(100, 1)];
+    let frees = |m: &spanprof::Measurement| {
+        m.classes
+            .iter()
+            .find(|c| c.class == class)
+            .map_or(0, |c| c.frees)
+    };
+    // The apart objects grew out of the class (their new blocks are freed in theirs).
     assert_eq!(
-        after.live_objects, before.live_objects,
-        "all freed, counted"
+        frees(&freed_there) + frees(&freed_here),
+        (n - apart_count) as u64,
+        "every free counted"
     );
+
     let (allocs, frees) = samples_at(&spanprof::profile(), "make_apart_boxes");
     assert!(allocs > 5, "samples recorded at make_apart_boxes: {allocs}");
     assert_eq!(
@@ -108,4 +119,54 @@ fn dense_sampling_keeps_objects_in_their_spans() {
         apart_count, 0,
         "every object sampled: none gets pages of its own"
     );
+}
+
+#[test]
+fn a_forked_child_frees_and_samples_apart_objects() {
+    let _g = RATE.lock().unwrap_or_else(|e| e.into_inner());
+    spanprof::set_sample_rate(256 * 1024);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A thread sampling while the fork happens: the region's lock may be taken then.
+    let busy = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                black_box(make_apart_boxes(1000));
+            }
+        })
+    };
+    let parent = make_apart_boxes(50_000);
+    assert!(
+        parent.iter().any(|b| apart(b.as_ptr())),
+        "some objects apart"
+    );
+    for _ in 0..10 {
+        // SAFETY: the child allocates, frees, checks and calls _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let ok = parent
+                .iter()
+                .enumerate()
+                .all(|(i, b)| (0..100).all(|j| b[j] == (i + j) as u8));
+            drop(parent);
+            let mine = make_apart_boxes(50_000);
+            let apart_now = mine.iter().filter(|b| apart(b.as_ptr())).count();
+            drop(mine);
+            let code = if ok && apart_now > 0 { 0 } else { 1 };
+            // SAFETY: _exit ends the child without running the parent's atexit hooks.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: pid is our child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child failed: {status}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    busy.join().unwrap();
+    drop(parent);
+    spanprof::set_sample_rate(0);
 }
