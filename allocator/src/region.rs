@@ -41,7 +41,7 @@ const MAX_PAGES: usize = MAX_SMALL_SIZE / PAGE_SIZE;
 /// Pages in the range (entries of the specials table).
 const PAGES: usize = LEN / PAGE_SIZE;
 
-const _: () = assert!(BASE & (LEN - 1) == 0 && MAX_SMALL_SIZE % PAGE_SIZE == 0);
+const _: () = assert!(BASE & (LEN - 1) == 0 && MAX_SMALL_SIZE.is_multiple_of(PAGE_SIZE));
 
 /// `BASE` once the range is reserved; until then (and if it cannot be) an address no
 /// user pointer has, so that [`contains`] is false.

@@ -202,6 +202,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                     dropped_samples: rate,
                     max_frames: pid,
                     types: vec![TypeRow::default()],
+                    site_counts_only: pid % 2 == 1,
                 }
             },
         )
