@@ -41,7 +41,7 @@ use crate::heap::Heap;
 use crate::lock::SpinLock;
 use crate::profile::context;
 use crate::profile::counters::{self, CtxCounters, ThreadTable};
-use crate::profile::sample::{self, MAX_FRAMES, RATE};
+use crate::profile::sample::{self, RATE};
 use crate::profile::site::Site;
 use crate::profile::tags;
 use crate::size_class::class_size;
@@ -540,9 +540,9 @@ fn take_sample(st: &mut ThreadProf, slot: u64) -> Option<u32> {
     // Whatever the unwinder allocates is the profiler's.
     st.saved_ctx = st.ctx;
     st.ctx = SUSPENDED;
-    let mut ips = [0usize; MAX_FRAMES];
-    let n = sample::capture(&mut ips, st.stack);
-    let id = sample::record(&ips[..n], slot, rate.max(1));
+    let mut buf = sample::frames();
+    let ips = sample::capture(&mut buf, st.stack);
+    let id = sample::record(ips, slot, rate.max(1));
     st.ctx = st.saved_ctx;
     id
 }

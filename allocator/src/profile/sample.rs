@@ -12,6 +12,7 @@
 //! at the first sample; the sampled object's slot tag points at its record, so its
 //! free decrements the record's in-use counts without any lookup.
 
+use core::mem::MaybeUninit;
 use core::ptr;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -238,32 +239,45 @@ fn capture_len() -> usize {
     max_frames() + OWN_FRAMES + 1
 }
 
-/// Captures the caller's return addresses into `buf`; returns how many. A result of
-/// more than `max_frames() + OWN_FRAMES` means the stack goes on beyond them
+/// A buffer for [`capture`], left uninitialised: zeroing its 4 KiB on every sample
+/// would cost more than a frame-pointer walk.
+pub type Frames = [MaybeUninit<usize>; MAX_FRAMES];
+
+/// A fresh [`Frames`] buffer (nothing written).
+#[inline(always)]
+pub const fn frames() -> Frames {
+    [const { MaybeUninit::uninit() }; MAX_FRAMES]
+}
+
+/// Captures the caller's return addresses into `buf`; returns them. More than
+/// `max_frames() + OWN_FRAMES` of them means the stack goes on beyond them
 /// ([`record`] cuts it there and marks it).
 #[inline(never)]
-pub fn capture(buf: &mut [usize; MAX_FRAMES], stack: (usize, usize)) -> usize {
+pub fn capture(buf: &mut Frames, stack: (usize, usize)) -> &[usize] {
     let want = capture_len().min(MAX_FRAMES);
-    if FRAME_POINTERS.load(Ordering::Relaxed) {
-        return capture_fp(&mut buf[..want], stack);
-    }
-    let mut n = 0;
-    // SAFETY: the callback only writes into our fixed buffer, below `want`;
-    // trace_unsynchronized needs no lock here because the callback does not re-enter
-    // the unwinder.
-    unsafe {
-        backtrace::trace_unsynchronized(|frame| {
-            buf[n] = frame.ip() as usize;
-            n += 1;
-            n < want
-        });
-    }
-    n
+    let n = if FRAME_POINTERS.load(Ordering::Relaxed) {
+        capture_fp(&mut buf[..want], stack)
+    } else {
+        let mut n = 0;
+        // SAFETY: the callback only writes into our fixed buffer, below `want`;
+        // trace_unsynchronized needs no lock here because the callback does not
+        // re-enter the unwinder.
+        unsafe {
+            backtrace::trace_unsynchronized(|frame| {
+                buf[n].write(frame.ip() as usize);
+                n += 1;
+                n < want
+            });
+        }
+        n
+    };
+    // SAFETY: the first n entries were written above (n <= want <= MAX_FRAMES).
+    unsafe { core::slice::from_raw_parts(buf.as_ptr().cast::<usize>(), n) }
 }
 
 /// Walks the frame-pointer chain, trusting only frames inside this thread's stack.
 #[cfg(target_arch = "x86_64")]
-fn capture_fp(buf: &mut [usize], (lo, hi): (usize, usize)) -> usize {
+fn capture_fp(buf: &mut [MaybeUninit<usize>], (lo, hi): (usize, usize)) -> usize {
     let mut fp: usize;
     // SAFETY: reading rbp has no side effects.
     unsafe {
@@ -276,7 +290,7 @@ fn capture_fp(buf: &mut [usize], (lo, hi): (usize, usize)) -> usize {
         if ret == 0 {
             break;
         }
-        buf[n] = ret;
+        buf[n].write(ret);
         n += 1;
         if next <= fp {
             break;
@@ -287,13 +301,13 @@ fn capture_fp(buf: &mut [usize], (lo, hi): (usize, usize)) -> usize {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn capture_fp(buf: &mut [usize], _stack: (usize, usize)) -> usize {
+fn capture_fp(buf: &mut [MaybeUninit<usize>], _stack: (usize, usize)) -> usize {
     FRAME_POINTERS.store(false, Ordering::Relaxed);
     let mut n = 0;
     // SAFETY: as in `capture`: the callback writes only below buf.len().
     unsafe {
         backtrace::trace_unsynchronized(|frame| {
-            buf[n] = frame.ip() as usize;
+            buf[n].write(frame.ip() as usize);
             n += 1;
             n < buf.len()
         });
