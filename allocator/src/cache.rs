@@ -51,6 +51,13 @@ pub trait CentralLists {
     /// # Safety
     /// The caller's remote free must have unparked `span`.
     unsafe fn unparked(&self, class: usize, span: *mut Span);
+    /// A remote free into `span` (of `class`) may have freed its last slot while its
+    /// central list holds it: the list checks under its lock and, if so, gives the
+    /// span's pages back to the page heap.
+    ///
+    /// # Safety
+    /// `span` must be a span record of this heap (it may have changed hands since).
+    unsafe fn emptied(&self, class: usize, span: *mut Span);
     /// The span holding `addr` (Go's `spanOf`), or null.
     fn span_of(&self, addr: usize) -> *mut Span;
 }
@@ -505,10 +512,9 @@ fn push_chain(
         return;
     };
     // SAFETY: the chain holds allocated (from the span's view) slots of the live span s.
-    if unsafe { (*s).push_remote_chain(head.cast(), tail.cast(), n) } {
-        // SAFETY: we unparked the span, so only we may hand it to the central list.
-        unsafe { lists.unparked(class, s) };
-    }
+    let pushed = unsafe { (*s).push_remote_chain(head.cast(), tail.cast(), n) };
+    // SAFETY: s is a span record of this heap.
+    unsafe { after_remote_push(lists, s, class, pushed) };
 }
 
 /// A free by a thread that does not hold the span (or has no cache at all).
@@ -517,8 +523,38 @@ fn push_chain(
 /// `p` must be an allocated slot of `span`, of `class`.
 pub unsafe fn remote_free(lists: &impl CentralLists, span: *mut Span, p: *mut u8, class: usize) {
     // SAFETY: forwarded; the span stays valid until our push publishes the slot.
-    if unsafe { (*span).push_remote(p) } {
+    let pushed = unsafe { (*span).push_remote_chain(p, p, 1) };
+    // SAFETY: span is a span record of this heap.
+    unsafe { after_remote_push(lists, span, class, pushed) };
+}
+
+/// What a remote push `(unparked, pending)` into `span` calls for: an unparked span
+/// goes to its central list's ready stack; a span whose last slot may just have come
+/// back is handed to its central list to return to the page heap, so the pages serve
+/// any class again at once rather than when this class next refills.
+///
+/// # Safety
+/// `span` must be a span record of this heap; after an unparking push, only this
+/// caller may hand it on.
+#[inline]
+unsafe fn after_remote_push(
+    lists: &impl CentralLists,
+    span: *mut Span,
+    class: usize,
+    (unparked, mut pending): (bool, usize),
+) {
+    if unparked {
         // SAFETY: we unparked the span, so only we may hand it to the central list.
         unsafe { lists.unparked(class, span) };
+        // Frees that completed the span while it was on its way to the ready stack
+        // found it in neither place: read the count again (see `Central::reclaim`).
+        // SAFETY: span records are never unmapped.
+        pending = unsafe { (*span).remote_pending() };
+    }
+    // SAFETY: span records are never unmapped: reading an atomic of one that changed
+    // hands since is harmless, and `emptied` checks again under the central lock.
+    if unsafe { (*span).emptied_by(pending) } {
+        // SAFETY: as above.
+        unsafe { lists.emptied(class, span) };
     }
 }

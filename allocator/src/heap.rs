@@ -28,7 +28,9 @@ use crate::cache::{CacheCounts, CentralLists, ThreadCache};
 use crate::central::{Central, SpanSource};
 use crate::fixalloc::FixAlloc;
 use crate::lock::SpinLock;
-use crate::pageheap::{self, ArenaIndex, HeapCounters, HeapEvent, PageHeap};
+use crate::os;
+use crate::pageheap::{self, ArenaIndex, HeapCounters, HeapEvent, PageHeap, SCAVENGE_AGE};
+use crate::scavenger::{self, Work};
 use crate::size_class::{NUM_CLASSES, PAGE_SIZE, class_for, class_size, large_pages, span_pages};
 use crate::span::{Span, SpanState};
 use crate::stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
@@ -122,6 +124,7 @@ impl SpanSource for Heap {
         let Some(index) = self.index() else { return };
         // SAFETY: forwarded from the caller.
         unsafe { self.pages.lock().free_span(index, &self.counters, span) };
+        scavenger::wake(self.counters.heap_free.load(Ordering::Relaxed));
     }
 }
 
@@ -141,6 +144,12 @@ impl CentralLists for Heap {
     unsafe fn unparked(&self, class: usize, span: *mut Span) {
         // SAFETY: forwarded from the caller.
         unsafe { self.central[class].notify(span) }
+    }
+
+    #[inline]
+    unsafe fn emptied(&self, class: usize, span: *mut Span) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.central[class].reclaim(span, class, self) }
     }
 
     #[inline(always)]
@@ -544,6 +553,45 @@ impl Heap {
         // SAFETY: as above.
         unsafe { self.free_span(s) };
         bytes
+    }
+
+    /// Lets the background scavenger (`scavenger.rs`) work on this heap: the global
+    /// heap only, hence `'static`. The thread itself starts once enough is free.
+    pub(crate) fn enable_scavenger(&'static self) {
+        scavenger::enable(self as *const Heap as usize, Self::scavenge_background);
+    }
+
+    /// One batch of background scavenging on the heap at `ctx`: 64 KiB quanta, each
+    /// under the heap lock, until `budget_ns` is spent or nothing old enough is left.
+    fn scavenge_background(ctx: usize, budget_ns: u64) -> Work {
+        // SAFETY: ctx is the address `enable_scavenger` registered, of a `'static` heap.
+        let heap = unsafe { &*(ctx as *const Heap) };
+        let mut work = Work::default();
+        let Some(index) = heap.index() else {
+            return work;
+        };
+        let t0 = os::now_ns();
+        {
+            let mut pages = heap.pages.lock();
+            work.busy = pages.take_busy();
+            pages.flush_cached_if_old(index, &heap.counters, SCAVENGE_AGE);
+        }
+        loop {
+            let quantum = heap
+                .pages
+                .lock()
+                .scavenge_quantum(&heap.counters, SCAVENGE_AGE);
+            match quantum {
+                Ok(bytes) => work.released += bytes,
+                Err(young) => {
+                    work.waiting = young;
+                    return work;
+                }
+            }
+            if os::now_ns().saturating_sub(t0) >= budget_ns {
+                return work;
+            }
+        }
     }
 
     /// Returns every entirely free span to the page heap and every free page to the OS

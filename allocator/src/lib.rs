@@ -134,6 +134,7 @@ mod heap;
 mod lock;
 mod os;
 mod pageheap;
+mod scavenger;
 pub mod size_class;
 mod span;
 pub mod stats;

@@ -148,6 +148,7 @@ fn start() {
         alloc_hooked_small as *const () as usize,
     ]);
     install_fork_handlers();
+    HEAP.enable_scavenger();
     profile::init(&HEAP);
 }
 
