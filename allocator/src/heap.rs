@@ -255,7 +255,8 @@ impl Heap {
         reg.live += usize::from(!profiler);
     }
 
-    /// Counts `bytes` of metadata mapped outside the heap for its caches.
+    /// Counts `bytes` of metadata mapped outside the heap for its caches (the two's
+    /// complement of the bytes when some went back: the sum wraps).
     pub(crate) fn note_metadata(&self, bytes: u64) {
         self.extra_metadata.fetch_add(bytes, Ordering::Relaxed);
     }

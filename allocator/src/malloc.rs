@@ -30,7 +30,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cache::ThreadCache;
-use crate::fixalloc::FixAlloc;
+use crate::fixalloc::RecordPool;
 use crate::heap::{Heap, fits_in_place};
 use crate::lock::SpinLock;
 use crate::profile::hooks::{self, Allocated, Block, SUSPENDED, ThreadProf};
@@ -52,8 +52,10 @@ pub(crate) struct ThreadRecord {
     shadow: *mut ThreadCache,
 }
 
-/// Thread records, off the Rust heap (a zeroed record is an empty one).
-static RECORDS: SpinLock<FixAlloc> = SpinLock::new(FixAlloc::new(size_of::<ThreadRecord>()));
+/// Thread records, off the Rust heap (a zeroed record is an empty one). Exited
+/// threads' records serve new threads, and go back to the OS once none of their chunk
+/// is in use.
+static RECORDS: SpinLock<RecordPool> = SpinLock::new(RecordPool::new(size_of::<ThreadRecord>()));
 
 /// Marks a thread whose record was retired at exit: it allocates through the orphan
 /// cache from then on.
@@ -83,7 +85,11 @@ impl Drop for RecordExit {
             if !shadow.is_null() {
                 HEAP.retire_cache(shadow);
             }
-            RECORDS.lock().free(ptr::NonNull::new_unchecked(r.cast()));
+            let mut pool = RECORDS.lock();
+            let mapped = pool.mapped;
+            pool.free(ptr::NonNull::new_unchecked(r.cast()));
+            // Wrapping: a chunk unmapped adds the two's complement of its bytes.
+            HEAP.note_metadata((pool.mapped as u64).wrapping_sub(mapped as u64));
         }
     }
 }

@@ -253,21 +253,7 @@ impl PageHeap {
         }
         self.ops += 1;
         if align_pages <= 1 && npages <= CACHED_MAX_PAGES && !self.cached[npages].is_null() {
-            let rec = self.cached[npages];
-            // SAFETY: cached spans are whole, dead records whose pages (still mapped
-            // to the record) nobody uses.
-            unsafe {
-                self.cached[npages] = (*rec).next;
-                Span::init(rec, (*rec).start, npages, class, false);
-            }
-            self.cached_pages -= npages;
-            counters
-                .pages_in_use
-                .fetch_add(npages as u64, Ordering::Relaxed);
-            counters
-                .heap_free
-                .fetch_sub((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
-            return NonNull::new(rec);
+            return self.take_cached(counters, npages, class);
         }
         let (arena, first) = match self.find(npages, align_pages) {
             Some(found) => found,
@@ -303,6 +289,30 @@ impl PageHeap {
             .metadata_bytes
             .store(self.spans.mapped as u64, Ordering::Relaxed);
         Some(rec)
+    }
+
+    /// A span of `npages` from the span cache, cut for `class`.
+    fn take_cached(
+        &mut self,
+        counters: &HeapCounters,
+        npages: usize,
+        class: usize,
+    ) -> Option<NonNull<Span>> {
+        let rec = self.cached[npages];
+        // SAFETY: cached spans are whole, dead records whose pages (still mapped
+        // to the record) nobody uses.
+        unsafe {
+            self.cached[npages] = (*rec).next;
+            Span::init(rec, (*rec).start, npages, class, false);
+        }
+        self.cached_pages -= npages;
+        counters
+            .pages_in_use
+            .fetch_add(npages as u64, Ordering::Relaxed);
+        counters
+            .heap_free
+            .fetch_sub((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
+        NonNull::new(rec)
     }
 
     fn event(&mut self, kind: u8, bytes: u64) {

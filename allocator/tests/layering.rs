@@ -23,6 +23,7 @@ const CORE: &[&str] = &[
     "fixalloc.rs",
     "stats.rs",
     "span.rs",
+    "scavenger.rs",
     "pageheap.rs",
     "central.rs",
     "cache.rs",
