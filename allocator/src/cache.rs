@@ -175,6 +175,20 @@ impl LargeTally {
         );
     }
 
+    /// Counts a large object resized where it lies: `grown` page-rounded bytes more
+    /// allocated, or `shrunk` bytes given back (the object counts stay).
+    #[inline]
+    pub fn resized(&self, grown: u64, shrunk: u64) {
+        self.bytes.store(
+            self.bytes.load(Ordering::Relaxed) + grown,
+            Ordering::Release,
+        );
+        self.freed_bytes.store(
+            self.freed_bytes.load(Ordering::Relaxed) + shrunk,
+            Ordering::Release,
+        );
+    }
+
     /// Counts one large object of `bytes` page-rounded bytes freed.
     #[inline]
     pub fn free(&self, bytes: u64) {

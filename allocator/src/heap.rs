@@ -414,6 +414,60 @@ impl Heap {
         q
     }
 
+    /// Resizes the large object at `p` (allocated with `layout`, through `cache` or
+    /// null = none) to `new_size` bytes, also large, without copying: in its arena
+    /// when the following pages are free (or giving the tail back), or with `mremap`
+    /// for a mapping of its own, which may move it. Returns the object's address, or
+    /// null (nothing changed) when that cannot be done. Counted on the books of
+    /// `cache`: the page-rounded bytes as allocated (or freed) bytes, the requested
+    /// bytes as an in-place resize; the object counts do not change.
+    ///
+    /// # Safety
+    /// `p` must be a live large object of this heap allocated with `layout`, and the
+    /// caller must be its only user.
+    pub(crate) unsafe fn resize_large(
+        &self,
+        cache: *mut ThreadCache,
+        p: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        let s = CentralLists::span_of(self, p as usize);
+        let Some(index) = self.index() else {
+            return ptr::null_mut();
+        };
+        // SAFETY: a non-null span_of result is a live record.
+        if s.is_null() || unsafe { (*s).state != SpanState::Large || (*s).start != p as usize } {
+            return ptr::null_mut();
+        }
+        let (old, new) = (large_pages(layout.size()), large_pages(new_size));
+        // SAFETY: s is the live large span of p, which the caller alone uses.
+        let moved = unsafe {
+            self.pages
+                .lock()
+                .resize_large(index, &self.counters, s, new, layout.align())
+        };
+        let Some(start) = moved else {
+            return ptr::null_mut();
+        };
+        let profiler = Self::books(cache);
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
+        };
+        let (grown, shrunk) = (new.saturating_sub(old), old.saturating_sub(new));
+        let (grown, shrunk) = ((grown * PAGE_SIZE) as u64, (shrunk * PAGE_SIZE) as u64);
+        large.bytes_allocated.fetch_add(grown, Ordering::Relaxed);
+        large.bytes_freed.fetch_add(shrunk, Ordering::Relaxed);
+        self.resized_large(profiler, layout.size(), new_size);
+        // SAFETY: a non-null cache is the calling thread's own.
+        if let Some(c) = unsafe { cache.as_ref() } {
+            c.large.resized(grown, shrunk);
+        }
+        start as *mut u8
+    }
+
     /// A large object on the profiler's books (`profiler`) or the program's was
     /// resized in place from `old` to `new` bytes: its requested bytes follow.
     pub(crate) fn resized_large(&self, profiler: bool, old: usize, new: usize) {

@@ -478,6 +478,31 @@ fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
     }
 }
 
+/// A large object resized without a copy (grown into the free pages after it, its
+/// tail given back, or its own mapping moved by `mremap`); null when it cannot be.
+/// Only while the profiler sees nothing of it (no tags anywhere, no hook wanted), so
+/// its per-site counts and samples keep treating such a resize as a free and an
+/// allocation.
+///
+/// # Safety
+/// As `GlobalAlloc::realloc`, with `p` large and `new_size` large.
+#[cold]
+#[inline(never)]
+unsafe fn realloc_large(p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    if tags::TAGGED.load(Ordering::Relaxed) {
+        return ptr::null_mut();
+    }
+    let r = thread_record();
+    // SAFETY: the calling thread's own live record, or null.
+    let cache = match unsafe { r.as_mut() } {
+        Some(rec) if hooks::wants_alloc_hook(&rec.prof) => return ptr::null_mut(),
+        Some(rec) => &raw mut rec.cache,
+        None => ptr::null_mut(),
+    };
+    // SAFETY: forwarded from the caller; cache is this thread's own or null.
+    unsafe { HEAP.resize_large(cache, p, layout, new_size) }
+}
+
 /// spanprof's global allocator.
 ///
 /// ```
@@ -565,6 +590,13 @@ unsafe impl GlobalAlloc for SpanAlloc {
             return p;
         }
         let new = class_for(new_size, layout.align());
+        if old == 0 && new == 0 {
+            // SAFETY: forwarded from the caller.
+            let q = unsafe { realloc_large(p, layout, new_size) };
+            if !q.is_null() {
+                return q;
+            }
+        }
         // SAFETY: the caller guarantees new_size rounded to align fits isize.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let (q, _) = alloc_slow(new_layout, new);

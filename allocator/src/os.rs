@@ -71,20 +71,35 @@ pub unsafe fn release(p: *mut u8, len: usize) -> bool {
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
 }
 
-/// Grows or moves the mapping `[p, p+old)` to `new` bytes (`mremap` with
-/// `MREMAP_MAYMOVE`): the new start, or `None` when the kernel refuses (the old
-/// mapping is then untouched).
+/// Grows or shrinks the mapping `[p, p+old)` to `new` bytes where it is (`mremap`
+/// without moving). False when the address space after it is taken (nothing changed).
 ///
 /// # Safety
 /// `[p, p+old)` must be one whole mapping made by this module.
-pub unsafe fn remap(p: *mut u8, old: usize, new: usize) -> Option<NonNull<u8>> {
+pub unsafe fn remap_in_place(p: *mut u8, old: usize, new: usize) -> bool {
     // SAFETY: the caller owns the mapping; on failure the kernel leaves it as it was.
-    let q = unsafe { libc::mremap(p.cast(), old, new, libc::MREMAP_MAYMOVE) };
-    if q == libc::MAP_FAILED {
-        None
-    } else {
-        NonNull::new(q.cast())
-    }
+    unsafe { libc::mremap(p.cast(), old, new, 0) != libc::MAP_FAILED }
+}
+
+/// Moves the mapping `[p, p+old)`, resized to `new` bytes, to `dst` (`mremap` with
+/// `MREMAP_FIXED`: the pages move, nothing is copied), replacing whatever was mapped
+/// there. False when the kernel refuses (nothing changed).
+///
+/// # Safety
+/// `[p, p+old)` must be one whole mapping made by this module, and `[dst, dst+new)`
+/// a mapping of this module that nobody uses.
+pub unsafe fn remap_to(p: *mut u8, old: usize, new: usize, dst: *mut u8) -> bool {
+    // SAFETY: the caller owns both ranges; on failure the kernel leaves them alone.
+    let q = unsafe {
+        libc::mremap(
+            p.cast(),
+            old,
+            new,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            dst.cast::<libc::c_void>(),
+        )
+    };
+    q != libc::MAP_FAILED
 }
 
 /// Sleeps for `ns` nanoseconds (a signal may end it early).

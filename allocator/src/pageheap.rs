@@ -433,6 +433,116 @@ impl PageHeap {
         Some(rec)
     }
 
+    /// Resizes the large object of `span` to `npages` pages where it lies: in its arena
+    /// when the pages after it are free (a shrink gives its tail back), or with
+    /// `mremap` for a mapping of its own (moved, if it must, to another place aligned to
+    /// `align` bytes and an arena, so the page map finds it). Returns the object's
+    /// start, or `None` (nothing changed) when it cannot.
+    ///
+    /// # Safety
+    /// `span` must be a live large span of this heap held by the caller.
+    pub unsafe fn resize_large(
+        &mut self,
+        index: &ArenaIndex,
+        counters: &HeapCounters,
+        span: *mut Span,
+        npages: usize,
+        align: usize,
+    ) -> Option<usize> {
+        // SAFETY: the caller holds the span.
+        let (old, old_start) = unsafe { ((*span).npages, (*span).start) };
+        let meta = index[old_start >> ARENA_SHIFT].load(Ordering::Acquire);
+        // SAFETY: a live span's arena is registered and stays mapped.
+        let start = if unsafe { (*meta).direct_len } != 0 {
+            // SAFETY: the span is the mapping's one object, held by the caller.
+            unsafe { self.remap_direct(index, counters, meta, (old_start, old), npages, align)? }
+        } else {
+            // SAFETY: as above; an arena's metadata is ours under the heap lock.
+            let a = unsafe { &mut *meta };
+            if npages > old {
+                grow_in_arena(counters, a, span, npages)?
+            } else {
+                shrink_in_arena(counters, a, old_start, old, npages);
+                old_start
+            }
+        };
+        self.ops += 1;
+        // SAFETY: the caller holds the span.
+        let s = unsafe { &mut *span };
+        s.npages = npages;
+        s.elem_size = (npages * PAGE_SIZE).min(u32::MAX as usize) as u32;
+        s.start = start;
+        s.bump = start + npages * PAGE_SIZE;
+        s.limit = s.bump;
+        if npages >= old {
+            counters
+                .pages_in_use
+                .fetch_add((npages - old) as u64, Ordering::Relaxed);
+        } else {
+            counters
+                .pages_in_use
+                .fetch_sub((old - npages) as u64, Ordering::Relaxed);
+        }
+        Some(start)
+    }
+
+    /// Grows or shrinks the mapping `meta` of one large object to hold `npages`: in
+    /// place when the address space after it allows, else moved by the kernel (no
+    /// copy) to a fresh reservation aligned to `align` and an arena.
+    ///
+    /// # Safety
+    /// `meta` must be the registered metadata of the dedicated mapping of the object
+    /// at `old_start`, of `old` pages, held by the caller.
+    unsafe fn remap_direct(
+        &mut self,
+        index: &ArenaIndex,
+        counters: &HeapCounters,
+        meta: *mut HeapArena,
+        (old_start, old): (usize, usize),
+        npages: usize,
+        align: usize,
+    ) -> Option<usize> {
+        // SAFETY: the caller's promise.
+        let a = unsafe { &mut *meta };
+        let len = npages
+            .checked_mul(PAGE_SIZE)?
+            .checked_next_multiple_of(ARENA_SIZE)?;
+        let old_len = a.direct_len;
+        // SAFETY: [old_start, +old_len) is the object's own mapping.
+        let start = match unsafe { os::remap_in_place(old_start as *mut u8, old_len, len) } {
+            true => old_start,
+            false => {
+                let dst = os::map_aligned(len, align.max(ARENA_SIZE))?.as_ptr();
+                // SAFETY: as above; dst is a reservation of ours that nobody uses.
+                match unsafe { os::remap_to(old_start as *mut u8, old_len, len, dst) } {
+                    true => dst as usize,
+                    false => {
+                        // SAFETY: the reservation made above, unused.
+                        unsafe { os::unmap(dst, len) };
+                        return None;
+                    }
+                }
+            }
+        };
+        if start != old_start {
+            index[old_start >> ARENA_SHIFT].store(ptr::null_mut(), Ordering::Release);
+            a.base = start;
+            index[start >> ARENA_SHIFT].store(meta, Ordering::Release);
+        }
+        a.direct_len = len;
+        if npages < old {
+            // The mapping is arena-sized: the part past the object goes back too.
+            let end = start + npages * PAGE_SIZE;
+            let old_end = (start + old * PAGE_SIZE).min(start + len);
+            // SAFETY: past the object's end, inside its own mapping: no live data.
+            unsafe { os::release(end as *mut u8, old_end - end) };
+        }
+        counters
+            .bytes_mapped
+            .fetch_add((len as u64).wrapping_sub(old_len as u64), Ordering::Relaxed);
+        Some(start)
+    }
+
     /// Returns a span's pages to the heap (or its mapping to the OS) and its record to
     /// the metadata pool; short spans wait whole in the span cache first.
     ///
@@ -653,6 +763,54 @@ impl PageHeap {
             self.flush_cached(index, counters);
         }
     }
+}
+
+/// Takes the free pages after `span` up to `npages` in all, if they are free.
+fn grow_in_arena(
+    counters: &HeapCounters,
+    a: &mut HeapArena,
+    span: *mut Span,
+    npages: usize,
+) -> Option<usize> {
+    // SAFETY: the caller holds the span.
+    let (start, old) = unsafe { ((*span).start, (*span).npages) };
+    let end = ((start - a.base) >> PAGE_SHIFT) + old;
+    let more = npages - old;
+    if end + more > ARENA_PAGES || next_with(&a.free, end, false) < end + more {
+        return None;
+    }
+    let released = (end..end + more).filter(|&p| bit(&a.scavenged, p)).count();
+    take_free(counters, more - released, released);
+    set_bits(&mut a.free, end, more, false);
+    set_bits(&mut a.scavenged, end, more, false);
+    a.free_pages -= more;
+    for p in end..end + more {
+        a.spans[p].store(span, Ordering::Release);
+    }
+    Some(start)
+}
+
+/// Gives the pages of `s` past `npages` back to the arena's bitmap.
+fn shrink_in_arena(
+    counters: &HeapCounters,
+    a: &mut HeapArena,
+    start: usize,
+    old: usize,
+    npages: usize,
+) {
+    let first = ((start - a.base) >> PAGE_SHIFT) + npages;
+    let n = old - npages;
+    let now = epoch_now();
+    for p in first..first + n {
+        a.spans[p].store(ptr::null_mut(), Ordering::Release);
+        a.freed_at[p] = now;
+    }
+    set_bits(&mut a.free, first, n, true);
+    a.free_pages += n;
+    a.hint = a.hint.min(first);
+    counters
+        .heap_free
+        .fetch_add((n * PAGE_SIZE) as u64, Ordering::Relaxed);
 }
 
 /// Counts `dirty` resident and `released` scavenged free pages taken for a span.

@@ -15,10 +15,14 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static GLOBAL: spanprof::SpanAlloc = spanprof::SpanAlloc::new();
 
-fn rss_kib() -> u64 {
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
 }
 
 /// ~100 MB of `Box<[u8; N]>`, every byte written, then all freed.
@@ -93,6 +97,24 @@ fn child_case() {
             assert!(sum > 0);
             report("joined", rss_kib());
             report("idle", idle_until(0, Duration::from_secs(2)));
+        }
+        "realloc" => {
+            // A large buffer grows into the free pages after it: no move.
+            let mut v: Vec<u8> = vec![1; 1 << 20];
+            let p = v.as_ptr();
+            v.reserve_exact(3 << 20);
+            report("arena_in_place", u64::from(v.as_ptr() == p));
+            drop(v);
+            // A buffer in a mapping of its own grows by mremap: its pages are not
+            // copied, so the peak stays about the buffer's size.
+            let mut v: Vec<u8> = vec![7; 200 << 20];
+            v.reserve_exact(200 << 20);
+            v.resize(400 << 20, 9);
+            assert_eq!((v[0], v[(200 << 20) - 1], v[200 << 20]), (7, 7, 9));
+            report("peak_after_grow", status_kib("VmHWM:"));
+            v.truncate(1 << 20);
+            v.shrink_to_fit();
+            report("after_shrink", rss_kib());
         }
         _ => return,
     }
@@ -174,6 +196,24 @@ fn exited_threads_records_are_released() {
     assert!(
         idle <= get(&f, "start") + 48 * 1024,
         "RSS {idle} KiB after join and idle (alive: {alive} KiB)"
+    );
+}
+
+#[test]
+fn large_reallocations_grow_without_copying() {
+    let f = run_case("realloc", true);
+    assert_eq!(
+        get(&f, "arena_in_place"),
+        1,
+        "grown into the free pages after it"
+    );
+    // Copying 200 MiB into a new 400 MiB buffer peaks at ~600 MiB.
+    let peak = get(&f, "peak_after_grow");
+    assert!(peak < 480 * 1024, "peak {peak} KiB: the pages were copied");
+    let after = get(&f, "after_shrink");
+    assert!(
+        after < 64 * 1024,
+        "RSS {after} KiB after shrinking to 1 MiB"
     );
 }
 
