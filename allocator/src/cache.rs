@@ -12,7 +12,9 @@
 //! allocations of the class reuse them while they are hot, again with no atomic.
 //! When a free list grows past its bound, half of it is flushed to the owning spans'
 //! remote lists, so memory freed by a thread that does not allocate flows back to
-//! the thread (or central list) that holds the span.
+//! the thread (or central list) that holds the span; a push that may have brought
+//! back the last slot of a span its central list holds tells the list
+//! ([`CentralLists::emptied`]), which returns the span to the page heap.
 //!
 //! When the current span and the free list are both empty the cache takes the span's
 //! never-used slots, then its remote frees ([`ThreadCache::next_free`], Go's

@@ -10,7 +10,11 @@
 //! [`CacheHandle`]) has already decided the size class and, for a large object, the
 //! page count. Threads without a cache (during thread teardown) share one *orphan*
 //! cache behind a lock. The global allocator uses one static `Heap`; tests build their
-//! own and drive caches by hand through [`CacheHandle`].
+//! own and drive caches by hand through [`CacheHandle`]. The static heap alone lets
+//! the background scavenger (`scavenger.rs`) work on it: the heap wakes it whenever
+//! pages come back and serves its batches of 64 KiB quanta
+//! (`Heap::scavenge_background`). Large objects are resized here without a copy when
+//! the page heap can grow or shrink them where they lie (`Heap::resize_large`).
 //!
 //! Every object is on one of two sets of books: the program's, or spanprof's own
 //! (the entry points decide which, see `malloc.rs`). Small objects are counted by the

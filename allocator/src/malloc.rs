@@ -16,13 +16,17 @@
 //! thread) a second cache for spanprof's own objects. The books an object is on are
 //! decided here: the profiler's objects are served from that second cache and tagged,
 //! and their frees, found by the tag, go back through it. At thread exit the record's
-//! caches are flushed to the central lists and its profiler state retired; a thread
-//! without a record (its TLS torn down) allocates through the heap's orphan cache.
+//! caches are flushed to the central lists and its profiler state retired, and the
+//! record goes back to its pool (`fixalloc::RecordPool`) for the next new thread, its
+//! memory to the OS once its chunk is unused; a thread without a record (its TLS torn
+//! down) allocates through the heap's orphan cache. A large reallocation the profiler
+//! does not watch is resized without a copy where the page heap can
+//! (`realloc_large`); otherwise it moves, counted as a free and an allocation.
 //!
 //! Start-up (the first allocation of the first thread) wires the layers together:
 //! the core frees the profiler's per-span records through a function registered here
-//! (`span::set_special_release`), the profiler is handed the heap, and `fork`
-//! handlers take every lock.
+//! (`span::set_special_release`), the profiler is handed the heap, the background
+//! scavenger may work on it, and `fork` handlers take every lock.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
@@ -480,9 +484,9 @@ fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
 
 /// A large object resized without a copy (grown into the free pages after it, its
 /// tail given back, or its own mapping moved by `mremap`); null when it cannot be.
-/// Only while the profiler sees nothing of it (no tags anywhere, no hook wanted), so
-/// its per-site counts and samples keep treating such a resize as a free and an
-/// allocation.
+/// Only while the profiler sees nothing of it (no tags anywhere, no hook wanted):
+/// the profiler's per-site and sampled figures count a large reallocation that
+/// changes the page count as a free and an allocation, which the moving path gives.
 ///
 /// # Safety
 /// As `GlobalAlloc::realloc`, with `p` large and `new_size` large.

@@ -115,11 +115,12 @@ fn start() {
         // SAFETY: a plain function that resets this file's atomics.
         unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
     }
-    // RUNNING before the thread exists, so no second start races this one; undone if
-    // the thread cannot be had (then the page heap keeps scavenging on its frees).
+    // RUNNING before the thread exists, so no second start races this one. If the
+    // thread cannot be had (out of threads or memory) no later free tries again: the
+    // page heap keeps scavenging on its frees, as when switched off.
     STATE.store(RUNNING, Ordering::Release);
     if !os::spawn_detached(run, STACK) {
-        STATE.store(NOT_STARTED, Ordering::Release);
+        STATE.store(DISABLED, Ordering::Release);
     }
 }
 

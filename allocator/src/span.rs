@@ -8,6 +8,10 @@
 //! creates span records and maps every page of a span to its record, so any pointer
 //! finds its span in O(1).
 //!
+//! While a central list holds a span (partial, parked or on the ready stack) the
+//! span's use count is also in [`Span::listed_used`], so a remote freer can tell from
+//! the pending count its push leaves whether it freed the span's last slot.
+//!
 //! Slots come from two places: the local free list (slots freed by the holder or
 //! collected from the remote list) and the *bump* range of slots never handed out.
 //! Never-used slots of a span cut from fresh or scavenged pages are known to be zero,
