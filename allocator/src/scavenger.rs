@@ -89,11 +89,7 @@ pub fn running() -> bool {
 pub fn wake(free: u64) {
     GEN.fetch_add(1, Ordering::SeqCst);
     match STATE.load(Ordering::Relaxed) {
-        RUNNING => {
-            if BLOCKED.load(Ordering::SeqCst) != 0 {
-                os::futex_wake(&GEN);
-            }
-        }
+        RUNNING if BLOCKED.load(Ordering::SeqCst) != 0 => os::futex_wake(&GEN),
         NOT_STARTED if free >= START_FREE && WORK.load(Ordering::Relaxed) != 0 => start(),
         _ => {}
     }
