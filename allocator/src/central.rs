@@ -204,8 +204,13 @@ impl Central {
         // is ours, or while it is dead (when neither reads Partial and our class).
         let listed =
             unsafe { (*span).state == SpanState::Partial && (*span).class as usize == class };
+        // The last span with free slots stays listed, empty, for the class's next
+        // refill: a class that keeps allocating and freeing does not take a span from
+        // the page heap each time its one span drains (at most one such span waits
+        // per class).
         // SAFETY: listed: on our list, held by us under the lock, `used` steady.
-        if listed && unsafe { (*span).remote_pending() == (*span).used as usize } {
+        if listed && partial.len > 1 && unsafe { (*span).remote_pending() == (*span).used as usize }
+        {
             // SAFETY: as above.
             unsafe {
                 partial.unlink(span);

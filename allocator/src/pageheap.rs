@@ -82,7 +82,8 @@ pub struct HeapCounters {
     pub pages_in_use: AtomicU64,
     pub bytes_scavenged: AtomicU64,
     pub scavenge_runs: AtomicU64,
-    /// Bytes in free pages that are still resident (Go's `heapFree`).
+    /// Bytes in free pages that are still resident (Go's `heapFree`); written under
+    /// the heap lock only.
     pub heap_free: AtomicU64,
     /// Bytes in free pages returned to the OS (Go's `heapReleased`).
     pub heap_released: AtomicU64,
@@ -309,9 +310,7 @@ impl PageHeap {
         counters
             .pages_in_use
             .fetch_add(npages as u64, Ordering::Relaxed);
-        counters
-            .heap_free
-            .fetch_sub((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
+        sub(&counters.heap_free, npages * PAGE_SIZE);
         NonNull::new(rec)
     }
 
@@ -560,10 +559,9 @@ impl PageHeap {
         s.release_special();
         self.ops += 1;
         if s.npages <= ARENA_PAGES {
-            counters
-                .heap_free
-                .fetch_add((s.npages * PAGE_SIZE) as u64, Ordering::Relaxed);
+            add(&counters.heap_free, s.npages * PAGE_SIZE);
         }
+        let now = os::now_ns();
         let in_use = counters.pages_in_use.load(Ordering::Relaxed) as usize;
         if s.npages <= CACHED_MAX_PAGES && self.cached_pages + s.npages <= in_use / 8 + CACHED_SLACK
         {
@@ -573,19 +571,19 @@ impl PageHeap {
             s.next = self.cached[s.npages];
             self.cached[s.npages] = span;
             self.cached_pages += s.npages;
-            self.cached_epoch = epoch_now();
+            self.cached_epoch = (now >> EPOCH_SHIFT) as u16;
             counters
                 .pages_in_use
                 .fetch_sub(s.npages as u64, Ordering::Relaxed);
-            self.tick(index, counters);
+            self.tick(index, counters, now);
             return;
         }
         counters
             .pages_in_use
             .fetch_sub(s.npages as u64, Ordering::Relaxed);
         // SAFETY: forwarded.
-        unsafe { self.release_span(index, counters, span, epoch_now()) };
-        self.tick(index, counters);
+        unsafe { self.release_span(index, counters, span, (now >> EPOCH_SHIFT) as u16) };
+        self.tick(index, counters, now);
     }
 
     /// Empties the span cache into the bitmaps. Its pages count as freed when the
@@ -648,8 +646,7 @@ impl PageHeap {
 
     /// On a new tick, empties the span cache and, unless the background scavenger
     /// runs, returns long-free pages.
-    fn tick(&mut self, index: &ArenaIndex, counters: &HeapCounters) {
-        let now = os::now_ns();
+    fn tick(&mut self, index: &ArenaIndex, counters: &HeapCounters, now: u64) {
         if now.saturating_sub(self.last_tick) < SCAVENGE_PERIOD_NS {
             return;
         }
@@ -695,12 +692,8 @@ impl PageHeap {
             .bytes_scavenged
             .fetch_add(bytes as u64, Ordering::Relaxed);
         counters.scavenge_runs.fetch_add(1, Ordering::Relaxed);
-        counters
-            .heap_free
-            .fetch_sub(bytes as u64, Ordering::Relaxed);
-        counters
-            .heap_released
-            .fetch_add(bytes as u64, Ordering::Relaxed);
+        sub(&counters.heap_free, bytes);
+        add(&counters.heap_released, bytes);
     }
 
     /// One quantum of background scavenging: releases up to 64 KiB of pages free for
@@ -808,19 +801,30 @@ fn shrink_in_arena(
     set_bits(&mut a.free, first, n, true);
     a.free_pages += n;
     a.hint = a.hint.min(first);
-    counters
-        .heap_free
-        .fetch_add((n * PAGE_SIZE) as u64, Ordering::Relaxed);
+    add(&counters.heap_free, n * PAGE_SIZE);
+}
+
+/// Adds `n` to a counter only the heap lock's holder writes (a plain add, no locked
+/// instruction: readers without the lock only need a recent value).
+fn add(c: &AtomicU64, n: usize) {
+    c.store(
+        c.load(Ordering::Relaxed).wrapping_add(n as u64),
+        Ordering::Relaxed,
+    );
+}
+
+/// Subtracts `n`; see [`add`].
+fn sub(c: &AtomicU64, n: usize) {
+    c.store(
+        c.load(Ordering::Relaxed).wrapping_sub(n as u64),
+        Ordering::Relaxed,
+    );
 }
 
 /// Counts `dirty` resident and `released` scavenged free pages taken for a span.
 fn take_free(counters: &HeapCounters, dirty: usize, released: usize) {
-    counters
-        .heap_free
-        .fetch_sub((dirty * PAGE_SIZE) as u64, Ordering::Relaxed);
-    counters
-        .heap_released
-        .fetch_sub((released * PAGE_SIZE) as u64, Ordering::Relaxed);
+    sub(&counters.heap_free, dirty * PAGE_SIZE);
+    sub(&counters.heap_released, released * PAGE_SIZE);
 }
 
 /// Whether page `p` of `a` is free, resident, and free for `min_age` epochs at `now`.

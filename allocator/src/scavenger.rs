@@ -24,7 +24,7 @@
 //! wake; the page heap then releases long-free pages on its own frees, as before).
 //! In a `fork` child the thread is gone: the child starts its own at its next wake.
 
-use core::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use crate::os;
 
@@ -56,6 +56,8 @@ const MIN_SLEEP_NS: u64 = 1_000_000;
 /// Sleep while free pages are too young to release.
 const WAIT_NS: u64 = 250_000_000;
 const STACK: usize = 128 * 1024;
+/// Wait before trying again to start a thread that could not be had.
+const RETRY_NS: u64 = 1_000_000_000;
 
 const NOT_STARTED: u8 = 0;
 const RUNNING: u8 = 1;
@@ -65,10 +67,12 @@ static STATE: AtomicU8 = AtomicU8::new(NOT_STARTED);
 /// The registered work (a `WorkFn` as an address; 0 = none) and its context.
 static WORK: AtomicUsize = AtomicUsize::new(0);
 static CTX: AtomicUsize = AtomicUsize::new(0);
-/// Bumped by every wake; the thread blocks on it.
+/// Bumped by a wake that finds the thread blocked; the thread blocks on it.
 static GEN: AtomicU32 = AtomicU32::new(0);
-/// 1 while the thread blocks (or is about to) on `GEN`: only then does a wake pay a
-/// system call.
+/// When a failed start may be tried again (monotonic ns; 0 = any time).
+static RETRY_AT: AtomicU64 = AtomicU64::new(0);
+/// 1 while the thread blocks (or is about to) on `GEN`: only then does a wake touch
+/// `GEN` or pay a system call, so a free costs one load.
 static BLOCKED: AtomicU32 = AtomicU32::new(0);
 
 /// Registers the heap's background work; the thread may start from the next [`wake`].
@@ -87,9 +91,11 @@ pub fn running() -> bool {
 /// starts it the first time there is enough to do.
 #[inline]
 pub fn wake(free: u64) {
-    GEN.fetch_add(1, Ordering::SeqCst);
     match STATE.load(Ordering::Relaxed) {
-        RUNNING if BLOCKED.load(Ordering::SeqCst) != 0 => os::futex_wake(&GEN),
+        RUNNING if BLOCKED.load(Ordering::SeqCst) != 0 => {
+            GEN.fetch_add(1, Ordering::SeqCst);
+            os::futex_wake(&GEN);
+        }
         NOT_STARTED if free >= START_FREE && WORK.load(Ordering::Relaxed) != 0 => start(),
         _ => {}
     }
@@ -97,6 +103,10 @@ pub fn wake(free: u64) {
 
 #[cold]
 fn start() {
+    let retry = RETRY_AT.load(Ordering::Relaxed);
+    if retry != 0 && os::now_ns() < retry {
+        return;
+    }
     if STATE
         .compare_exchange(NOT_STARTED, DISABLED, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
@@ -112,11 +122,12 @@ fn start() {
         unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
     }
     // RUNNING before the thread exists, so no second start races this one. If the
-    // thread cannot be had (out of threads or memory) no later free tries again: the
-    // page heap keeps scavenging on its frees, as when switched off.
+    // thread cannot be had (out of threads or memory for a moment), a free a second
+    // later tries again; meanwhile the page heap scavenges on its frees.
     STATE.store(RUNNING, Ordering::Release);
     if !os::spawn_detached(run, STACK) {
-        STATE.store(DISABLED, Ordering::Release);
+        RETRY_AT.store(os::now_ns() + RETRY_NS, Ordering::Relaxed);
+        STATE.store(NOT_STARTED, Ordering::Release);
     }
 }
 
@@ -150,21 +161,29 @@ extern "C" fn run(_: *mut libc::c_void) -> *mut libc::c_void {
     // `start` runs only once one is registered.
     let work: WorkFn = unsafe { core::mem::transmute::<usize, WorkFn>(w) };
     let ctx = CTX.load(Ordering::Acquire);
+    let mut blocked = false;
     loop {
         let seen = GEN.load(Ordering::SeqCst);
         let t0 = os::now_ns();
         let done = work(ctx, BATCH_NS);
         let spent = os::now_ns().saturating_sub(t0);
+        if done.released > 0 || done.waiting {
+            BLOCKED.store(0, Ordering::SeqCst);
+            blocked = false;
+        }
         if done.released > 0 {
             let ratio = if done.busy { BUSY_RATIO } else { IDLE_RATIO };
             os::sleep_ns((spent * ratio).max(MIN_SLEEP_NS));
         } else if done.waiting {
             os::sleep_ns(WAIT_NS);
-        } else {
+        } else if !blocked {
+            // Announce the block, then look once more: a free that the look misses
+            // comes after it (the heap lock orders them) and so sees the flag.
             BLOCKED.store(1, Ordering::SeqCst);
+            blocked = true;
+        } else {
             // Returns at once if a wake came since `seen` was read.
             os::futex_wait(&GEN, seen);
-            BLOCKED.store(0, Ordering::SeqCst);
         }
     }
 }

@@ -241,8 +241,13 @@ fn one_class_across_many_spans_and_caches() {
     let s = heap.stats();
     assert_eq!(s.classes[c].live_objects, 0);
     // Each span went back to the page heap when its last slot came back (the caches
-    // that held spans handed them over empty when dropped).
-    assert_eq!(s.classes[c].spans_in_use, 0, "empty spans returned at once");
+    // that held spans handed them over empty when dropped), but for the one the
+    // class keeps for its next refill.
+    assert!(
+        s.classes[c].spans_in_use <= 1,
+        "empty spans returned at once: {} left",
+        s.classes[c].spans_in_use
+    );
     assert!(
         s.classes[c].remote_frees >= 6000,
         "frees through cache 2 are remote"
