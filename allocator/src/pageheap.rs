@@ -470,9 +470,10 @@ impl PageHeap {
         let s = unsafe { &mut *span };
         s.npages = npages;
         s.elem_size = (npages * PAGE_SIZE).min(u32::MAX as usize) as u32;
+        // As `Span::init` lays out a large object: one slot of the whole span.
         s.start = start;
-        s.bump = start + npages * PAGE_SIZE;
-        s.limit = s.bump;
+        s.bump = start;
+        s.limit = start + npages * PAGE_SIZE;
         if npages >= old {
             counters
                 .pages_in_use

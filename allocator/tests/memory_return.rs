@@ -98,6 +98,26 @@ fn child_case() {
             report("joined", rss_kib());
             report("idle", idle_until(0, Duration::from_secs(2)));
         }
+        "fork" => {
+            // The parent's scavenger runs; a fork child has no such thread and must
+            // start its own to give back what it frees.
+            phase::<1000>();
+            report("parent_idle", idle_until(12 * 1024, Duration::from_secs(3)));
+            // SAFETY: the child allocates, frees, reads its RSS and calls _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                phase::<2000>();
+                let idle = idle_until(12 * 1024, Duration::from_secs(3));
+                // SAFETY: ends the child without the parent's exit hooks.
+                unsafe { libc::_exit(i32::from(idle > 16 * 1024)) };
+            }
+            let mut status = 0;
+            // SAFETY: pid is our child.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            report("child_returned", u64::from(ok));
+        }
         "realloc" => {
             // A large buffer grows into the free pages after it: no move.
             let mut v: Vec<u8> = vec![1; 1 << 20];
@@ -197,6 +217,13 @@ fn exited_threads_records_are_released() {
         idle <= get(&f, "start") + 48 * 1024,
         "RSS {idle} KiB after join and idle (alive: {alive} KiB)"
     );
+}
+
+#[test]
+fn a_fork_child_starts_its_own_scavenger() {
+    let f = run_case("fork", true);
+    assert!(get(&f, "parent_idle") <= 16 * 1024);
+    assert_eq!(get(&f, "child_returned"), 1, "the child's memory stayed");
 }
 
 #[test]
