@@ -376,8 +376,14 @@ impl PageHeap {
         m.free = [u64::MAX; WORDS];
         m.scavenged = [u64::MAX; WORDS];
         m.free_pages = ARENA_PAGES;
-        m.next = self.arenas;
-        self.arenas = meta;
+        // Appended: first fit then searches the oldest arenas first, so pages freed
+        // there (resident) are reused before a newer arena's never-touched pages.
+        let mut link = &mut self.arenas;
+        // SAFETY: listed arenas stay mapped and are ours under the heap lock.
+        while let Some(a) = unsafe { link.as_mut() } {
+            link = &mut a.next;
+        }
+        *link = meta;
         index[base >> ARENA_SHIFT].store(meta, Ordering::Release);
         counters.arenas_mapped.fetch_add(1, Ordering::Relaxed);
         self.event(0, ARENA_SIZE as u64);
