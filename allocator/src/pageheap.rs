@@ -2,8 +2,10 @@
 //! and large objects (Go's `mheap` and `heapArena`).
 //!
 //! Each arena keeps a bitmap of free pages, so freed runs coalesce with their
-//! neighbours for free, and a map from each page to its span record, which makes
-//! `span_of` (any pointer → its span) two loads with no lock. The arena index (one
+//! neighbours for free (runs are found first fit, oldest arena first, so pages freed
+//! and still resident are reused before a newer arena's untouched ones), and a map
+//! from each page to its span record, which makes `span_of` (any pointer → its span)
+//! two loads with no lock. The arena index (one
 //! entry per 64 MiB of address space) is the only structure read without the heap
 //! lock. Central lists ask for spans here when they have no free slots left; large
 //! objects come straight here. Pages that stay free for about a second are scavenged:
