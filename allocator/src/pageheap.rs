@@ -68,6 +68,9 @@ pub struct HeapArena {
     free_pages: usize,
     /// Every page below this one is in use.
     hint: usize,
+    /// The shortest run the last searches found missing (0 = none known): a search for
+    /// at least that many pages skips the arena until pages come back to it.
+    no_run: usize,
     next: *mut HeapArena,
     /// Length of a dedicated mapping for one huge object, or 0 for a normal arena.
     direct_len: usize,
@@ -351,13 +354,17 @@ impl PageHeap {
         while !a.is_null() {
             // SAFETY: arena metadata on our list stays mapped while it is listed.
             let arena = unsafe { &mut *a };
-            if arena.free_pages >= npages {
+            let may_fit = arena.no_run == 0 || npages < arena.no_run;
+            if arena.free_pages >= npages && may_fit {
                 let (found, first_free) = find_run(&arena.free, arena.hint, npages, align);
                 if first_free < ARENA_PAGES {
                     arena.hint = first_free;
                 }
                 if let Some(p) = found {
                     return Some((a, p));
+                }
+                if align <= 1 {
+                    arena.no_run = npages;
                 }
             }
             a = arena.next;
@@ -648,6 +655,7 @@ impl PageHeap {
             set_bits(&mut a.free, first, s.npages, true);
             a.free_pages += s.npages;
             a.hint = a.hint.min(first);
+            a.no_run = 0;
         }
         // SAFETY: the record came from our pool and is dead now.
         unsafe { self.spans.free(NonNull::new_unchecked(span.cast())) };
@@ -810,6 +818,7 @@ fn shrink_in_arena(
     set_bits(&mut a.free, first, n, true);
     a.free_pages += n;
     a.hint = a.hint.min(first);
+    a.no_run = 0;
     add(&counters.heap_free, n * PAGE_SIZE);
 }
 
