@@ -12,7 +12,9 @@
 //! allocations of the class reuse them while they are hot, again with no atomic.
 //! When a free list grows past its bound, half of it is flushed to the owning spans'
 //! remote lists, so memory freed by a thread that does not allocate flows back to
-//! the thread (or central list) that holds the span.
+//! the thread (or central list) that holds the span; a push that may have brought
+//! back the last slot of a span its central list holds tells the list
+//! ([`CentralLists::emptied`]), which returns the span to the page heap.
 //!
 //! When the current span and the free list are both empty the cache takes the span's
 //! never-used slots, then its remote frees ([`ThreadCache::next_free`], Go's
@@ -52,6 +54,13 @@ pub trait CentralLists {
     /// # Safety
     /// The caller's remote free must have unparked `span`.
     unsafe fn unparked(&self, class: usize, span: *mut Span);
+    /// A remote free into `span` (of `class`) may have freed its last slot while its
+    /// central list holds it: the list checks under its lock and, if so, gives the
+    /// span's pages back to the page heap.
+    ///
+    /// # Safety
+    /// `span` must be a span record of this heap (it may have changed hands since).
+    unsafe fn emptied(&self, class: usize, span: *mut Span);
     /// The span holding `addr` (Go's `spanOf`), or null.
     fn span_of(&self, addr: usize) -> *mut Span;
 }
@@ -165,6 +174,20 @@ impl LargeTally {
         bump(&self.allocs);
         self.bytes.store(
             self.bytes.load(Ordering::Relaxed) + bytes,
+            Ordering::Release,
+        );
+    }
+
+    /// Counts a large object resized where it lies: `grown` page-rounded bytes more
+    /// allocated, or `shrunk` bytes given back (the object counts stay).
+    #[inline]
+    pub fn resized(&self, grown: u64, shrunk: u64) {
+        self.bytes.store(
+            self.bytes.load(Ordering::Relaxed) + grown,
+            Ordering::Release,
+        );
+        self.freed_bytes.store(
+            self.freed_bytes.load(Ordering::Relaxed) + shrunk,
             Ordering::Release,
         );
     }
@@ -516,10 +539,9 @@ fn push_chain(
         return;
     };
     // SAFETY: the chain holds allocated (from the span's view) slots of the live span s.
-    if unsafe { (*s).push_remote_chain(head.cast(), tail.cast(), n) } {
-        // SAFETY: we unparked the span, so only we may hand it to the central list.
-        unsafe { lists.unparked(class, s) };
-    }
+    let pushed = unsafe { (*s).push_remote_chain(head.cast(), tail.cast(), n) };
+    // SAFETY: s is a span record of this heap.
+    unsafe { after_remote_push(lists, s, class, pushed) };
 }
 
 /// A free by a thread that does not hold the span (or has no cache at all).
@@ -528,8 +550,38 @@ fn push_chain(
 /// `p` must be an allocated slot of `span`, of `class`.
 pub unsafe fn remote_free(lists: &impl CentralLists, span: *mut Span, p: *mut u8, class: usize) {
     // SAFETY: forwarded; the span stays valid until our push publishes the slot.
-    if unsafe { (*span).push_remote(p) } {
+    let pushed = unsafe { (*span).push_remote_chain(p, p, 1) };
+    // SAFETY: span is a span record of this heap.
+    unsafe { after_remote_push(lists, span, class, pushed) };
+}
+
+/// What a remote push `(unparked, pending)` into `span` calls for: an unparked span
+/// goes to its central list's ready stack; a span whose last slot may just have come
+/// back is handed to its central list to return to the page heap, so the pages serve
+/// any class again at once rather than when this class next refills.
+///
+/// # Safety
+/// `span` must be a span record of this heap; after an unparking push, only this
+/// caller may hand it on.
+#[inline]
+unsafe fn after_remote_push(
+    lists: &impl CentralLists,
+    span: *mut Span,
+    class: usize,
+    (unparked, mut pending): (bool, usize),
+) {
+    if unparked {
         // SAFETY: we unparked the span, so only we may hand it to the central list.
         unsafe { lists.unparked(class, span) };
+        // Frees that completed the span while it was on its way to the ready stack
+        // found it in neither place: read the count again (see `Central::reclaim`).
+        // SAFETY: span records are never unmapped.
+        pending = unsafe { (*span).remote_pending() };
+    }
+    // SAFETY: span records are never unmapped: reading an atomic of one that changed
+    // hands since is harmless, and `emptied` checks again under the central lock.
+    if unsafe { (*span).emptied_by(pending) } {
+        // SAFETY: as above.
+        unsafe { lists.emptied(class, span) };
     }
 }

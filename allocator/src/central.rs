@@ -6,8 +6,16 @@
 //! list. Exhausted spans are *parked*: they sit on no list, and the first remote free
 //! into a parked span pushes it onto the lock-free ready stack, which the next refill
 //! drains into the partial list. When no span has free slots the central list grows
-//! by a fresh span from the page heap ([`Central::grow`], Go's `mcentral.grow`); spans
-//! found entirely free go back to the page heap. The page heap is reached only through
+//! by a fresh span from the page heap ([`Central::grow`], Go's `mcentral.grow`).
+//!
+//! A span whose slots are all free goes back to the page heap as soon as that is
+//! known, so its pages serve any class or a large object at once: when a cache hands
+//! it back empty, and when a remote free (a thread flushing its free list, or a free
+//! from a thread without a cache) brings back the last slot of a span this list holds
+//! — parked, on the ready stack or partial. A listed span carries its use count in an
+//! atomic (`Span::listed_used`) that the freer compares with the remote frees it
+//! leaves pending; on a match it calls [`Central::reclaim`], which checks under the
+//! lock. The fast paths never look. The page heap is reached only through
 //! the [`SpanSource`] trait, so this file names neither the page heap nor the thread
 //! caches above it (which reach it through `cache::CentralLists`). The lock order is
 //! central list → page heap.
@@ -16,7 +24,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use crate::lock::SpinLock;
-use crate::span::{Span, SpanState};
+use crate::span::{Span, SpanState, UNLISTED};
 
 /// The partial list (under the central lock).
 #[derive(Debug)]
@@ -33,6 +41,7 @@ impl Partial {
         // SAFETY: the caller holds the central lock and the span is on no list.
         unsafe {
             (*s).state = SpanState::Partial;
+            (*s).listed_used.store((*s).used, Ordering::SeqCst);
             (*s).prev = ptr::null_mut();
             (*s).next = self.head;
             if !self.head.is_null() {
@@ -47,16 +56,33 @@ impl Partial {
         let s = self.head;
         if !s.is_null() {
             // SAFETY: listed spans are live records; we hold the lock.
-            unsafe {
-                self.head = (*s).next;
-                if !self.head.is_null() {
-                    (*self.head).prev = ptr::null_mut();
-                }
-                (*s).next = ptr::null_mut();
-            }
-            self.len -= 1;
+            unsafe { self.unlink(s) };
         }
         s
+    }
+
+    /// Takes listed span `s` off the list; it is held (`Cached`) by the caller now.
+    ///
+    /// # Safety
+    /// `s` must be on this list and the caller must hold the central lock.
+    unsafe fn unlink(&mut self, s: *mut Span) {
+        // SAFETY: the caller's promise; the neighbours are listed live records.
+        unsafe {
+            let (prev, next) = ((*s).prev, (*s).next);
+            if prev.is_null() {
+                self.head = next;
+            } else {
+                (*prev).next = next;
+            }
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            (*s).next = ptr::null_mut();
+            (*s).prev = ptr::null_mut();
+            (*s).state = SpanState::Cached;
+            (*s).listed_used.store(UNLISTED, Ordering::SeqCst);
+        }
+        self.len -= 1;
     }
 }
 
@@ -107,7 +133,7 @@ impl Central {
             unsafe { (*span).ready_next = head };
             match self
                 .ready
-                .compare_exchange_weak(head, span, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange_weak(head, span, Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => return,
                 Err(now) => head = now,
@@ -126,17 +152,70 @@ impl Central {
         let s = unsafe { &mut *span };
         s.owner.store(0, Ordering::Relaxed);
         s.collect_remote();
-        if s.used == 0 {
-            drop(partial);
-            // SAFETY: empty span held by us.
-            unsafe { self.give_back(span, src) };
-        } else if !s.exhausted() {
+        if s.used != 0 && s.exhausted() {
+            // Before parking: the freer that unparks it reads it, and a later freer
+            // that brings the last slot back compares its pending count with it.
+            s.listed_used.store(s.used, Ordering::SeqCst);
+            if s.park_full() {
+                s.state = SpanState::Full;
+                return;
+            }
+        }
+        // SAFETY: held by us; we hold the lock.
+        unsafe { self.relist(&mut partial, span, src) };
+    }
+
+    /// Lists a span this list holds, after collecting its remote frees, or gives it
+    /// back to the page heap when it is empty. A freer that pushes its last slot
+    /// between our count and the listing either sees `listed_used` (and calls
+    /// [`Central::reclaim`], which waits for our lock) or is seen here.
+    ///
+    /// # Safety
+    /// The caller must hold `span` and this list's lock (`partial`).
+    unsafe fn relist(&self, partial: &mut Partial, span: *mut Span, src: &impl SpanSource) {
+        // SAFETY: the caller holds the span.
+        let s = unsafe { &mut *span };
+        s.collect_remote();
+        while s.used != 0 {
             partial.push(span);
-        } else if s.park_full() {
-            s.state = SpanState::Full;
-        } else {
+            if s.remote_pending() != s.used as usize {
+                return;
+            }
+            // SAFETY: just listed, and we hold the lock.
+            unsafe { partial.unlink(span) };
             s.collect_remote();
-            partial.push(span);
+        }
+        // SAFETY: empty (every slot came back) and held by us.
+        unsafe { self.give_back(span, src) };
+    }
+
+    /// A remote free may have brought back the last slot of `span` (of this list's
+    /// `class`): if the span is listed here and empty, it goes to the page heap. The
+    /// ready stack is drained first, so a span waiting there is seen too.
+    ///
+    /// # Safety
+    /// `span` must be a span record of the heap behind `src` (in any state: records
+    /// are never unmapped, and under our lock a span of our class marked `Partial` is
+    /// on our list).
+    pub unsafe fn reclaim(&self, span: *mut Span, class: usize, src: &impl SpanSource) {
+        let mut partial = self.partial.lock();
+        self.drain_ready(&mut partial, src);
+        // SAFETY: see above; state and class only change under our lock while the span
+        // is ours, or while it is dead (when neither reads Partial and our class).
+        let listed =
+            unsafe { (*span).state == SpanState::Partial && (*span).class as usize == class };
+        // The last span with free slots stays listed, empty, for the class's next
+        // refill: a class that keeps allocating and freeing does not take a span from
+        // the page heap each time its one span drains (at most one such span waits
+        // per class).
+        // SAFETY: listed: on our list, held by us under the lock, `used` steady.
+        if listed && partial.len > 1 && unsafe { (*span).remote_pending() == (*span).used as usize }
+        {
+            // SAFETY: as above.
+            unsafe {
+                partial.unlink(span);
+                self.relist(&mut partial, span, src);
+            }
         }
     }
 
@@ -152,6 +231,7 @@ impl Central {
         self.drain_ready(&mut partial, src);
         let s = partial.pop();
         drop(partial);
+        // A span off the list or fresh from the page heap is `Cached` and unlisted.
         let span = if !s.is_null() {
             s
         } else {
@@ -178,20 +258,18 @@ impl Central {
         if self.ready.load(Ordering::Relaxed).is_null() {
             return;
         }
-        let mut s = self.ready.swap(ptr::null_mut(), Ordering::Acquire);
+        // SeqCst: an unparking freer that pushes after this swap reads the pending
+        // count after it, so it sees the frees of a `reclaim` that missed its span.
+        let mut s = self.ready.swap(ptr::null_mut(), Ordering::SeqCst);
         while !s.is_null() {
             // SAFETY: spans on the ready stack are unparked and now held by us (the
             // swap took the whole stack).
             let sp = unsafe { &mut *s };
             let next = sp.ready_next;
             sp.ready_next = ptr::null_mut();
-            sp.collect_remote();
-            if sp.used == 0 {
-                // SAFETY: empty span held by us.
-                unsafe { self.give_back(s, src) };
-            } else {
-                partial.push(s);
-            }
+            sp.state = SpanState::Cached;
+            // SAFETY: held by us; we hold the lock.
+            unsafe { self.relist(partial, s, src) };
             s = next;
         }
     }
@@ -210,14 +288,7 @@ impl Central {
                 break;
             }
             // SAFETY: listed spans are held by the central list, i.e. by us.
-            let sp = unsafe { &mut *s };
-            sp.collect_remote();
-            if sp.used == 0 {
-                // SAFETY: empty span held by us.
-                unsafe { self.give_back(s, src) };
-            } else {
-                keep.push(s);
-            }
+            unsafe { self.relist(&mut keep, s, src) };
         }
         *partial = keep;
     }

@@ -10,7 +10,11 @@
 //! [`CacheHandle`]) has already decided the size class and, for a large object, the
 //! page count. Threads without a cache (during thread teardown) share one *orphan*
 //! cache behind a lock. The global allocator uses one static `Heap`; tests build their
-//! own and drive caches by hand through [`CacheHandle`].
+//! own and drive caches by hand through [`CacheHandle`]. The static heap alone lets
+//! the background scavenger (`scavenger.rs`) work on it: the heap wakes it whenever
+//! pages come back and serves its batches of 64 KiB quanta
+//! (`Heap::scavenge_background`). Large objects are resized here without a copy when
+//! the page heap can grow or shrink them where they lie (`Heap::resize_large`).
 //!
 //! Every object is on one of two sets of books: the program's, or spanprof's own
 //! (the entry points decide which, see `malloc.rs`). Small objects are counted by the
@@ -28,8 +32,10 @@ use crate::cache::{CacheCounts, CentralLists, ThreadCache};
 use crate::central::{Central, SpanSource};
 use crate::fixalloc::FixAlloc;
 use crate::lock::SpinLock;
-use crate::pageheap::{self, ArenaIndex, HeapCounters, HeapEvent, PageHeap};
+use crate::os;
+use crate::pageheap::{self, ArenaIndex, HeapCounters, HeapEvent, PageHeap, SCAVENGE_AGE};
 use crate::region;
+use crate::scavenger::{self, Work};
 use crate::size_class::{NUM_CLASSES, PAGE_SIZE, class_for, class_size, large_pages, span_pages};
 use crate::span::{Span, SpanState};
 use crate::stats::{ClassStats, HeapStats, LargeStats, ProfilerStats, Stats};
@@ -123,6 +129,7 @@ impl SpanSource for Heap {
         let Some(index) = self.index() else { return };
         // SAFETY: forwarded from the caller.
         unsafe { self.pages.lock().free_span(index, &self.counters, span) };
+        scavenger::wake(self.counters.heap_free.load(Ordering::Relaxed));
     }
 }
 
@@ -142,6 +149,12 @@ impl CentralLists for Heap {
     unsafe fn unparked(&self, class: usize, span: *mut Span) {
         // SAFETY: forwarded from the caller.
         unsafe { self.central[class].notify(span) }
+    }
+
+    #[inline]
+    unsafe fn emptied(&self, class: usize, span: *mut Span) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.central[class].reclaim(span, class, self) }
     }
 
     #[inline(always)]
@@ -247,7 +260,8 @@ impl Heap {
         reg.live += usize::from(!profiler);
     }
 
-    /// Counts `bytes` of metadata mapped outside the heap for its caches.
+    /// Counts `bytes` of metadata mapped outside the heap for its caches (the two's
+    /// complement of the bytes when some went back: the sum wraps).
     pub(crate) fn note_metadata(&self, bytes: u64) {
         self.extra_metadata.fetch_add(bytes, Ordering::Relaxed);
     }
@@ -425,6 +439,60 @@ impl Heap {
         q
     }
 
+    /// Resizes the large object at `p` (allocated with `layout`, through `cache` or
+    /// null = none) to `new_size` bytes, also large, without copying: in its arena
+    /// when the following pages are free (or giving the tail back), or with `mremap`
+    /// for a mapping of its own, which may move it. Returns the object's address, or
+    /// null (nothing changed) when that cannot be done. Counted on the books of
+    /// `cache`: the page-rounded bytes as allocated (or freed) bytes, the requested
+    /// bytes as an in-place resize; the object counts do not change.
+    ///
+    /// # Safety
+    /// `p` must be a live large object of this heap allocated with `layout`, and the
+    /// caller must be its only user.
+    pub(crate) unsafe fn resize_large(
+        &self,
+        cache: *mut ThreadCache,
+        p: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> *mut u8 {
+        let s = CentralLists::span_of(self, p as usize);
+        let Some(index) = self.index() else {
+            return ptr::null_mut();
+        };
+        // SAFETY: a non-null span_of result is a live record.
+        if s.is_null() || unsafe { (*s).state != SpanState::Large || (*s).start != p as usize } {
+            return ptr::null_mut();
+        }
+        let (old, new) = (large_pages(layout.size()), large_pages(new_size));
+        // SAFETY: s is the live large span of p, which the caller alone uses.
+        let moved = unsafe {
+            self.pages
+                .lock()
+                .resize_large(index, &self.counters, s, new, layout.align())
+        };
+        let Some(start) = moved else {
+            return ptr::null_mut();
+        };
+        let profiler = Self::books(cache);
+        let large = if profiler {
+            &self.large_prof
+        } else {
+            &self.large
+        };
+        let (grown, shrunk) = (new.saturating_sub(old), old.saturating_sub(new));
+        let (grown, shrunk) = ((grown * PAGE_SIZE) as u64, (shrunk * PAGE_SIZE) as u64);
+        large.bytes_allocated.fetch_add(grown, Ordering::Relaxed);
+        large.bytes_freed.fetch_add(shrunk, Ordering::Relaxed);
+        self.resized_large(profiler, layout.size(), new_size);
+        // SAFETY: a non-null cache is the calling thread's own.
+        if let Some(c) = unsafe { cache.as_ref() } {
+            c.large.resized(grown, shrunk);
+        }
+        start as *mut u8
+    }
+
     /// A large object on the profiler's books (`profiler`) or the program's was
     /// resized in place from `old` to `new` bytes: its requested bytes follow.
     pub(crate) fn resized_large(&self, profiler: bool, old: usize, new: usize) {
@@ -565,6 +633,45 @@ impl Heap {
         // SAFETY: as above.
         unsafe { self.free_span(s) };
         bytes
+    }
+
+    /// Lets the background scavenger (`scavenger.rs`) work on this heap: the global
+    /// heap only, hence `'static`. The thread itself starts once enough is free.
+    pub(crate) fn enable_scavenger(&'static self) {
+        scavenger::enable(self as *const Heap as usize, Self::scavenge_background);
+    }
+
+    /// One batch of background scavenging on the heap at `ctx`: 64 KiB quanta, each
+    /// under the heap lock, until `budget_ns` is spent or nothing old enough is left.
+    fn scavenge_background(ctx: usize, budget_ns: u64) -> Work {
+        // SAFETY: ctx is the address `enable_scavenger` registered, of a `'static` heap.
+        let heap = unsafe { &*(ctx as *const Heap) };
+        let mut work = Work::default();
+        let Some(index) = heap.index() else {
+            return work;
+        };
+        let t0 = os::now_ns();
+        {
+            let mut pages = heap.pages.lock();
+            work.busy = pages.take_busy();
+            pages.flush_cached_if_old(index, &heap.counters, SCAVENGE_AGE);
+        }
+        loop {
+            let quantum = heap
+                .pages
+                .lock()
+                .scavenge_quantum(&heap.counters, SCAVENGE_AGE);
+            match quantum {
+                Ok(bytes) => work.released += bytes,
+                Err(young) => {
+                    work.waiting = young;
+                    return work;
+                }
+            }
+            if os::now_ns().saturating_sub(t0) >= budget_ns {
+                return work;
+            }
+        }
     }
 
     /// Returns every entirely free span to the page heap and every free page to the OS

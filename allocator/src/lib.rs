@@ -135,6 +135,7 @@ mod lock;
 mod os;
 mod pageheap;
 mod region;
+mod scavenger;
 pub mod size_class;
 mod span;
 pub mod stats;

@@ -16,13 +16,17 @@
 //! thread) a second cache for spanprof's own objects. The books an object is on are
 //! decided here: the profiler's objects are served from that second cache and tagged,
 //! and their frees, found by the tag, go back through it. At thread exit the record's
-//! caches are flushed to the central lists and its profiler state retired; a thread
-//! without a record (its TLS torn down) allocates through the heap's orphan cache.
+//! caches are flushed to the central lists and its profiler state retired, and the
+//! record goes back to its pool (`fixalloc::RecordPool`) for the next new thread, its
+//! memory to the OS once its chunk is unused; a thread without a record (its TLS torn
+//! down) allocates through the heap's orphan cache. A large reallocation the profiler
+//! does not watch is resized without a copy where the page heap can
+//! (`realloc_large`); otherwise it moves, counted as a free and an allocation.
 //!
 //! Start-up (the first allocation of the first thread) wires the layers together:
 //! the core frees the profiler's per-span records through a function registered here
-//! (`span::set_special_release`), the profiler is handed the heap, and `fork`
-//! handlers take every lock.
+//! (`span::set_special_release`), the profiler is handed the heap, the background
+//! scavenger may work on it, and `fork` handlers take every lock.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
@@ -30,7 +34,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cache::ThreadCache;
-use crate::fixalloc::FixAlloc;
+use crate::fixalloc::RecordPool;
 use crate::heap::{Heap, fits_in_place};
 use crate::lock::SpinLock;
 use crate::profile::hooks::{self, Allocated, Block, SUSPENDED, ThreadProf};
@@ -53,8 +57,10 @@ pub(crate) struct ThreadRecord {
     shadow: *mut ThreadCache,
 }
 
-/// Thread records, off the Rust heap (a zeroed record is an empty one).
-static RECORDS: SpinLock<FixAlloc> = SpinLock::new(FixAlloc::new(size_of::<ThreadRecord>()));
+/// Thread records, off the Rust heap (a zeroed record is an empty one). Exited
+/// threads' records serve new threads, and go back to the OS once none of their chunk
+/// is in use.
+static RECORDS: SpinLock<RecordPool> = SpinLock::new(RecordPool::new(size_of::<ThreadRecord>()));
 
 /// Marks a thread whose record was retired at exit: it allocates through the orphan
 /// cache from then on.
@@ -84,7 +90,11 @@ impl Drop for RecordExit {
             if !shadow.is_null() {
                 HEAP.retire_cache(shadow);
             }
-            RECORDS.lock().free(ptr::NonNull::new_unchecked(r.cast()));
+            let mut pool = RECORDS.lock();
+            let mapped = pool.mapped;
+            pool.free(ptr::NonNull::new_unchecked(r.cast()));
+            // Wrapping: a chunk unmapped adds the two's complement of its bytes.
+            HEAP.note_metadata((pool.mapped as u64).wrapping_sub(mapped as u64));
         }
     }
 }
@@ -149,6 +159,7 @@ fn start() {
         alloc_hooked_small as *const () as usize,
     ]);
     install_fork_handlers();
+    HEAP.enable_scavenger();
     profile::init(&HEAP);
 }
 
@@ -519,6 +530,31 @@ fn resized_in_place(p: *mut u8, layout: Layout, new_size: usize, class: usize) {
     }
 }
 
+/// A large object resized without a copy (grown into the free pages after it, its
+/// tail given back, or its own mapping moved by `mremap`); null when it cannot be.
+/// Only while the profiler sees nothing of it (no tags anywhere, no hook wanted):
+/// the profiler's per-site and sampled figures count a large reallocation that
+/// changes the page count as a free and an allocation, which the moving path gives.
+///
+/// # Safety
+/// As `GlobalAlloc::realloc`, with `p` large and `new_size` large.
+#[cold]
+#[inline(never)]
+unsafe fn realloc_large(p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    if tags::any(0) {
+        return ptr::null_mut();
+    }
+    let r = thread_record();
+    // SAFETY: the calling thread's own live record, or null.
+    let cache = match unsafe { r.as_mut() } {
+        Some(rec) if hooks::wants_alloc_hook(&rec.prof) => return ptr::null_mut(),
+        Some(rec) => &raw mut rec.cache,
+        None => ptr::null_mut(),
+    };
+    // SAFETY: forwarded from the caller; cache is this thread's own or null.
+    unsafe { HEAP.resize_large(cache, p, layout, new_size) }
+}
+
 /// spanprof's global allocator.
 ///
 /// ```
@@ -606,6 +642,13 @@ unsafe impl GlobalAlloc for SpanAlloc {
             return p;
         }
         let new = class_for(new_size, layout.align());
+        if old == 0 && new == 0 {
+            // SAFETY: forwarded from the caller.
+            let q = unsafe { realloc_large(p, layout, new_size) };
+            if !q.is_null() {
+                return q;
+            }
+        }
         // SAFETY: the caller guarantees new_size rounded to align fits isize.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let (q, _) = alloc_slow(new_layout, new);

@@ -1,7 +1,8 @@
 //! OS memory: the only place that talks to the kernel.
 //!
 //! The page heap reserves arenas and the arena index here, the metadata allocator
-//! maps its chunks here, and the scavenger hands pages back here. Everything is
+//! maps its chunks here, and the scavenger hands pages back here; the background
+//! scavenger (`scavenger.rs`) gets its thread, its sleeps and its wake-ups here. Everything is
 //! anonymous private memory, so fresh pages read as zero — the page heap relies on
 //! that to skip zeroing. Also home to the two things the allocator may do when all
 //! else fails: report a fatal heap corruption on stderr and abort, without touching
@@ -107,6 +108,102 @@ pub unsafe fn release(p: *mut u8, len: usize) -> bool {
     // SAFETY: MADV_DONTNEED on a private anonymous mapping only discards contents the
     // caller declared dead; the mapping itself stays valid.
     unsafe { libc::madvise(p.cast(), len, libc::MADV_DONTNEED) == 0 }
+}
+
+/// Grows or shrinks the mapping `[p, p+old)` to `new` bytes where it is (`mremap`
+/// without moving). False when the address space after it is taken (nothing changed).
+///
+/// # Safety
+/// `[p, p+old)` must be one whole mapping made by this module.
+pub unsafe fn remap_in_place(p: *mut u8, old: usize, new: usize) -> bool {
+    // SAFETY: the caller owns the mapping; on failure the kernel leaves it as it was.
+    unsafe { libc::mremap(p.cast(), old, new, 0) != libc::MAP_FAILED }
+}
+
+/// Moves the mapping `[p, p+old)`, resized to `new` bytes, to `dst` (`mremap` with
+/// `MREMAP_FIXED`: the pages move, nothing is copied), replacing whatever was mapped
+/// there. False when the kernel refuses (nothing changed).
+///
+/// # Safety
+/// `[p, p+old)` must be one whole mapping made by this module, and `[dst, dst+new)`
+/// a mapping of this module that nobody uses.
+pub unsafe fn remap_to(p: *mut u8, old: usize, new: usize, dst: *mut u8) -> bool {
+    // SAFETY: the caller owns both ranges; on failure the kernel leaves them alone.
+    let q = unsafe {
+        libc::mremap(
+            p.cast(),
+            old,
+            new,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            dst.cast::<libc::c_void>(),
+        )
+    };
+    q != libc::MAP_FAILED
+}
+
+/// Sleeps for `ns` nanoseconds (a signal may end it early).
+pub fn sleep_ns(ns: u64) {
+    let ts = libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: ts is valid for the call; a null remainder is allowed.
+    unsafe { libc::nanosleep(&ts, ptr::null_mut()) };
+}
+
+/// Blocks while `*word == expected` (until [`futex_wake`], a signal, or a spurious
+/// wake-up: callers re-check).
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) {
+    // SAFETY: word is a live, aligned u32 for the call; FUTEX_WAIT only reads it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            ptr::null::<libc::timespec>(),
+        )
+    };
+}
+
+/// Wakes one thread blocked in [`futex_wait`] on `word`.
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a live u32 touches no memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            1,
+        )
+    };
+}
+
+/// Starts a detached thread running `f` on a stack of `stack` bytes that glibc maps
+/// (no allocation through the Rust heap), with every signal blocked so process
+/// signals go to the program's threads. False when it cannot be had.
+pub fn spawn_detached(
+    f: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+    stack: usize,
+) -> bool {
+    // SAFETY: the attribute and signal sets live on this stack for the calls; the new
+    // thread inherits the full mask set around pthread_create, and the caller's mask is
+    // restored after.
+    unsafe {
+        let mut all: libc::sigset_t = core::mem::zeroed();
+        let mut old: libc::sigset_t = core::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        libc::pthread_attr_init(&mut attr);
+        libc::pthread_attr_setstacksize(&mut attr, stack);
+        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+        let mut thread: libc::pthread_t = core::mem::zeroed();
+        let r = libc::pthread_create(&mut thread, &attr, f, ptr::null_mut());
+        libc::pthread_attr_destroy(&mut attr);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
+        r == 0
+    }
 }
 
 /// Monotonic clock in nanoseconds (vDSO, no system call on Linux).

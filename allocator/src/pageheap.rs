@@ -2,19 +2,28 @@
 //! and large objects (Go's `mheap` and `heapArena`).
 //!
 //! Each arena keeps a bitmap of free pages, so freed runs coalesce with their
-//! neighbours for free, and a map from each page to its span record, which makes
-//! `span_of` (any pointer → its span) two loads with no lock. The arena index (one
+//! neighbours for free (runs are found first fit, oldest arena first, so pages freed
+//! and still resident are reused before a newer arena's untouched ones), and a map
+//! from each page to its span record, which makes `span_of` (any pointer → its span)
+//! two loads with no lock. The arena index (one
 //! entry per 64 MiB of address space) is the only structure read without the heap
 //! lock. Central lists ask for spans here when they have no free slots left; large
-//! objects come straight here. Pages that stay free for a while are scavenged:
+//! objects come straight here. Pages that stay free for about a second are scavenged:
 //! returned to the OS with `madvise` and handed out again later (they come back
-//! zeroed). Objects larger than an arena get a mapping of their own.
+//! zeroed). The background scavenger (`scavenger.rs`, Go's `bgscavenge`) asks for
+//! them one 64 KiB quantum at a time ([`PageHeap::scavenge_quantum`]); while it does
+//! not run (switched off, or not started yet) the heap's own frees release them every
+//! tick, and [`PageHeap::scavenge`] releases everything at once for
+//! `release_free_memory`. The free and released bytes are kept as Go's `heapFree`
+//! and `heapReleased`. Objects larger than an arena get a mapping of their own, at
+//! any alignment; it grows and shrinks with `mremap`.
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use crate::fixalloc::FixAlloc;
 use crate::os;
+use crate::scavenger;
 use crate::size_class::{PAGE_SHIFT, PAGE_SIZE};
 use crate::span::{Span, SpanState};
 
@@ -30,9 +39,20 @@ const ADDR_BITS: usize = 48;
 /// Entries in the arena index.
 pub const INDEX_LEN: usize = 1 << (ADDR_BITS - ARENA_SHIFT);
 
-/// Scavenger tick; pages free for two ticks go back to the OS.
+/// Tick of the heap's own scavenging (when the background scavenger does not run).
 const SCAVENGE_PERIOD_NS: u64 = 500_000_000;
-const SCAVENGE_AGE: u16 = 2;
+/// Page ages are kept in epochs of 2^27 ns (134 ms), 16 bits (wrapping after 2.4 h).
+const EPOCH_SHIFT: u32 = 27;
+/// Pages free for this many epochs (1.07 s) are scavenged.
+pub const SCAVENGE_AGE: u16 = 8;
+/// Pages released per quantum of background scavenging (64 KiB, Go's
+/// `scavengeQuantum`).
+const QUANTUM_PAGES: usize = 65536 / PAGE_SIZE;
+
+/// The current epoch (see [`EPOCH_SHIFT`]).
+fn epoch_now() -> u16 {
+    (os::now_ns() >> EPOCH_SHIFT) as u16
+}
 
 /// Per-arena metadata (mapped separately from the arena itself).
 pub struct HeapArena {
@@ -43,11 +63,14 @@ pub struct HeapArena {
     free: [u64; WORDS],
     /// 1 = page was returned to the OS (zero, not resident); meaningful for free pages.
     scavenged: [u64; WORDS],
-    /// Scavenger epoch at which each page was last freed.
+    /// Epoch at which each page was last freed.
     freed_at: [u16; ARENA_PAGES],
     free_pages: usize,
     /// Every page below this one is in use.
     hint: usize,
+    /// The shortest run the last searches found missing (0 = none known): a search for
+    /// at least that many pages skips the arena until pages come back to it.
+    no_run: usize,
     next: *mut HeapArena,
     /// Length of a dedicated mapping for one huge object, or 0 for a normal arena.
     direct_len: usize,
@@ -64,6 +87,11 @@ pub struct HeapCounters {
     pub pages_in_use: AtomicU64,
     pub bytes_scavenged: AtomicU64,
     pub scavenge_runs: AtomicU64,
+    /// Bytes in free pages that are still resident (Go's `heapFree`); written under
+    /// the heap lock only.
+    pub heap_free: AtomicU64,
+    /// Bytes in free pages returned to the OS (Go's `heapReleased`).
+    pub heap_released: AtomicU64,
     pub direct_mappings: AtomicU64,
     pub metadata_bytes: AtomicU64,
 }
@@ -76,6 +104,8 @@ impl HeapCounters {
             pages_in_use: AtomicU64::new(0),
             bytes_scavenged: AtomicU64::new(0),
             scavenge_runs: AtomicU64::new(0),
+            heap_free: AtomicU64::new(0),
+            heap_released: AtomicU64::new(0),
             direct_mappings: AtomicU64::new(0),
             metadata_bytes: AtomicU64::new(0),
         }
@@ -87,8 +117,17 @@ impl HeapCounters {
 pub struct PageHeap {
     arenas: *mut HeapArena,
     spans: FixAlloc,
-    epoch: u16,
     last_tick: u64,
+    /// Page allocations and frees so far, and the count the background scavenger saw
+    /// last (it paces itself harder while they move).
+    ops: u64,
+    ops_seen: u64,
+    /// Where the background scavenger's pass stands: an arena (null = the first) and
+    /// a page in it; and whether the pass so far saw free pages too young to release.
+    cursor: (*mut HeapArena, usize),
+    pass_young: bool,
+    /// Epoch of the last span put in the span cache.
+    cached_epoch: u16,
     /// Freed spans of up to `CACHED_MAX_PAGES` pages kept whole, by length, so that
     /// churn of same-sized spans (large objects, span turnover) skips the bitmap
     /// search. Flushed to the bitmap every scavenger tick.
@@ -188,8 +227,12 @@ impl PageHeap {
         PageHeap {
             arenas: ptr::null_mut(),
             spans: FixAlloc::new(core::mem::size_of::<Span>()),
-            epoch: 0,
             last_tick: 0,
+            ops: 0,
+            ops_seen: 0,
+            cursor: (ptr::null_mut(), 0),
+            pass_young: false,
+            cached_epoch: 0,
             cached: [ptr::null_mut(); CACHED_MAX_PAGES + 1],
             cached_pages: 0,
             events: [HeapEvent {
@@ -212,33 +255,30 @@ impl PageHeap {
         class: usize,
     ) -> Option<NonNull<Span>> {
         if npages > ARENA_PAGES || align_pages > ARENA_PAGES {
-            return self.alloc_direct(index, counters, npages);
+            return self.alloc_direct(index, counters, npages, align_pages);
         }
+        self.ops += 1;
         if align_pages <= 1 && npages <= CACHED_MAX_PAGES && !self.cached[npages].is_null() {
-            let rec = self.cached[npages];
-            // SAFETY: cached spans are whole, dead records whose pages (still mapped
-            // to the record) nobody uses.
-            unsafe {
-                self.cached[npages] = (*rec).next;
-                Span::init(rec, (*rec).start, npages, class, false);
-            }
-            self.cached_pages -= npages;
-            counters
-                .pages_in_use
-                .fetch_add(npages as u64, Ordering::Relaxed);
-            return NonNull::new(rec);
+            return self.take_cached(counters, npages, class);
         }
         let (arena, first) = match self.find(npages, align_pages) {
             Some(found) => found,
-            None => {
-                self.grow(index, counters)?;
-                self.find(npages, align_pages)?
+            None if self.cached_pages > 0 => {
+                // Spans kept whole for their own length may coalesce into this run:
+                // better than growing the heap.
+                self.flush_cached(index, counters);
+                self.find_or_grow(index, counters, npages, align_pages)?
             }
+            None => self.find_or_grow(index, counters, npages, align_pages)?,
         };
         let rec = self.spans.alloc()?.cast::<Span>();
         // SAFETY: `arena` is live metadata found above, exclusively ours under the lock.
         let a = unsafe { &mut *arena };
-        let zeroed = (first..first + npages).all(|p| bit(&a.scavenged, p));
+        let released = (first..first + npages)
+            .filter(|&p| bit(&a.scavenged, p))
+            .count();
+        let zeroed = released == npages;
+        take_free(counters, npages - released, released);
         set_bits(&mut a.free, first, npages, false);
         set_bits(&mut a.scavenged, first, npages, false);
         a.free_pages -= npages;
@@ -257,6 +297,28 @@ impl PageHeap {
         Some(rec)
     }
 
+    /// A span of `npages` from the span cache, cut for `class`.
+    fn take_cached(
+        &mut self,
+        counters: &HeapCounters,
+        npages: usize,
+        class: usize,
+    ) -> Option<NonNull<Span>> {
+        let rec = self.cached[npages];
+        // SAFETY: cached spans are whole, dead records whose pages (still mapped
+        // to the record) nobody uses.
+        unsafe {
+            self.cached[npages] = (*rec).next;
+            Span::init(rec, (*rec).start, npages, class, false);
+        }
+        self.cached_pages -= npages;
+        counters
+            .pages_in_use
+            .fetch_add(npages as u64, Ordering::Relaxed);
+        sub(&counters.heap_free, npages * PAGE_SIZE);
+        NonNull::new(rec)
+    }
+
     fn event(&mut self, kind: u8, bytes: u64) {
         if self.nevents < EVENTS {
             self.events[self.nevents] = HeapEvent {
@@ -273,18 +335,36 @@ impl PageHeap {
         &self.events[..self.nevents]
     }
 
+    fn find_or_grow(
+        &mut self,
+        index: &ArenaIndex,
+        counters: &HeapCounters,
+        npages: usize,
+        align: usize,
+    ) -> Option<(*mut HeapArena, usize)> {
+        if let Some(found) = self.find(npages, align) {
+            return Some(found);
+        }
+        self.grow(index, counters)?;
+        self.find(npages, align)
+    }
+
     fn find(&mut self, npages: usize, align: usize) -> Option<(*mut HeapArena, usize)> {
         let mut a = self.arenas;
         while !a.is_null() {
             // SAFETY: arena metadata on our list stays mapped while it is listed.
             let arena = unsafe { &mut *a };
-            if arena.free_pages >= npages {
+            let may_fit = arena.no_run == 0 || npages < arena.no_run;
+            if arena.free_pages >= npages && may_fit {
                 let (found, first_free) = find_run(&arena.free, arena.hint, npages, align);
                 if first_free < ARENA_PAGES {
                     arena.hint = first_free;
                 }
                 if let Some(p) = found {
                     return Some((a, p));
+                }
+                if align <= 1 {
+                    arena.no_run = npages;
                 }
             }
             a = arena.next;
@@ -305,8 +385,14 @@ impl PageHeap {
         m.free = [u64::MAX; WORDS];
         m.scavenged = [u64::MAX; WORDS];
         m.free_pages = ARENA_PAGES;
-        m.next = self.arenas;
-        self.arenas = meta;
+        // Appended: first fit then searches the oldest arenas first, so pages freed
+        // there (resident) are reused before a newer arena's never-touched pages.
+        let mut link = &mut self.arenas;
+        // SAFETY: listed arenas stay mapped and are ours under the heap lock.
+        while let Some(a) = unsafe { link.as_mut() } {
+            link = &mut a.next;
+        }
+        *link = meta;
         index[base >> ARENA_SHIFT].store(meta, Ordering::Release);
         counters.arenas_mapped.fetch_add(1, Ordering::Relaxed);
         self.event(0, ARENA_SIZE as u64);
@@ -322,11 +408,14 @@ impl PageHeap {
         index: &ArenaIndex,
         counters: &HeapCounters,
         npages: usize,
+        align_pages: usize,
     ) -> Option<NonNull<Span>> {
         let len = npages
             .checked_mul(PAGE_SIZE)?
             .checked_next_multiple_of(ARENA_SIZE)?;
-        let base = os::map_aligned(len, ARENA_SIZE)?.as_ptr() as usize;
+        // Any alignment: the mapping is reserved that much larger and trimmed.
+        let align = align_pages.checked_mul(PAGE_SIZE)?.max(ARENA_SIZE);
+        let base = os::map_aligned(len, align)?.as_ptr() as usize;
         let Some(meta) = new_arena_meta(base, len) else {
             // SAFETY: the mapping was made above and never shared.
             unsafe { os::unmap(base as *mut u8, len) };
@@ -358,6 +447,117 @@ impl PageHeap {
         Some(rec)
     }
 
+    /// Resizes the large object of `span` to `npages` pages where it lies: in its arena
+    /// when the pages after it are free (a shrink gives its tail back), or with
+    /// `mremap` for a mapping of its own (moved, if it must, to another place aligned to
+    /// `align` bytes and an arena, so the page map finds it). Returns the object's
+    /// start, or `None` (nothing changed) when it cannot.
+    ///
+    /// # Safety
+    /// `span` must be a live large span of this heap held by the caller.
+    pub unsafe fn resize_large(
+        &mut self,
+        index: &ArenaIndex,
+        counters: &HeapCounters,
+        span: *mut Span,
+        npages: usize,
+        align: usize,
+    ) -> Option<usize> {
+        // SAFETY: the caller holds the span.
+        let (old, old_start) = unsafe { ((*span).npages, (*span).start) };
+        let meta = index[old_start >> ARENA_SHIFT].load(Ordering::Acquire);
+        // SAFETY: a live span's arena is registered and stays mapped.
+        let start = if unsafe { (*meta).direct_len } != 0 {
+            // SAFETY: the span is the mapping's one object, held by the caller.
+            unsafe { self.remap_direct(index, counters, meta, (old_start, old), npages, align)? }
+        } else {
+            // SAFETY: as above; an arena's metadata is ours under the heap lock.
+            let a = unsafe { &mut *meta };
+            if npages > old {
+                grow_in_arena(counters, a, span, npages)?
+            } else {
+                shrink_in_arena(counters, a, old_start, old, npages);
+                old_start
+            }
+        };
+        self.ops += 1;
+        // SAFETY: the caller holds the span.
+        let s = unsafe { &mut *span };
+        s.npages = npages;
+        s.elem_size = (npages * PAGE_SIZE).min(u32::MAX as usize) as u32;
+        // As `Span::init` lays out a large object: one slot of the whole span.
+        s.start = start;
+        s.bump = start;
+        s.limit = start + npages * PAGE_SIZE;
+        if npages >= old {
+            counters
+                .pages_in_use
+                .fetch_add((npages - old) as u64, Ordering::Relaxed);
+        } else {
+            counters
+                .pages_in_use
+                .fetch_sub((old - npages) as u64, Ordering::Relaxed);
+        }
+        Some(start)
+    }
+
+    /// Grows or shrinks the mapping `meta` of one large object to hold `npages`: in
+    /// place when the address space after it allows, else moved by the kernel (no
+    /// copy) to a fresh reservation aligned to `align` and an arena.
+    ///
+    /// # Safety
+    /// `meta` must be the registered metadata of the dedicated mapping of the object
+    /// at `old_start`, of `old` pages, held by the caller.
+    unsafe fn remap_direct(
+        &mut self,
+        index: &ArenaIndex,
+        counters: &HeapCounters,
+        meta: *mut HeapArena,
+        (old_start, old): (usize, usize),
+        npages: usize,
+        align: usize,
+    ) -> Option<usize> {
+        // SAFETY: the caller's promise.
+        let a = unsafe { &mut *meta };
+        let len = npages
+            .checked_mul(PAGE_SIZE)?
+            .checked_next_multiple_of(ARENA_SIZE)?;
+        let old_len = a.direct_len;
+        // SAFETY: [old_start, +old_len) is the object's own mapping.
+        let start = match unsafe { os::remap_in_place(old_start as *mut u8, old_len, len) } {
+            true => old_start,
+            false => {
+                let dst = os::map_aligned(len, align.max(ARENA_SIZE))?.as_ptr();
+                // SAFETY: as above; dst is a reservation of ours that nobody uses.
+                match unsafe { os::remap_to(old_start as *mut u8, old_len, len, dst) } {
+                    true => dst as usize,
+                    false => {
+                        // SAFETY: the reservation made above, unused.
+                        unsafe { os::unmap(dst, len) };
+                        return None;
+                    }
+                }
+            }
+        };
+        if start != old_start {
+            index[old_start >> ARENA_SHIFT].store(ptr::null_mut(), Ordering::Release);
+            a.base = start;
+            index[start >> ARENA_SHIFT].store(meta, Ordering::Release);
+        }
+        a.direct_len = len;
+        if npages < old {
+            // The mapping is arena-sized: the part past the object goes back too.
+            let end = start + npages * PAGE_SIZE;
+            let old_end = (start + old * PAGE_SIZE).min(start + len);
+            // SAFETY: past the object's end, inside its own mapping: no live data.
+            unsafe { os::release(end as *mut u8, old_end - end) };
+        }
+        counters
+            .bytes_mapped
+            .fetch_add((len as u64).wrapping_sub(old_len as u64), Ordering::Relaxed);
+        Some(start)
+    }
+
     /// Returns a span's pages to the heap (or its mapping to the OS) and its record to
     /// the metadata pool; short spans wait whole in the span cache first.
     ///
@@ -373,6 +573,11 @@ impl PageHeap {
         let s = unsafe { &mut *span };
         // Whatever hangs off the span goes with it (see `span.rs`, "Specials").
         s.release_special();
+        self.ops += 1;
+        if s.npages <= ARENA_PAGES {
+            add(&counters.heap_free, s.npages * PAGE_SIZE);
+        }
+        let now = os::now_ns();
         let in_use = counters.pages_in_use.load(Ordering::Relaxed) as usize;
         if s.npages <= CACHED_MAX_PAGES && self.cached_pages + s.npages <= in_use / 8 + CACHED_SLACK
         {
@@ -382,36 +587,39 @@ impl PageHeap {
             s.next = self.cached[s.npages];
             self.cached[s.npages] = span;
             self.cached_pages += s.npages;
+            self.cached_epoch = (now >> EPOCH_SHIFT) as u16;
             counters
                 .pages_in_use
                 .fetch_sub(s.npages as u64, Ordering::Relaxed);
-            self.tick(index, counters);
+            self.tick(index, counters, now);
             return;
         }
         counters
             .pages_in_use
             .fetch_sub(s.npages as u64, Ordering::Relaxed);
         // SAFETY: forwarded.
-        unsafe { self.release_span(index, counters, span) };
-        self.tick(index, counters);
+        unsafe { self.release_span(index, counters, span, (now >> EPOCH_SHIFT) as u16) };
+        self.tick(index, counters, now);
     }
 
-    /// Empties the span cache into the bitmaps.
+    /// Empties the span cache into the bitmaps. Its pages count as freed when the
+    /// last span went in (none is younger).
     pub fn flush_cached(&mut self, index: &ArenaIndex, counters: &HeapCounters) {
+        let freed_at = self.cached_epoch;
         for n in 1..=CACHED_MAX_PAGES {
             while !self.cached[n].is_null() {
                 let s = self.cached[n];
                 // SAFETY: cached spans are dead records held by the page heap.
                 self.cached[n] = unsafe { (*s).next };
                 // SAFETY: as above.
-                unsafe { self.release_span(index, counters, s) };
+                unsafe { self.release_span(index, counters, s, freed_at) };
             }
         }
         self.cached_pages = 0;
     }
 
-    /// Gives a dead span's pages to the bitmap (or its mapping to the OS) and its
-    /// record to the metadata pool.
+    /// Gives a dead span's pages, free since epoch `freed_at`, to the bitmap (or its
+    /// mapping to the OS) and its record to the metadata pool.
     ///
     /// # Safety
     /// `span` must be a record of this heap that nobody uses any more.
@@ -420,6 +628,7 @@ impl PageHeap {
         index: &ArenaIndex,
         counters: &HeapCounters,
         span: *mut Span,
+        freed_at: u16,
     ) {
         // SAFETY: the caller gives us the span.
         let s = unsafe { &mut *span };
@@ -441,80 +650,243 @@ impl PageHeap {
             let first = (s.start - a.base) >> PAGE_SHIFT;
             for p in first..first + s.npages {
                 a.spans[p].store(ptr::null_mut(), Ordering::Release);
-                a.freed_at[p] = self.epoch;
+                a.freed_at[p] = freed_at;
             }
             set_bits(&mut a.free, first, s.npages, true);
             a.free_pages += s.npages;
             a.hint = a.hint.min(first);
+            a.no_run = 0;
         }
         // SAFETY: the record came from our pool and is dead now.
         unsafe { self.spans.free(NonNull::new_unchecked(span.cast())) };
     }
 
-    /// Advances the scavenger clock; on a new tick, empties the span cache and
-    /// returns long-free pages.
-    fn tick(&mut self, index: &ArenaIndex, counters: &HeapCounters) {
-        let now = os::now_ns();
+    /// On a new tick, empties the span cache and, unless the background scavenger
+    /// runs, returns long-free pages.
+    fn tick(&mut self, index: &ArenaIndex, counters: &HeapCounters, now: u64) {
         if now.saturating_sub(self.last_tick) < SCAVENGE_PERIOD_NS {
             return;
         }
         self.last_tick = now;
-        self.epoch = self.epoch.wrapping_add(1);
-        self.scavenge(index, counters, SCAVENGE_AGE);
+        if scavenger::running() {
+            self.flush_cached(index, counters);
+        } else {
+            self.scavenge(index, counters, SCAVENGE_AGE);
+        }
     }
 
     /// Returns to the OS every free page freed at least `min_age` ticks ago (0 = all
     /// free pages, including the span cache). Returns the bytes released.
     pub fn scavenge(&mut self, index: &ArenaIndex, counters: &HeapCounters, min_age: u16) -> usize {
         self.flush_cached(index, counters);
+        let now = epoch_now();
         let mut released = 0;
         let mut a = self.arenas;
         while !a.is_null() {
             // SAFETY: listed arenas stay mapped.
             let arena = unsafe { &mut *a };
-            released += self.scavenge_arena(arena, min_age);
+            let mut p = 0;
+            let mut young = false;
+            while let Some((start, n)) =
+                next_eligible(arena, p, ARENA_PAGES, (now, min_age), &mut young)
+            {
+                released += release_run(arena, start, n);
+                p = start + n;
+            }
             a = arena.next;
         }
-        if released > 0 {
-            self.event(2, released as u64);
-            counters
-                .bytes_scavenged
-                .fetch_add(released as u64, Ordering::Relaxed);
-            counters.scavenge_runs.fetch_add(1, Ordering::Relaxed);
-        }
+        self.released(counters, released);
         released
     }
 
-    fn scavenge_arena(&self, a: &mut HeapArena, min_age: u16) -> usize {
-        let mut released = 0;
-        let mut p = 0;
-        while p < ARENA_PAGES {
-            let w = p / 64;
-            if a.free[w] & !a.scavenged[w] == 0 {
-                p = (w + 1) * 64;
-                continue;
-            }
-            let eligible = |a: &HeapArena, p: usize| {
-                bit(&a.free, p)
-                    && !bit(&a.scavenged, p)
-                    && self.epoch.wrapping_sub(a.freed_at[p]) >= min_age
-            };
-            if !eligible(a, p) {
-                p += 1;
-                continue;
-            }
-            let start = p;
-            while p < ARENA_PAGES && eligible(a, p) {
-                p += 1;
-            }
-            let n = p - start;
-            // SAFETY: the pages are free (no live data) and inside our arena.
-            if unsafe { os::release((a.base + (start << PAGE_SHIFT)) as *mut u8, n * PAGE_SIZE) } {
-                set_bits(&mut a.scavenged, start, n, true);
-                released += n * PAGE_SIZE;
-            }
+    /// Counts `bytes` just released to the OS.
+    fn released(&mut self, counters: &HeapCounters, bytes: usize) {
+        if bytes == 0 {
+            return;
         }
-        released
+        self.event(2, bytes as u64);
+        counters
+            .bytes_scavenged
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+        counters.scavenge_runs.fetch_add(1, Ordering::Relaxed);
+        sub(&counters.heap_free, bytes);
+        add(&counters.heap_released, bytes);
+    }
+
+    /// One quantum of background scavenging: releases up to 64 KiB of pages free for
+    /// at least `min_age` epochs, resuming where the last quantum stopped. Returns the
+    /// bytes released, or `None` when the pass is over (the next call starts another),
+    /// with whether that pass saw free pages too young to release.
+    pub fn scavenge_quantum(
+        &mut self,
+        counters: &HeapCounters,
+        min_age: u16,
+    ) -> Result<usize, bool> {
+        let now = epoch_now();
+        if self.cached_pages > 0 && now.wrapping_sub(self.cached_epoch) < min_age {
+            self.pass_young = true;
+        }
+        let (mut a, mut p) = self.cursor;
+        if a.is_null() {
+            a = self.arenas;
+            p = 0;
+        }
+        while !a.is_null() {
+            // SAFETY: listed arenas stay mapped; the cursor only holds listed arenas.
+            let arena = unsafe { &mut *a };
+            let found = next_eligible(
+                arena,
+                p,
+                QUANTUM_PAGES,
+                (now, min_age),
+                &mut self.pass_young,
+            );
+            if let Some((start, n)) = found {
+                let bytes = release_run(arena, start, n);
+                self.cursor = (a, start + n);
+                self.released(counters, bytes);
+                return Ok(bytes);
+            }
+            a = arena.next;
+            p = 0;
+        }
+        self.cursor = (ptr::null_mut(), 0);
+        Err(core::mem::take(&mut self.pass_young))
+    }
+
+    /// Whether pages were allocated or freed since the last call.
+    pub fn take_busy(&mut self) -> bool {
+        let busy = self.ops != self.ops_seen;
+        self.ops_seen = self.ops;
+        busy
+    }
+
+    /// Empties the span cache when its last span went in at least `min_age` epochs
+    /// ago (the background scavenger cannot release pages the cache holds).
+    pub fn flush_cached_if_old(
+        &mut self,
+        index: &ArenaIndex,
+        counters: &HeapCounters,
+        min_age: u16,
+    ) {
+        if self.cached_pages > 0 && epoch_now().wrapping_sub(self.cached_epoch) >= min_age {
+            self.flush_cached(index, counters);
+        }
+    }
+}
+
+/// Takes the free pages after `span` up to `npages` in all, if they are free.
+fn grow_in_arena(
+    counters: &HeapCounters,
+    a: &mut HeapArena,
+    span: *mut Span,
+    npages: usize,
+) -> Option<usize> {
+    // SAFETY: the caller holds the span.
+    let (start, old) = unsafe { ((*span).start, (*span).npages) };
+    let end = ((start - a.base) >> PAGE_SHIFT) + old;
+    let more = npages - old;
+    if end + more > ARENA_PAGES || next_with(&a.free, end, false) < end + more {
+        return None;
+    }
+    let released = (end..end + more).filter(|&p| bit(&a.scavenged, p)).count();
+    take_free(counters, more - released, released);
+    set_bits(&mut a.free, end, more, false);
+    set_bits(&mut a.scavenged, end, more, false);
+    a.free_pages -= more;
+    for p in end..end + more {
+        a.spans[p].store(span, Ordering::Release);
+    }
+    Some(start)
+}
+
+/// Gives the pages of `s` past `npages` back to the arena's bitmap.
+fn shrink_in_arena(
+    counters: &HeapCounters,
+    a: &mut HeapArena,
+    start: usize,
+    old: usize,
+    npages: usize,
+) {
+    let first = ((start - a.base) >> PAGE_SHIFT) + npages;
+    let n = old - npages;
+    let now = epoch_now();
+    for p in first..first + n {
+        a.spans[p].store(ptr::null_mut(), Ordering::Release);
+        a.freed_at[p] = now;
+    }
+    set_bits(&mut a.free, first, n, true);
+    a.free_pages += n;
+    a.hint = a.hint.min(first);
+    a.no_run = 0;
+    add(&counters.heap_free, n * PAGE_SIZE);
+}
+
+/// Adds `n` to a counter only the heap lock's holder writes (a plain add, no locked
+/// instruction: readers without the lock only need a recent value).
+fn add(c: &AtomicU64, n: usize) {
+    c.store(
+        c.load(Ordering::Relaxed).wrapping_add(n as u64),
+        Ordering::Relaxed,
+    );
+}
+
+/// Subtracts `n`; see [`add`].
+fn sub(c: &AtomicU64, n: usize) {
+    c.store(
+        c.load(Ordering::Relaxed).wrapping_sub(n as u64),
+        Ordering::Relaxed,
+    );
+}
+
+/// Counts `dirty` resident and `released` scavenged free pages taken for a span.
+fn take_free(counters: &HeapCounters, dirty: usize, released: usize) {
+    sub(&counters.heap_free, dirty * PAGE_SIZE);
+    sub(&counters.heap_released, released * PAGE_SIZE);
+}
+
+/// Whether page `p` of `a` is free, resident, and free for `min_age` epochs at `now`.
+fn eligible(a: &HeapArena, p: usize, now: u16, min_age: u16) -> bool {
+    bit(&a.free, p) && !bit(&a.scavenged, p) && now.wrapping_sub(a.freed_at[p]) >= min_age
+}
+
+/// The first run (at most `max` pages) of pages at or after `p` that may be released;
+/// sets `young` when it passes free resident pages too young for that.
+fn next_eligible(
+    a: &HeapArena,
+    mut p: usize,
+    max: usize,
+    (now, min_age): (u16, u16),
+    young: &mut bool,
+) -> Option<(usize, usize)> {
+    while p < ARENA_PAGES {
+        let w = p / 64;
+        if (a.free[w] & !a.scavenged[w]) >> (p % 64) == 0 {
+            p = (w + 1) * 64;
+            continue;
+        }
+        if !eligible(a, p, now, min_age) {
+            *young |= bit(&a.free, p) && !bit(&a.scavenged, p);
+            p += 1;
+            continue;
+        }
+        let start = p;
+        while p < ARENA_PAGES && p - start < max && eligible(a, p, now, min_age) {
+            p += 1;
+        }
+        return Some((start, p - start));
+    }
+    None
+}
+
+/// Returns `n` free pages of `a` from `start` to the OS; the bytes released.
+fn release_run(a: &mut HeapArena, start: usize, n: usize) -> usize {
+    // SAFETY: the pages are free (no live data) and inside our arena.
+    if unsafe { os::release((a.base + (start << PAGE_SHIFT)) as *mut u8, n * PAGE_SIZE) } {
+        set_bits(&mut a.scavenged, start, n, true);
+        n * PAGE_SIZE
+    } else {
+        0
     }
 }
 

@@ -8,6 +8,10 @@
 //! creates span records and maps every page of a span to its record, so any pointer
 //! finds its span in O(1).
 //!
+//! While a central list holds a span (partial, parked or on the ready stack) the
+//! span's use count is also in [`Span::listed_used`], so a remote freer can tell from
+//! the pending count its push leaves whether it freed the span's last slot.
+//!
 //! Slots come from two places: the local free list (slots freed by the holder or
 //! collected from the remote list) and the *bump* range of slots never handed out.
 //! Never-used slots of a span cut from fresh or scavenged pages are known to be zero,
@@ -26,7 +30,7 @@
 use core::ptr;
 #[cfg(any(debug_assertions, feature = "hardened"))]
 use core::sync::atomic::AtomicU64;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 /// Frees a span's special record; registered once by the layer that attaches them.
 pub type SpecialRelease = fn(*mut u8);
@@ -55,13 +59,18 @@ pub const REMOTE_FULL: usize = 1;
 const REMOTE_COUNT_SHIFT: usize = 48;
 const REMOTE_PTR: usize = (1 << REMOTE_COUNT_SHIFT) - 8;
 
+/// [`Span::listed_used`] of a span no central list holds: no count of pending remote
+/// frees ever equals it.
+pub const UNLISTED: u32 = u32::MAX;
+
 /// Where a span is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum SpanState {
     /// Record on the metadata free list, or pages back in the page heap.
     Dead = 0,
-    /// Current span of a thread cache.
+    /// Held by one party off every list: a thread cache's current span, or a span
+    /// just cut by the page heap or taken off a list.
     Cached = 1,
     /// On its central list's partial list: has free slots, nobody holds it.
     Partial = 2,
@@ -104,6 +113,11 @@ pub struct Span {
     pub owner: AtomicUsize,
     /// Head of the remote-free stack, or'ed with [`REMOTE_FULL`].
     pub remote: AtomicUsize,
+    /// `used` as of when the span's central list last took it (written under the
+    /// central lock), or [`UNLISTED`] while anyone else holds it: a remote freer whose
+    /// push brings the pending count to this figure has freed the span's last slot
+    /// (tcmalloc's `ReleaseToSpans` at free time; Go waits for the sweeper).
+    pub listed_used: AtomicU32,
     /// Links in the central partial list.
     pub next: *mut Span,
     pub prev: *mut Span,
@@ -124,15 +138,12 @@ impl Span {
     /// # Safety
     /// `this` must point to a writable, exclusively held span record.
     pub unsafe fn init(this: *mut Span, start: usize, npages: usize, class: usize, zeroed: bool) {
+        // A small span starts held by whoever asked for it, on no list.
         let (elem, nelems, state) = if class == 0 {
             (npages * crate::size_class::PAGE_SIZE, 1, SpanState::Large)
         } else {
             let e = crate::size_class::class_size(class);
-            (
-                e,
-                crate::size_class::span_objects(class),
-                SpanState::Partial,
-            )
+            (e, crate::size_class::span_objects(class), SpanState::Cached)
         };
         // SAFETY: exclusive access is the caller's promise; every field is written.
         unsafe {
@@ -151,6 +162,7 @@ impl Span {
                     npages,
                     owner: AtomicUsize::new(0),
                     remote: AtomicUsize::new(0),
+                    listed_used: AtomicU32::new(UNLISTED),
                     next: ptr::null_mut(),
                     prev: ptr::null_mut(),
                     ready_next: ptr::null_mut(),
@@ -228,6 +240,7 @@ impl Span {
         self.used -= 1;
     }
 
+    #[cfg(test)]
     /// Pushes a slot onto the remote list (any thread). Returns true when the span was
     /// parked full, in which case the caller must hand it to the central list's ready
     /// stack: it is the only one told.
@@ -238,17 +251,24 @@ impl Span {
     #[inline]
     pub unsafe fn push_remote(&self, p: *mut u8) -> bool {
         // SAFETY: forwarded: a chain of one.
-        unsafe { self.push_remote_chain(p, p, 1) }
+        unsafe { self.push_remote_chain(p, p, 1).0 }
     }
 
     /// Pushes a chain of `n` slots `head ..= tail` (linked through their first words)
-    /// onto the remote list with one CAS. Returns what [`Span::push_remote`] returns.
+    /// onto the remote list with one CAS. Returns what [`Span::push_remote`] returns
+    /// and the number of remote frees now pending (see [`Span::emptied_by`]).
     ///
     /// # Safety
     /// Every slot of the chain must be an allocated slot of this span; the caller must
-    /// not touch the span after this returns false.
+    /// not touch the span after this returns false, but for reading its atomics (span
+    /// records are never unmapped, so they stay readable if recycled).
     #[inline]
-    pub unsafe fn push_remote_chain(&self, head: *mut u8, tail: *mut u8, n: usize) -> bool {
+    pub unsafe fn push_remote_chain(
+        &self,
+        head: *mut u8,
+        tail: *mut u8,
+        n: usize,
+    ) -> (bool, usize) {
         let tail = tail.cast::<Slot>();
         let mut old = self.remote.load(Ordering::Relaxed);
         loop {
@@ -256,11 +276,14 @@ impl Span {
             unsafe { (*tail).next = (old & REMOTE_PTR) as *mut Slot };
             let count = (old >> REMOTE_COUNT_SHIFT) + n;
             let new = (count << REMOTE_COUNT_SHIFT) | head as usize;
+            // SeqCst, with the central list's store of `listed_used` and load of the
+            // pending count: of a freer and a central list racing, one sees the other,
+            // so a span's last free is never missed by both.
             match self
                 .remote
-                .compare_exchange_weak(old, new, Ordering::Release, Ordering::Relaxed)
+                .compare_exchange_weak(old, new, Ordering::SeqCst, Ordering::Relaxed)
             {
-                Ok(_) => return old & REMOTE_FULL != 0,
+                Ok(_) => return (old & REMOTE_FULL != 0, count),
                 Err(now) => old = now,
             }
         }
@@ -293,6 +316,19 @@ impl Span {
         self.free = head;
         self.used -= n;
         n
+    }
+
+    /// Remote frees pending (pushed and not yet collected).
+    pub fn remote_pending(&self) -> usize {
+        self.remote.load(Ordering::SeqCst) >> REMOTE_COUNT_SHIFT
+    }
+
+    /// Whether a push that left `pending` remote frees may have freed the span's last
+    /// slot while a central list holds it. A hint, read without the lock: the central
+    /// list checks again under it.
+    #[inline]
+    pub fn emptied_by(&self, pending: usize) -> bool {
+        pending == self.listed_used.load(Ordering::SeqCst) as usize
     }
 
     /// Parks an exhausted span: sets [`REMOTE_FULL`] unless remote frees already

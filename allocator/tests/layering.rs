@@ -24,6 +24,7 @@ const CORE: &[&str] = &[
     "stats.rs",
     "region.rs",
     "span.rs",
+    "scavenger.rs",
     "pageheap.rs",
     "central.rs",
     "cache.rs",

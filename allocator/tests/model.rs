@@ -240,12 +240,19 @@ fn one_class_across_many_spans_and_caches() {
     let c = spanprof::size_class::class_of(48).unwrap();
     let s = heap.stats();
     assert_eq!(s.classes[c].live_objects, 0);
-    assert!(s.classes[c].spans_in_use >= 1);
+    // Each span went back to the page heap when its last slot came back (the caches
+    // that held spans handed them over empty when dropped), but for the one the
+    // class keeps for its next refill.
+    assert!(
+        s.classes[c].spans_in_use <= 1,
+        "empty spans returned at once: {} left",
+        s.classes[c].spans_in_use
+    );
     assert!(
         s.classes[c].remote_frees >= 6000,
         "frees through cache 2 are remote"
     );
-    // With every cache gone, every span of the class can go back to the page heap.
+    // Their pages go back to the OS on request.
     assert!(heap.release_free_memory() > 0);
     assert_eq!(heap.stats().classes[c].spans_in_use, 0);
     assert_eq!(heap.stats().heap.bytes_in_use, 0);
