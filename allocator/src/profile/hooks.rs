@@ -76,6 +76,12 @@ pub struct ThreadProf {
     pub row: *mut CtxCounters,
     /// The thread's program cache, beside this record (read by `measure`).
     pub cache: *const ThreadCache,
+    /// The address of the thread's last allocation the hooks saw (0 = none since
+    /// the context changed or it was freed): its free is a temporary allocation's.
+    pub last: usize,
+    /// Temporary allocations freed on this thread (the hooked frees, see
+    /// [`temporary_total`]).
+    pub temporary: u64,
     /// Links in the list of live threads' states (under `THREADS`).
     next: *mut ThreadProf,
     prev: *mut ThreadProf,
@@ -143,6 +149,8 @@ pub unsafe fn detach(prof: *mut ThreadProf) {
             (*p.next).prev = p.prev;
         }
     }
+    // SAFETY: as above: the exiting thread's record.
+    RETIRED_TEMPORARY.fetch_add(unsafe { (*prof).temporary }, Ordering::Relaxed);
     drop(threads);
     // SAFETY: the table is the exiting thread's and nobody uses it any more.
     unsafe {
@@ -162,6 +170,48 @@ pub fn with_thread_tables<R>(f: impl FnOnce(&mut dyn Iterator<Item = *mut Thread
         Some(p.table)
     });
     f(&mut it)
+}
+
+/// Temporary allocations of threads that exited.
+static RETIRED_TEMPORARY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Temporary allocations of the program whose frees the hooks saw: every object
+/// allocated under a site (with exact site frees) or sampled, every large object, and,
+/// while tags of small spans exist, every small object freed on a thread whose
+/// allocations the hooks see (a site current or sampling on).
+pub fn temporary_total() -> u64 {
+    let threads = THREADS.lock();
+    let mut sum = RETIRED_TEMPORARY.load(Ordering::Relaxed);
+    let mut v = threads.head;
+    // SAFETY: listed records are valid while we hold the lock; the count is read
+    // racily (a plain word written by its thread alone).
+    while let Some(p) = unsafe { v.as_ref() } {
+        sum = sum.wrapping_add(unsafe { ptr::read_volatile(&raw const p.temporary) });
+        v = p.next;
+    }
+    sum
+}
+
+/// Whether the free of `addr` on the thread whose state is `p` ends a temporary
+/// allocation (heaptrack's: no other allocation on the thread since it), counted in
+/// the thread's total; the thread's last allocation is forgotten either way. Only
+/// while the hooks see the thread's allocations (a site current or sampling on).
+#[inline(always)]
+pub fn note_free(p: &mut ThreadProf, addr: usize) -> bool {
+    if p.last != addr || !wants_alloc_hook(p) || p.ctx == SUSPENDED {
+        return false;
+    }
+    p.last = 0;
+    p.temporary += 1;
+    true
+}
+
+/// A free the hooks see without a tag to read (a large object none tagged): only
+/// the temporary count ([`note_free`]).
+pub fn on_free_untagged(prof: Option<&mut ThreadProf>, addr: *mut u8) {
+    if let Some(p) = prof {
+        note_free(p, addr as usize);
+    }
 }
 
 /// Holds the thread list's lock until [`force_unlock`] (around `fork`).
@@ -239,6 +289,8 @@ pub fn set_context(ctx: u32) {
         } else {
             p.ctx = ctx;
         }
+        // Allocations outside any site are not seen while sampling is off.
+        p.last = 0;
         // Made here, off the allocation path (from the counters' own pool, not the
         // Rust heap).
         p.row = if ctx == 0 {
@@ -346,6 +398,7 @@ pub fn site_alloc(
     // Unconditional: while sampling is off the countdown is unused, and it is drawn
     // afresh when a rate is set (`sample_rate` differs then).
     p.sample_left -= class_size(class) as i64;
+    p.last = a as usize;
     if p.ctx == 0 {
         return;
     }
@@ -386,6 +439,7 @@ pub fn site_free(
     size: usize,
     class: usize,
 ) -> Freed {
+    let temporary = note_free(p, a as usize);
     if !tags::may_be_tagged(a as usize) {
         return Freed::Program;
     }
@@ -410,6 +464,9 @@ pub fn site_free(
     if let Some(id) = sample_id {
         tags::note_taken(a as usize, tag);
         sample::freed(id);
+        if temporary {
+            sample::temporary(id);
+        }
     }
     if ctx == 0 {
         return Freed::Program;
@@ -423,6 +480,9 @@ pub fn site_free(
     if let Some(c) = counts {
         counters::add(&c.frees, 1);
         counters::add(&c.freed_requested, size as u64);
+        if temporary {
+            counters::add(&c.temporary, 1);
+        }
     }
     Freed::Program
 }
@@ -476,6 +536,7 @@ fn tag_ctx(prof: &ThreadProf) -> u32 {
 /// and tags its slot.
 pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allocated, due: bool) {
     count(prof, &a);
+    prof.last = a.p as usize;
     let sample = if due { take_sample(prof, a.slot) } else { None };
     let tag_ctx = tag_ctx(prof);
     if tag_ctx != 0 || sample.is_some() {
@@ -492,6 +553,7 @@ pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allo
 /// [`on_alloc`]; returns the tag to keep beside the block (its region special).
 pub fn on_alloc_apart(prof: &mut ThreadProf, a: Allocated) -> u32 {
     count(prof, &a);
+    prof.last = a.p as usize;
     let sample = take_sample(prof, a.slot);
     tags::pack(tag_ctx(prof), sample)
 }
@@ -594,13 +656,19 @@ pub fn on_free(
 /// Charges the free of a program block that carried `tag` (0 = none) to its context
 /// and sample: the part of [`on_free`] after the tag is found, also the whole hook of
 /// a block of the apart region, whose tag the entry points keep.
-pub fn on_free_tag(prof: Option<&mut ThreadProf>, tag: u32, b: Block) {
+pub fn on_free_tag(mut prof: Option<&mut ThreadProf>, tag: u32, b: Block) {
+    let temporary = prof
+        .as_deref_mut()
+        .is_some_and(|p| note_free(p, b.p as usize));
     if tag == 0 {
         return;
     }
     let (ctx, sample_id) = tags::unpack(tag);
     if let Some(id) = sample_id {
         sample::freed(id);
+        if temporary {
+            sample::temporary(id);
+        }
     }
     if ctx == 0 {
         return;
@@ -614,6 +682,9 @@ pub fn on_free_tag(prof: Option<&mut ThreadProf>, tag: u32, b: Block) {
         counters::add(&cell.freed_requested, b.size as u64);
         if b.class == 0 {
             counters::add(&cell.freed_bytes, b.slot);
+        }
+        if temporary {
+            counters::add(&cell.temporary, 1);
         }
     }
 }

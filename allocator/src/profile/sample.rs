@@ -173,6 +173,8 @@ pub struct Record {
     pub alloc_bytes: AtomicU64,
     pub free_objects: AtomicU64,
     pub free_bytes: AtomicU64,
+    /// Frees with no other allocation on the thread since the object's.
+    pub temporary_objects: AtomicU64,
 }
 
 /// One distinct stack: `depth` addresses at `start` in the arena.
@@ -483,6 +485,18 @@ pub fn freed(id: u32) {
     r.free_bytes.fetch_add(r.size, Ordering::Relaxed);
 }
 
+/// A sampled object of record `id` was freed with no other allocation on its thread
+/// in between (counted besides [`freed`]).
+pub fn temporary(id: u32) {
+    let records = RECORDS.load(Ordering::Acquire);
+    if records.is_null() || id as usize >= MAX_RECORDS {
+        return;
+    }
+    // SAFETY: as in `freed`.
+    let r = unsafe { &*records.add(id as usize) };
+    r.temporary_objects.fetch_add(1, Ordering::Relaxed);
+}
+
 /// A copy of one stack, for the profile writer.
 #[derive(Clone, Debug)]
 pub struct SampledStack {
@@ -503,6 +517,7 @@ pub struct Sampled {
     pub alloc_bytes: u64,
     pub free_objects: u64,
     pub free_bytes: u64,
+    pub temporary_objects: u64,
 }
 
 /// Every stack and record, the dropped-sample count and the frame limit.
@@ -539,6 +554,7 @@ pub fn snapshot() -> Snapshot {
                 alloc_bytes: r.alloc_bytes.load(Ordering::Relaxed),
                 free_objects: r.free_objects.load(Ordering::Relaxed),
                 free_bytes: r.free_bytes.load(Ordering::Relaxed),
+                temporary_objects: r.temporary_objects.load(Ordering::Relaxed),
             }
         })
         .collect();

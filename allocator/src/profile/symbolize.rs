@@ -61,6 +61,7 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
         s.alloc_bytes += r.alloc_bytes;
         s.free_objects += r.free_objects;
         s.free_bytes += r.free_bytes;
+        s.temporary_objects += r.temporary_objects;
     }
     for s in &mut samples {
         let scale = unbias(s.size, s.rate);
@@ -70,6 +71,7 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
         s.alloc_bytes_est = s.alloc_bytes as f64 * scale;
         s.inuse_objects_est = inuse_objects as f64 * scale;
         s.inuse_bytes_est = inuse_bytes as f64 * scale;
+        s.temporary_objects_est = s.temporary_objects as f64 * scale;
     }
     Symbolized {
         mappings: b.mappings,
@@ -816,6 +818,7 @@ mod tests {
                     alloc_bytes: 48 << (i / 2),
                     free_objects: 1,
                     free_bytes: 16 << (i / 2),
+                    temporary_objects: 0,
                 })
                 .collect(),
             dropped: 0,

@@ -684,6 +684,7 @@ fn build_inner(heap: &Heap) -> Profile {
     profile.dropped_samples = snap.dropped;
     profile.max_frames = snap.max_frames as u32;
     profile.site_counts_only = !crate::profile::tags::site_frees_exact();
+    profile.temporary_total = hooks::temporary_total();
     profile.types = TYPES.iter().copied().map(type_row).collect();
     profile
 }
@@ -813,6 +814,7 @@ fn site_stats(stats: &Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> Vec<Site
             frees: frees.saturating_sub(a.frees),
             freed_bytes: freed.saturating_sub(a.freed_bytes),
             freed_requested: 0,
+            temporary: 0,
         };
         if rest.allocs != 0 || rest.frees != 0 {
             out.push(stat(Vec::new(), class, &rest));
@@ -832,6 +834,7 @@ fn stat(stack: Vec<u32>, class: usize, t: &Totals) -> SiteStat {
         frees: t.frees,
         live_objects: t.allocs.saturating_sub(t.frees),
         live_bytes: t.slot_bytes.saturating_sub(t.freed_bytes),
+        temporary: t.temporary,
     }
 }
 
