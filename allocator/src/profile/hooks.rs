@@ -41,6 +41,7 @@ use crate::heap::Heap;
 use crate::lock::SpinLock;
 use crate::profile::context;
 use crate::profile::counters::{self, CtxCounters, ThreadTable};
+use crate::profile::peak;
 use crate::profile::sample::{self, MAX_FRAMES, RATE};
 use crate::profile::site::Site;
 use crate::profile::tags;
@@ -212,6 +213,12 @@ pub fn on_free_untagged(prof: Option<&mut ThreadProf>, addr: *mut u8) {
     if let Some(p) = prof {
         note_free(p, addr as usize);
     }
+}
+
+/// Sums the counter tables of live threads and the retired totals into `rows`
+/// (contexts below `rows.len()`), for the peak snapshot. Allocates nothing.
+fn sum_tables(rows: &mut [[counters::Totals; crate::size_class::NUM_CLASSES]]) {
+    with_thread_tables(|tables| counters::sum_into(tables, rows));
 }
 
 /// Holds the thread list's lock until [`force_unlock`] (around `fork`).
@@ -545,6 +552,10 @@ pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allo
             // SAFETY: the live span of the block just allocated.
             tags::set(unsafe { &*s }, a.p as usize, tags::pack(tag_ctx, sample));
         }
+    }
+    // Last: the snapshot is to see this object, counted and sampled.
+    if a.refills != 0 || a.class == 0 {
+        peak::check(heap, sum_tables);
     }
 }
 

@@ -25,6 +25,7 @@ pub mod format;
 pub mod hooks;
 pub mod json;
 pub mod measure;
+pub mod peak;
 pub mod sample;
 pub mod site;
 pub mod symbolize;

@@ -497,6 +497,23 @@ pub fn temporary(id: u32) {
     r.temporary_objects.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Writes, per record, the objects in use now (allocated − freed) into `out`;
+/// returns how many records there are (at most `out.len()`). Allocates nothing.
+pub fn inuse_into(out: &mut [u64]) -> usize {
+    let t = TABLE.lock();
+    let n = t.len.min(out.len());
+    for (id, o) in out.iter_mut().enumerate().take(n) {
+        // SAFETY: id < len.
+        let r = unsafe { &*t.records.add(id) };
+        let freed = r.free_objects.load(Ordering::Relaxed);
+        *o = r
+            .alloc_objects
+            .load(Ordering::Relaxed)
+            .saturating_sub(freed);
+    }
+    n
+}
+
 /// A copy of one stack, for the profile writer.
 #[derive(Clone, Debug)]
 pub struct SampledStack {

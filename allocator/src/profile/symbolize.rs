@@ -25,6 +25,8 @@ pub struct Symbolized {
     pub locations: Vec<Location>,
     pub stacks: Vec<Stack>,
     pub samples: Vec<Sample>,
+    /// Per record of the snapshot, the index of the sample it went into.
+    pub record_samples: Vec<Option<u32>>,
 }
 
 /// Resolves every distinct address once and interns locations, stacks and samples.
@@ -41,8 +43,10 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
     let stack_ids: Vec<u32> = snap.stacks.iter().map(|s| b.stack(s)).collect();
     let mut samples: Vec<Sample> = Vec::new();
     let mut sample_ids: HashMap<(u32, u64, u64), usize> = HashMap::new();
+    let mut record_samples = Vec::with_capacity(snap.records.len());
     for r in &snap.records {
         let Some(&stack) = stack_ids.get(r.stack as usize) else {
+            record_samples.push(None);
             continue;
         };
         let i = *sample_ids
@@ -56,6 +60,7 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
                 });
                 samples.len() - 1
             });
+        record_samples.push(Some(i as u32));
         let s = &mut samples[i];
         s.alloc_objects += r.alloc_objects;
         s.alloc_bytes += r.alloc_bytes;
@@ -78,6 +83,7 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
         locations: b.locations,
         stacks: b.stacks,
         samples,
+        record_samples,
     }
 }
 
