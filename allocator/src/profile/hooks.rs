@@ -60,6 +60,10 @@ pub struct ThreadProf {
     /// Current context (site stack); 0 = no site; [`SUSPENDED`] while the profiler
     /// itself runs on the thread.
     pub ctx: u32,
+    /// Non-zero while `measure` watches the thread's live bytes ([`watch_start`]):
+    /// its allocations then take the hooked paths. Beside `ctx`, so the fast path
+    /// tests both with one load ([`wants_alloc_hook`]).
+    pub watch: u32,
     /// The thread's context while `ctx` is [`SUSPENDED`].
     pub saved_ctx: u32,
     /// Bytes until the next sample (refreshed when the rate changes).
@@ -83,6 +87,8 @@ pub struct ThreadProf {
     /// Temporary allocations freed on this thread (the hooked frees, see
     /// [`temporary_total`]).
     pub temporary: u64,
+    /// What `measure` watches while `watch` is set.
+    pub watched: Watched,
     /// Links in the list of live threads' states (under `THREADS`).
     next: *mut ThreadProf,
     prev: *mut ThreadProf,
@@ -266,10 +272,114 @@ fn current_slow() -> *mut ThreadProf {
     PROF.try_with(Cell::get).unwrap_or(ptr::null_mut())
 }
 
-/// Whether allocations on the thread whose state is `p` need the hooks.
+/// Whether allocations on the thread whose state is `p` need the hooks: a context,
+/// a watch or sampling.
 #[inline(always)]
 pub fn wants_alloc_hook(p: &ThreadProf) -> bool {
-    p.ctx != 0 || RATE.load(Ordering::Relaxed) != 0
+    // SAFETY: `ctx` and `watch` are the first two `u32`s of a `repr(C)` struct
+    // aligned to 8 (it holds `i64`s): one aligned, initialised `u64`.
+    let word = unsafe { ptr::read(ptr::from_ref(p).cast::<u64>()) };
+    word != 0 || RATE.load(Ordering::Relaxed) != 0
+}
+
+/// A thread's live bytes as `measure` watches them, relative to the watch's start.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Watched {
+    /// Slot (or page-rounded) bytes allocated since the start.
+    up: u64,
+    /// The thread cache's freed bytes at the start.
+    freed_base: u64,
+    /// Bytes freed since the start, as last read (a lower bound of the present).
+    freed_seen: u64,
+    /// The high-water mark of `up − freed` at allocations.
+    peak: u64,
+}
+
+/// Slot (or page-rounded) bytes freed through the thread's program cache so far.
+fn freed_bytes(p: &ThreadProf) -> u64 {
+    // SAFETY: the program cache beside the thread's state lives as long as it.
+    let Some(cache) = (unsafe { p.cache.as_ref() }) else {
+        return 0;
+    };
+    let small: u64 = (1..crate::size_class::NUM_CLASSES)
+        .map(|c| cache.counts(c).frees * class_size(c) as u64)
+        .sum();
+    small + cache.large.freed_bytes.load(Ordering::Relaxed)
+}
+
+/// Reads the frees anew and raises the high-water mark to the live bytes now.
+#[cold]
+fn watch_refresh(p: &mut ThreadProf) {
+    let freed = freed_bytes(p).wrapping_sub(p.watched.freed_base);
+    let w = &mut p.watched;
+    w.freed_seen = freed;
+    let live = w.up.wrapping_sub(w.freed_seen) as i64;
+    w.peak = w.peak.max(live.max(0) as u64);
+}
+
+/// An allocation of `slot` bytes on a watched thread: the high-water mark follows
+/// (the frees are read only when the bound `up − freed_seen` passes it).
+#[inline]
+fn watch_alloc(p: &mut ThreadProf, slot: u64) {
+    let w = &mut p.watched;
+    w.up += slot;
+    if w.up.wrapping_sub(w.freed_seen) as i64 > w.peak as i64 {
+        watch_refresh(p);
+    }
+}
+
+/// What [`watch_start`] saved of an enclosing watch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SavedWatch {
+    watch: u32,
+    watched: Watched,
+    /// The enclosing watch's live bytes when this one started.
+    outer_live: u64,
+}
+
+/// Starts watching the calling thread's live bytes (for `measure`): its
+/// allocations take the hooked paths until [`watch_stop`]. Nests.
+pub fn watch_start() -> SavedWatch {
+    // SAFETY: the calling thread's own live state, or null.
+    let Some(p) = (unsafe { current().as_mut() }) else {
+        return SavedWatch::default();
+    };
+    let mut saved = SavedWatch {
+        watch: p.watch,
+        watched: p.watched,
+        outer_live: 0,
+    };
+    if p.watch != 0 {
+        watch_refresh(p);
+        saved.watched = p.watched;
+        let w = &p.watched;
+        saved.outer_live = (w.up.wrapping_sub(w.freed_seen) as i64).max(0) as u64;
+    }
+    p.watched = Watched {
+        freed_base: freed_bytes(p),
+        ..Watched::default()
+    };
+    p.watch = 1;
+    saved
+}
+
+/// Ends the watch [`watch_start`] began; returns its high-water mark of live bytes
+/// (relative to its start), and folds it into an enclosing watch.
+pub fn watch_stop(saved: SavedWatch) -> u64 {
+    // SAFETY: the calling thread's own live state, or null.
+    let Some(p) = (unsafe { current().as_mut() }) else {
+        return 0;
+    };
+    let inner = p.watched;
+    p.watch = saved.watch;
+    p.watched = saved.watched;
+    if saved.watch != 0 {
+        let w = &mut p.watched;
+        w.up += inner.up;
+        w.peak = w.peak.max(saved.outer_live + inner.peak);
+    }
+    inner.peak
 }
 
 /// The calling thread's context (the one it resumes with, while suspended).
@@ -406,6 +516,9 @@ pub fn site_alloc(
     // afresh when a rate is set (`sample_rate` differs then).
     p.sample_left -= class_size(class) as i64;
     p.last = a as usize;
+    if p.watch != 0 {
+        watch_alloc(p, class_size(class) as u64);
+    }
     if p.ctx == 0 {
         return;
     }
@@ -544,6 +657,9 @@ fn tag_ctx(prof: &ThreadProf) -> u32 {
 pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allocated, due: bool) {
     count(prof, &a);
     prof.last = a.p as usize;
+    if prof.watch != 0 {
+        watch_alloc(prof, a.slot);
+    }
     let sample = if due { take_sample(prof, a.slot) } else { None };
     let tag_ctx = tag_ctx(prof);
     if tag_ctx != 0 || sample.is_some() {
@@ -565,6 +681,9 @@ pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allo
 pub fn on_alloc_apart(prof: &mut ThreadProf, a: Allocated) -> u32 {
     count(prof, &a);
     prof.last = a.p as usize;
+    if prof.watch != 0 {
+        watch_alloc(prof, a.slot);
+    }
     let sample = take_sample(prof, a.slot);
     tags::pack(tag_ctx(prof), sample)
 }

@@ -1,6 +1,6 @@
-//! Temporary allocations (heaptrack's: freed with no other allocation on the thread
-//! in between) are counted exactly per site stack and class, and in the program's
-//! total.
+//! In-process views of issue 14: temporary allocations (heaptrack's: freed with no
+//! other allocation on the thread in between) counted exactly per site stack and class
+//! and in the total, and `measure`'s exact high-water mark (`peak_bytes`).
 
 use std::hint::black_box;
 
@@ -54,4 +54,43 @@ fn temporaries_are_counted_exactly_per_site_and_in_the_total() {
         .sum();
     assert_eq!(others, 1);
     assert!(p.temporary_total >= K, "{}", p.temporary_total);
+}
+
+fn slot(size: usize) -> u64 {
+    spanprof::size_class::class_size(spanprof::size_class::class_of(size).unwrap()) as u64
+}
+
+#[test]
+#[allow(clippy::vec_box)] // the boxes are the point: one 100 B allocation each
+fn measure_reports_the_closures_high_water_mark_exactly() {
+    let (_, m) = spanprof::measure(|| {
+        let a = black_box(vec![0u8; 1 << 20]);
+        let b = black_box(vec![0u8; 1 << 20]);
+        drop(a);
+        drop(b);
+        let c = black_box(vec![0u8; 1 << 19]);
+        drop(c);
+    });
+    assert_eq!(m.peak_bytes, 2 << 20);
+    assert_eq!(m.live_bytes, 0);
+    let (_, m) = spanprof::measure(|| {
+        let mut v = Vec::with_capacity(1000);
+        for i in 0..1000u32 {
+            v.push(black_box(Box::new([i as u8; 100])));
+        }
+        drop(v);
+        // Smaller than the peak once the boxes are gone.
+        black_box(vec![0u8; 50_000]);
+    });
+    assert_eq!(m.peak_bytes, 1000 * slot(100) + slot(8000));
+    // Nested: the outer mark counts what was live outside when the inner peaked.
+    let (_, outer) = spanprof::measure(|| {
+        let keep = black_box(vec![0u8; 1 << 20]);
+        let (_, inner) = spanprof::measure(|| {
+            black_box(vec![0u8; 3 << 20]);
+        });
+        assert_eq!(inner.peak_bytes, 3 << 20);
+        drop(keep);
+    });
+    assert_eq!(outer.peak_bytes, 4 << 20);
 }
