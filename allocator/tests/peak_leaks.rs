@@ -166,3 +166,35 @@ fn peak_leaks_and_temporaries_are_exact_per_site_and_sampled_stack() {
     assert_eq!(sampled, TEMPS);
     assert!(p.temporary_total >= TEMPS);
 }
+
+#[test]
+fn the_timeline_stays_bounded_and_halves_its_resolution() {
+    // About 2.5 s of points every millisecond: more than the buffer's 1024.
+    let p = run_child(
+        "timeline",
+        &[
+            ("SPANPROF_TIMELINE_MS", "1"),
+            ("SPANPROF_VIEWS_SPIN_MS", "2500"),
+        ],
+    );
+    let t = &p.timeline;
+    assert!(!t.points.is_empty());
+    assert!(t.points.len() <= 1024, "{}", t.points.len());
+    assert!(t.interval_ms >= 2, "{}", t.interval_ms);
+    assert!(t.points.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
+    assert!(t.points.windows(2).all(|w| w[0].allocs <= w[1].allocs));
+    assert!(t.points.iter().all(|q| q.live_bytes > 0));
+    assert!(
+        t.points
+            .iter()
+            .all(|q| q.mapped_bytes >= q.heap_in_use_bytes)
+    );
+    assert!(t.points.last().unwrap().rss_bytes > 0);
+}
+
+#[test]
+fn the_timeline_is_off_with_zero() {
+    let p = run_child("timeline-off", &[("SPANPROF_TIMELINE_MS", "0")]);
+    assert_eq!(p.timeline.interval_ms, 0);
+    assert!(p.timeline.points.is_empty());
+}

@@ -30,6 +30,7 @@ pub mod sample;
 pub mod site;
 pub mod symbolize;
 pub mod tags;
+pub mod timeline;
 pub mod writer;
 
 use crate::heap::Heap;
@@ -39,6 +40,11 @@ use crate::heap::Heap;
 /// exit hook and capture. Allocates nothing.
 pub(crate) fn init(heap: &'static Heap) {
     if writer::init_from_env(heap) {
+        let (ms, warning) = timeline::parse_ms(writer::getenv(b"SPANPROF_TIMELINE_MS\0"));
+        if let Some(w) = warning {
+            crate::os::write_stderr(&[w]);
+        }
+        timeline::init(heap, ms);
         capture::arm(
             writer::getenv(b"SPANPROF_SIGNAL\0"),
             writer::getenv(b"SPANPROF_INTERVAL\0"),

@@ -687,6 +687,7 @@ fn build_inner(heap: &Heap) -> Profile {
     profile.max_frames = snap.max_frames as u32;
     profile.site_counts_only = !crate::profile::tags::site_frees_exact();
     profile.temporary_total = hooks::temporary_total();
+    profile.timeline = timeline(start);
     profile.types = TYPES.iter().copied().map(type_row).collect();
     profile
 }
@@ -823,6 +824,28 @@ fn site_stats(stats: &Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> Vec<Site
         }
     }
     out
+}
+
+/// The timeline so far, with one point more for now (when it is on).
+fn timeline(start_ns: u64) -> Timeline {
+    crate::profile::timeline::tick(true);
+    let (interval_ms, points) = crate::profile::timeline::snapshot();
+    Timeline {
+        interval_ms,
+        points: points
+            .iter()
+            .map(|p| TimelinePoint {
+                t_ms: p.at_ns.saturating_sub(start_ns) / 1_000_000,
+                live_bytes: p.live_bytes,
+                heap_in_use_bytes: p.heap_in_use_bytes,
+                mapped_bytes: p.mapped_bytes,
+                rss_bytes: p.rss_bytes,
+                allocs: p.allocs,
+                refills: p.refills,
+                scavenged_bytes: p.scavenged_bytes,
+            })
+            .collect(),
+    }
 }
 
 /// The recorded peak in the format: per site stack and class what was live (exact),
