@@ -190,9 +190,10 @@ pub fn temporary_total() -> u64 {
     let threads = THREADS.lock();
     let mut sum = RETIRED_TEMPORARY.load(Ordering::Relaxed);
     let mut v = threads.head;
-    // SAFETY: listed records are valid while we hold the lock; the count is read
-    // racily (a plain word written by its thread alone).
+    // SAFETY: listed records are valid while we hold the lock.
     while let Some(p) = unsafe { v.as_ref() } {
+        // SAFETY: a word of a live record, written by its thread alone: read racily
+        // (volatile, so the read is not assumed stable), as the counters are.
         sum = sum.wrapping_add(unsafe { ptr::read_volatile(&raw const p.temporary) });
         v = p.next;
     }

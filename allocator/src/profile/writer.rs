@@ -885,7 +885,7 @@ fn peak(
             }
         }
         out.site_stats
-            .sort_by(|a, b| b.live_bytes.cmp(&a.live_bytes));
+            .sort_by_key(|s| core::cmp::Reverse(s.live_bytes));
     }
     let mut inuse = vec![0u64; samples.len()];
     for (r, &n) in snap.records.iter().enumerate() {
