@@ -202,11 +202,12 @@ pub fn temporary_total() -> u64 {
 
 /// Whether the free of `addr` on the thread whose state is `p` ends a temporary
 /// allocation (heaptrack's: no other allocation on the thread since it), counted in
-/// the thread's total; the thread's last allocation is forgotten either way. Only
-/// while the hooks see the thread's allocations (a site current or sampling on).
+/// the thread's total. `last` is kept only while the hooks see the thread's
+/// allocations (it is cleared when the context changes and when a watch ends), so
+/// one comparison tells.
 #[inline(always)]
 pub fn note_free(p: &mut ThreadProf, addr: usize) -> bool {
-    if p.last != addr || !wants_alloc_hook(p) || p.ctx == SUSPENDED {
+    if p.last != addr {
         return false;
     }
     p.last = 0;
@@ -362,6 +363,7 @@ pub fn watch_start() -> SavedWatch {
         ..Watched::default()
     };
     p.watch = 1;
+    p.row = ptr::null_mut();
     saved
 }
 
@@ -375,6 +377,14 @@ pub fn watch_stop(saved: SavedWatch) -> u64 {
     let inner = p.watched;
     p.watch = saved.watch;
     p.watched = saved.watched;
+    // The thread's allocations may go unseen again.
+    p.last = 0;
+    let ctx = if p.ctx == SUSPENDED {
+        p.saved_ctx
+    } else {
+        p.ctx
+    };
+    p.row = cached_row(p, ctx);
     if saved.watch != 0 {
         let w = &mut p.watched;
         w.up += inner.up;
@@ -411,11 +421,17 @@ pub fn set_context(ctx: u32) {
         p.last = 0;
         // Made here, off the allocation path (from the counters' own pool, not the
         // Rust heap).
-        p.row = if ctx == 0 {
-            ptr::null_mut()
-        } else {
-            counters::row(&mut p.table, ctx)
-        };
+        p.row = cached_row(p, ctx);
+    }
+}
+
+/// The row to cache for context `ctx` (see [`ThreadProf::row`]): none for no context
+/// and while `measure` watches the thread ([`counts_inline`] then declines).
+fn cached_row(p: &mut ThreadProf, ctx: u32) -> *mut CtxCounters {
+    if ctx == 0 || p.watch != 0 {
+        ptr::null_mut()
+    } else {
+        counters::row(&mut p.table, ctx)
     }
 }
 
@@ -494,7 +510,11 @@ pub fn tag_profiler(heap: &Heap, cache: &ThreadCache, p: *mut u8, class: usize) 
 /// decides).
 #[inline(always)]
 pub fn counts_inline(p: &ThreadProf, slot: i64) -> bool {
-    if p.ctx == SUSPENDED || (p.ctx != 0 && p.row.is_null()) {
+    // A watch (`measure`) nulls the row, so its allocations take the general path
+    // with the same two tests: `word` is `ctx` and `watch` together.
+    // SAFETY: as in `wants_alloc_hook`.
+    let word = unsafe { ptr::read(ptr::from_ref(p).cast::<u64>()) };
+    if word == u64::from(SUSPENDED) || (word != 0 && p.row.is_null()) {
         return false;
     }
     let rate = RATE.load(Ordering::Relaxed);
@@ -517,9 +537,6 @@ pub fn site_alloc(
     // afresh when a rate is set (`sample_rate` differs then).
     p.sample_left -= class_size(class) as i64;
     p.last = a as usize;
-    if p.watch != 0 {
-        watch_alloc(p, class_size(class) as u64);
-    }
     if p.ctx == 0 {
         return;
     }

@@ -55,6 +55,9 @@ pub(crate) fn init(heap: &'static Heap) {
 /// Takes every profiler lock (before `fork`, around the allocator's own locks, in
 /// the order they nest at run time).
 pub(crate) fn lock_all(heap: &Heap) {
+    // The peak snapshot's flag is taken before the locks a snapshot takes.
+    timeline::lock_forever();
+    peak::lock_forever();
     context::lock_forever();
     sample::lock_forever();
     heap.lock_all();
@@ -76,5 +79,7 @@ pub(crate) unsafe fn unlock_all(heap: &Heap) {
         heap.unlock_all();
         sample::force_unlock();
         context::force_unlock();
+        peak::force_unlock();
+        timeline::force_unlock();
     }
 }

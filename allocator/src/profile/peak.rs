@@ -188,3 +188,19 @@ fn copy() -> Option<Snapshot> {
         records,
     })
 }
+
+/// Holds the snapshot's flag until [`force_unlock`] (around `fork`: a snapshot under
+/// way on another thread would leave it set in the child for good).
+pub(crate) fn lock_forever() {
+    while BUSY.swap(true, Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+}
+
+/// Releases [`lock_forever`]'s flag.
+///
+/// # Safety
+/// Must follow `lock_forever` on the same thread.
+pub(crate) unsafe fn force_unlock() {
+    BUSY.store(false, Ordering::Release);
+}

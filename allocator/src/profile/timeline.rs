@@ -200,6 +200,20 @@ pub fn snapshot() -> (u64, Vec<Point>) {
     (b.interval_ms, pts)
 }
 
+/// Holds the buffer's lock until [`force_unlock`] (around `fork`).
+pub(crate) fn lock_forever() {
+    BUF.lock_forever();
+}
+
+/// Releases [`lock_forever`]'s lock.
+///
+/// # Safety
+/// Must follow `lock_forever` on the same thread.
+pub(crate) unsafe fn force_unlock() {
+    // SAFETY: forwarded.
+    unsafe { BUF.force_unlock() };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
