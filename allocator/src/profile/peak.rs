@@ -12,13 +12,18 @@
 //! (`Heap::stats`) and, when those exceed the last peak by the margin too, copy the
 //! live figures of every context and sampled record into a snapshot held off the
 //! Rust heap (mapped at the first peak, never freed). A check that finds no new peak
-//! waits 1 ms before the next one, so a fragmented heap whose pages stay above the
-//! bound costs one clock read per refill.
+//! raises the bound's threshold to the pages then plus the margin and waits at least
+//! 1 ms, so a fragmented heap, whose pages stay above the last peak, is checked again
+//! only when its pages grow by another margin (the threshold comes down again when
+//! the pages fall two margins below it).
 //!
 //! Precision: the recorded `live_bytes` is exact for its moment; the true maximum
 //! may exceed it by the margin, by what threads allocated from spans they already
-//! held (no refill, so no check; at most a span per class per thread) and by a peak
-//! shorter than the 1 ms wait. Nothing here allocates.
+//! held (no refill, so no check; at most a span per class per thread), by growth of
+//! the live bytes into free slots of pages already in use after a check that found
+//! no new peak (at most those pages' free bytes then: a fragmented heap's peak can be
+//! missed by its fragmentation until its pages grow), and by a peak shorter than
+//! the 1 ms wait. Nothing here allocates.
 
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -38,6 +43,10 @@ static BUSY: AtomicBool = AtomicBool::new(false);
 static PEAK_LIVE: AtomicU64 = AtomicU64::new(0);
 static PEAK_MAPPED: AtomicU64 = AtomicU64::new(0);
 static PEAK_AT_NS: AtomicU64 = AtomicU64::new(0);
+/// No exact check while the bound (pages in use plus 1/16) stays below this: the
+/// last peak plus the margin, or, after a check that found no new peak, the bound
+/// then plus the margin.
+static FLOOR: AtomicU64 = AtomicU64::new(0);
 /// No exact check before this time (after one that found no new peak).
 static QUIET_UNTIL_NS: AtomicU64 = AtomicU64::new(0);
 /// Per context and class, the totals at the peak (`MAX_CTX × NUM_CLASSES`).
@@ -80,16 +89,24 @@ pub fn check(heap: &Heap, sum: SumTables) {
     if !ON.load(Ordering::Relaxed) {
         return;
     }
-    let peak = PEAK_LIVE.load(Ordering::Relaxed);
     let pages = heap.counters.pages_in_use.load(Ordering::Relaxed) * PAGE_SIZE as u64;
-    if pages + pages / 16 < peak + margin(peak) {
+    let bound = pages + pages / 16;
+    let floor = FLOOR.load(Ordering::Relaxed);
+    if bound < floor {
+        // The pages fell well below the floor (spans given back): lower it, so the
+        // live bytes of a new peak cannot hide in pages already in use.
+        let peak = PEAK_LIVE.load(Ordering::Relaxed);
+        let m = margin(peak);
+        if bound + 2 * m < floor {
+            FLOOR.store((bound + m).max(peak + m), Ordering::Relaxed);
+        }
         return;
     }
-    check_exact(heap, sum);
+    check_exact(heap, sum, bound);
 }
 
 #[cold]
-fn check_exact(heap: &Heap, sum: SumTables) {
+fn check_exact(heap: &Heap, sum: SumTables, bound: u64) {
     let now = os::now_ns();
     if now < QUIET_UNTIL_NS.load(Ordering::Relaxed) {
         return;
@@ -101,8 +118,11 @@ fn check_exact(heap: &Heap, sum: SumTables) {
     let (live, mapped) = live_bytes(heap);
     if live >= peak + margin(peak) && take(now, live, mapped, sum) {
         QUIET_UNTIL_NS.store(0, Ordering::Relaxed);
+        FLOOR.store(live + margin(live), Ordering::Relaxed);
     } else {
+        // Not before the pages grow by another margin (or a millisecond passed).
         QUIET_UNTIL_NS.store(now + 1_000_000, Ordering::Relaxed);
+        FLOOR.store(bound + margin(peak), Ordering::Relaxed);
     }
     BUSY.store(false, Ordering::Release);
 }
