@@ -305,12 +305,15 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             max_leaked_bytes,
         } => {
+            let Some(max) = max_leaked_bytes else {
+                return Err(CliError::usage(
+                    "check",
+                    "nothing to check: give a limit (--max-leaked-bytes BYTES)",
+                ));
+            };
             let p = load::load(&profile)?;
             let name = profile.display().to_string();
-            if let Some(max) = max_leaked_bytes {
-                views::check_leaks(&p, max).map_err(|e| CliError::new(&name, e))?;
-            }
-            Ok(())
+            views::check_leaks(&p, max).map_err(|e| CliError::new(&name, e))
         }
         Command::Flamegraph {
             profile,

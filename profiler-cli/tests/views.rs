@@ -160,6 +160,9 @@ fn check_max_leaked_bytes_gates_with_one_line() {
         err.contains("leaked 96 bytes") && err.contains("over"),
         "{err}"
     );
+    // No limit is a usage error.
+    let out = spanprof().arg("check").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
     // Bad input: one line naming the file, non-zero.
     let bad = p.with_file_name("bad.json");
     std::fs::write(&bad, "{ not json").unwrap();
