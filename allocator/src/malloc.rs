@@ -488,6 +488,10 @@ unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
     // the slot's next object. Charging a free allocates nothing. The tag says whose
     // books the object is on: the profiler's objects go through the thread's
     // profiler cache (or the profiler's orphan cache).
+    if class == 0 && !tags::any(0) {
+        // SAFETY: as above.
+        hooks::on_free_untagged(unsafe { hook_args(r) }.0, p);
+    }
     let profiler = tags::any(class) && {
         // SAFETY: as above.
         let (prof, c) = unsafe { hook_args(r) };

@@ -90,6 +90,8 @@ fn sample() -> impl Strategy<Value = Sample> {
             alloc_bytes_est: e[1],
             inuse_objects_est: e[2],
             inuse_bytes_est: e[3],
+            temporary_objects: n[4] / 2,
+            temporary_objects_est: e[0] / 3.0,
         })
 }
 
@@ -190,7 +192,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                         findings,
                     }],
                     site_stats: vec![SiteStat {
-                        stack,
+                        stack: stack.clone(),
                         class: 4,
                         allocs: rate,
                         ..SiteStat::default()
@@ -198,11 +200,49 @@ fn profile() -> impl Strategy<Value = Profile> {
                     mappings,
                     locations,
                     stacks,
-                    samples,
+                    samples: samples.clone(),
                     dropped_samples: rate,
                     max_frames: pid,
                     types: vec![TypeRow::default()],
                     site_counts_only: pid % 2 == 1,
+                    peak: Peak {
+                        t_ms: end,
+                        live_bytes: start,
+                        mapped_bytes: u64::MAX,
+                        site_stats: vec![PeakSiteStat {
+                            stack: stack.clone(),
+                            class: 3,
+                            live_objects: rate,
+                            live_bytes: end,
+                        }],
+                        samples: samples
+                            .iter()
+                            .map(|s| PeakSample {
+                                stack: s.stack,
+                                size: s.size,
+                                rate: s.rate,
+                                inuse_objects: s.alloc_objects,
+                                inuse_objects_est: s.inuse_objects_est,
+                                inuse_bytes_est: s.inuse_bytes_est,
+                            })
+                            .collect(),
+                    },
+                    temporary_total: start ^ end,
+                    timeline: Timeline {
+                        interval_ms: u64::from(pid),
+                        points: (0..u64::from(pid % 4))
+                            .map(|i| TimelinePoint {
+                                t_ms: i * 10,
+                                live_bytes: start,
+                                heap_in_use_bytes: end,
+                                mapped_bytes: rate,
+                                rss_bytes: u64::MAX - i,
+                                allocs: i,
+                                refills: i,
+                                scavenged_bytes: 0,
+                            })
+                            .collect(),
+                    },
                 }
             },
         )

@@ -72,9 +72,21 @@ fn by_class(p: &Profile, opts: &StackOpts) -> BTreeMap<String, i128> {
         .and_then(|t| crate::folded::parse_class(t).ok())
         .map(|f| f.class);
     let keep = |class: u32| filter.is_none_or(|f| f == class);
+    // Per class from the sites: the peak's live bytes and the temporary objects
+    // (the "(no site)" rows hold the rest of each class).
+    let by_class = |class: u32| -> (u64, u64) {
+        let peak = p.peak.site_stats.iter().filter(|s| s.class == class);
+        let temp = p.site_stats.iter().filter(|s| s.class == class);
+        (
+            peak.map(|s| s.live_bytes).sum(),
+            temp.map(|s| s.temporary).sum(),
+        )
+    };
     let mut m = BTreeMap::new();
     for c in p.classes.iter().filter(|c| keep(c.class)) {
         let w = match opts.weight {
+            Weight::PeakBytes => by_class(c.class).0,
+            Weight::Temporary => by_class(c.class).1,
             Weight::AllocBytes => c.bytes_allocated,
             Weight::AllocObjects => c.allocs,
             Weight::InuseBytes => c.live_bytes,
@@ -92,6 +104,8 @@ fn by_class(p: &Profile, opts: &StackOpts) -> BTreeMap<String, i128> {
         Weight::InuseBytes => l.bytes_allocated.saturating_sub(l.bytes_freed),
         Weight::InuseObjects => l.allocs.saturating_sub(l.frees),
         Weight::Refills => 0,
+        Weight::PeakBytes => by_class(0).0,
+        Weight::Temporary => by_class(0).1,
     };
     if keep(0) && w > 0 {
         m.insert("large".into(), i128::from(w));

@@ -21,14 +21,18 @@ pub enum Weight {
     InuseBytes,
     InuseObjects,
     Refills,
+    /// What was live when the heap was largest (the profile's `peak`).
+    PeakBytes,
+    /// Temporary allocations: freed before the next allocation on their thread.
+    Temporary,
 }
 
 impl Weight {
     /// The unit shown in flamegraph tooltips.
     pub fn count_name(self) -> &'static str {
         match self {
-            Weight::AllocBytes | Weight::InuseBytes => "bytes",
-            Weight::AllocObjects | Weight::InuseObjects => "objects",
+            Weight::AllocBytes | Weight::InuseBytes | Weight::PeakBytes => "bytes",
+            Weight::AllocObjects | Weight::InuseObjects | Weight::Temporary => "objects",
             Weight::Refills => "refills",
         }
     }
@@ -40,6 +44,8 @@ impl Weight {
             Weight::InuseBytes => "inuse-bytes",
             Weight::InuseObjects => "inuse-objects",
             Weight::Refills => "refills",
+            Weight::PeakBytes => "peak-bytes",
+            Weight::Temporary => "temporary",
         }
     }
 }
@@ -255,6 +261,13 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
                     names.join(";")
                 })
                 .collect();
+            // The peak's in-use bytes per (stack, slot size, rate).
+            let at_peak: BTreeMap<(u32, u64, u64), f64> = p
+                .peak
+                .samples
+                .iter()
+                .map(|s| ((s.stack, s.size, s.rate), s.inuse_bytes_est))
+                .collect();
             for s in &p.samples {
                 let class = spanprof::size_class::classes()
                     .find(|c| c.size as u64 == s.size)
@@ -268,6 +281,11 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
                     Weight::InuseBytes => s.inuse_bytes_est,
                     Weight::InuseObjects => s.inuse_objects_est,
                     Weight::Refills => 0.0,
+                    Weight::PeakBytes => at_peak
+                        .get(&(s.stack, s.size, s.rate))
+                        .copied()
+                        .unwrap_or(0.0),
+                    Weight::Temporary => s.temporary_objects_est,
                 };
                 let Some(stack) = stacks.get(s.stack as usize) else {
                     continue;
@@ -282,7 +300,10 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
         }
         Stacks::Sites => {
             if p.site_counts_only
-                && matches!(opts.weight, Weight::InuseBytes | Weight::InuseObjects)
+                && matches!(
+                    opts.weight,
+                    Weight::InuseBytes | Weight::InuseObjects | Weight::PeakBytes
+                )
             {
                 return Err(CliError::new(
                     file,
@@ -291,11 +312,22 @@ pub fn fold(p: &Profile, file: &str, opts: &StackOpts) -> Result<BTreeMap<String
                      for the sampled in-use figures",
                 ));
             }
+            let at_peak: BTreeMap<(&[u32], u32), u64> = p
+                .peak
+                .site_stats
+                .iter()
+                .map(|s| ((s.stack.as_slice(), s.class), s.live_bytes))
+                .collect();
             for s in &p.site_stats {
                 if filter.is_some_and(|f| f.class != s.class) {
                     continue;
                 }
                 let w = match opts.weight {
+                    Weight::PeakBytes => at_peak
+                        .get(&(s.stack.as_slice(), s.class))
+                        .copied()
+                        .unwrap_or(0),
+                    Weight::Temporary => s.temporary,
                     Weight::AllocBytes => s.slot_bytes,
                     Weight::AllocObjects => s.allocs,
                     Weight::InuseBytes => s.live_bytes,

@@ -21,6 +21,7 @@ mod run;
 mod svg;
 mod symbolize;
 mod trim;
+mod views;
 mod workload;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -67,8 +68,22 @@ enum Command {
         /// How many sites and stacks to list.
         #[arg(long, default_value_t = 10)]
         top: usize,
+        /// Only the Leaks section: what was still live when the profile was written,
+        /// per site stack (exact) and sampled stack (estimated), largest first.
+        #[arg(long)]
+        leaks: bool,
         #[command(flatten)]
         frames: trim::FrameOpts,
+    },
+    /// CI gates on one profile: exit 1 with a one-line reason when it breaks a limit.
+    Check {
+        /// The profile (JSON, written with SPANPROF_OUT).
+        profile: PathBuf,
+        /// The most bytes that may still be live when the profile was written (slot
+        /// or page-rounded bytes: `4096`, `64KiB`, `1MiB`). Objects reachable from
+        /// statics count as leaked.
+        #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+        max_leaked_bytes: Option<u64>,
     },
     /// Draw a flamegraph SVG of the heap.
     Flamegraph {
@@ -225,6 +240,14 @@ Install (then start a new shell):
     },
 }
 
+fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().map_err(|e| format!("{e}"));
+    }
+    load::parse_size(t).ok_or_else(|| "not a size (give bytes like 4096, 64KiB or 1MiB)".into())
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     // Plain data with string keys: serialising cannot fail.
     let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
@@ -263,13 +286,34 @@ fn run(cli: Cli) -> Result<()> {
             profile,
             format,
             top,
+            leaks,
             frames,
         } => {
             let r = report::build(&load_shown(&profile, frames)?, top);
-            match format {
-                Format::Text => stdout(&report::render(&r, paint)),
-                Format::Json => stdout(&json(&r)),
+            match (format, leaks) {
+                (Format::Text, false) => stdout(&report::render(&r, paint)),
+                (Format::Json, false) => stdout(&json(&r)),
+                (Format::Text, true) => {
+                    let mut o = String::new();
+                    views::render_leaks(&mut o, &r.leaks, paint);
+                    stdout(o.trim_start())
+                }
+                (Format::Json, true) => stdout(&json(&r.leaks)),
             }
+        }
+        Command::Check {
+            profile,
+            max_leaked_bytes,
+        } => {
+            let Some(max) = max_leaked_bytes else {
+                return Err(CliError::usage(
+                    "check",
+                    "nothing to check: give a limit (--max-leaked-bytes BYTES)",
+                ));
+            };
+            let p = load::load(&profile)?;
+            let name = profile.display().to_string();
+            views::check_leaks(&p, max).map_err(|e| CliError::new(&name, e))
         }
         Command::Flamegraph {
             profile,

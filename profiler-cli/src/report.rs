@@ -1,5 +1,6 @@
 //! `spanprof report`: totals, top site stacks, the size-class table, large objects,
-//! heap events and the top sampled stacks, as text or JSON. Also the text helpers the
+//! heap events, the top sampled stacks and the Peak, Leaks and Temporary views
+//! (`views.rs`), as text or JSON. Also the text helpers the
 //! other text outputs share: counted nouns ([`count`]) and colour ([`Paint`]).
 
 use crate::folded::{site_names, user_frames};
@@ -25,6 +26,12 @@ pub struct Report {
     /// Sampled allocations lost because the stack table was full: the stacks above
     /// undercount by about this many samples.
     pub dropped_samples: u64,
+    /// The heap at its largest.
+    pub peak: crate::views::PeakView,
+    /// What was still live when the profile was written.
+    pub leaks: crate::views::LeaksView,
+    /// Allocations freed before the next one on their thread.
+    pub temporary: crate::views::TemporaryView,
     /// Why there are no sampled stacks, when there are none (text output only).
     #[serde(skip)]
     pub no_samples: Option<String>,
@@ -182,6 +189,9 @@ pub fn build(p: &Profile, top: usize) -> Report {
         events: p.events.clone(),
         stacks,
         dropped_samples: p.dropped_samples,
+        peak: crate::views::peak(p, top),
+        leaks: crate::views::leaks(p, top),
+        temporary: crate::views::temporary(p, top),
         no_samples: no_samples_hint(p),
     }
 }
@@ -567,6 +577,9 @@ pub fn render(r: &Report, paint: Paint) -> String {
             crate::names::shown(&s.location)
         );
     }
+    crate::views::render_peak(&mut o, &r.peak, paint);
+    crate::views::render_leaks(&mut o, &r.leaks, paint);
+    crate::views::render_temporary(&mut o, &r.temporary, paint);
     o
 }
 

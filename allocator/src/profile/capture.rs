@@ -6,7 +6,8 @@
 //! `SPANPROF_OUT` is set, calls [`arm`], still inside the allocator's first allocation: nothing here uses the
 //! Rust heap or an allocator lock until the writer thread wakes up. `arm` starts one
 //! writer thread with a raw `pthread_create` (glibc maps its stack) that blocks in
-//! `poll` on a pipe and on the next `SPANPROF_INTERVAL` deadline, then installs one
+//! `poll` on a pipe and on the next `SPANPROF_INTERVAL` deadline or timeline point
+//! (`timeline.rs`, taken here: this thread never allocates on the program's books), then installs one
 //! handler for SIGINT, SIGTERM and SIGHUP, where their disposition is still the
 //! default (an ignored signal stays ignored; a handler already there stays), and for
 //! the `SPANPROF_SIGNAL` signal. The handler does only async-signal-safe things: it
@@ -35,7 +36,7 @@ use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicU64, Ordering};
 
 use crate::os::write_stderr;
-use crate::profile::writer;
+use crate::profile::{timeline, writer};
 
 /// The signals that end a program by default and write the final profile first.
 const TERMINATION: [c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
@@ -365,7 +366,12 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
     // Interval errors are said once, until a write succeeds again.
     let mut interval_failing = false;
     loop {
-        let timeout = next.map_or(-1, |t| {
+        // The next interval profile or timeline point, whichever is first.
+        let due = match (next, timeline::next_deadline_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = due.map_or(-1, |t| {
             t.saturating_sub(now_ms()).min(i32::MAX as u64) as c_int
         });
         let mut pfd = libc::pollfd {
@@ -385,6 +391,7 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
                 fd = -1;
             }
         }
+        timeline::tick(false);
         let sig = TERM_ASKED.load(Ordering::Acquire);
         if sig != 0 {
             final_profile();

@@ -34,6 +34,8 @@ pub struct ClassCounters {
     pub freed_bytes: AtomicU64,
     /// Requested bytes of the freed objects, as they were when freed.
     pub freed_requested: AtomicU64,
+    /// Objects freed with no other allocation on their thread in between.
+    pub temporary: AtomicU64,
 }
 
 /// Plain totals of one (context, class), as a snapshot reports them.
@@ -46,6 +48,7 @@ pub struct Totals {
     pub frees: u64,
     pub freed_bytes: u64,
     pub freed_requested: u64,
+    pub temporary: u64,
 }
 
 impl Totals {
@@ -58,6 +61,7 @@ impl Totals {
         self.frees = self.frees.wrapping_add(o.frees);
         self.freed_bytes = self.freed_bytes.wrapping_add(o.freed_bytes);
         self.freed_requested = self.freed_requested.wrapping_add(o.freed_requested);
+        self.temporary = self.temporary.wrapping_add(o.temporary);
     }
 }
 
@@ -84,6 +88,7 @@ impl ClassCounters {
                 frees * size
             },
             freed_requested: self.freed_requested.load(Ordering::Acquire),
+            temporary: self.temporary.load(Ordering::Acquire),
         }
     }
 }

@@ -84,6 +84,90 @@ pub struct Profile {
     /// older files (exact) have none.
     #[cfg_attr(feature = "serde", serde(default))]
     pub site_counts_only: bool,
+    /// The moment the heap's live bytes were largest and what was live then (issue
+    /// 14; all zero / empty when nothing was recorded, and in older files).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub peak: Peak,
+    /// Temporary allocations (freed with no other allocation on their thread in
+    /// between) the hooks saw: see `docs/profile-format.md` for what it covers.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary_total: u64,
+    /// The heap over time (empty when not recorded, and in older files).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub timeline: Timeline,
+}
+
+/// The heap at its largest (see [`Profile::peak`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct Peak {
+    /// Milliseconds since the program started.
+    pub t_ms: u64,
+    /// The program's live bytes then (small objects at slot bytes, large ones
+    /// page-rounded).
+    pub live_bytes: u64,
+    /// Bytes mapped then.
+    pub mapped_bytes: u64,
+    /// What was live then, per site stack and class (exact).
+    pub site_stats: Vec<PeakSiteStat>,
+    /// What was in use then, per sampled stack, slot size and rate (estimated).
+    pub samples: Vec<PeakSample>,
+}
+
+/// One site stack and class at the peak.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PeakSiteStat {
+    /// Site ids, outermost first (as [`SiteStat::stack`]).
+    pub stack: Vec<u32>,
+    pub class: u32,
+    pub live_objects: u64,
+    pub live_bytes: u64,
+}
+
+/// One sampled stack, slot size and rate at the peak.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PeakSample {
+    /// Index into [`Profile::stacks`].
+    pub stack: u32,
+    pub size: u64,
+    pub rate: u64,
+    /// Raw sampled objects in use then, and the estimates for the whole program.
+    pub inuse_objects: u64,
+    pub inuse_objects_est: f64,
+    pub inuse_bytes_est: f64,
+}
+
+/// The heap over time, at `interval_ms` resolution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct Timeline {
+    /// Milliseconds between points now (doubles each time the buffer fills).
+    pub interval_ms: u64,
+    /// In time order.
+    pub points: Vec<TimelinePoint>,
+}
+
+/// One moment of the timeline: levels, and cumulative totals.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+pub struct TimelinePoint {
+    /// Milliseconds since the program started.
+    pub t_ms: u64,
+    pub live_bytes: u64,
+    pub heap_in_use_bytes: u64,
+    pub mapped_bytes: u64,
+    pub rss_bytes: u64,
+    /// Cumulative objects allocated.
+    pub allocs: u64,
+    /// Cumulative refills.
+    pub refills: u64,
+    /// Cumulative bytes scavenged.
+    pub scavenged_bytes: u64,
 }
 
 /// A type marked with `#[track_alloc]`, mapped to the slot a boxed value of it takes.
@@ -203,6 +287,10 @@ pub struct SiteStat {
     pub frees: u64,
     pub live_objects: u64,
     pub live_bytes: u64,
+    /// Temporary allocations (freed with no other allocation on their thread in
+    /// between), exact.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary: u64,
 }
 
 /// A loaded module's executable segment: where it was in memory, which file it came
@@ -282,6 +370,12 @@ pub struct Sample {
     pub alloc_bytes_est: f64,
     pub inuse_objects_est: f64,
     pub inuse_bytes_est: f64,
+    /// Sampled objects freed with no other allocation on their thread in between
+    /// (raw), and the estimate for the whole program.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary_objects: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary_objects_est: f64,
 }
 
 /// One frame of a sampled stack as readers walk it: a line of a location, or the

@@ -41,6 +41,7 @@ use crate::heap::Heap;
 use crate::lock::SpinLock;
 use crate::profile::context;
 use crate::profile::counters::{self, CtxCounters, ThreadTable};
+use crate::profile::peak;
 use crate::profile::sample::{self, RATE};
 use crate::profile::site::Site;
 use crate::profile::tags;
@@ -59,6 +60,10 @@ pub struct ThreadProf {
     /// Current context (site stack); 0 = no site; [`SUSPENDED`] while the profiler
     /// itself runs on the thread.
     pub ctx: u32,
+    /// Non-zero while `measure` watches the thread's live bytes ([`watch_start`]):
+    /// its allocations then take the hooked paths. Beside `ctx`, so the fast path
+    /// tests both with one load ([`wants_alloc_hook`]).
+    pub watch: u32,
     /// The thread's context while `ctx` is [`SUSPENDED`].
     pub saved_ctx: u32,
     /// Bytes until the next sample (refreshed when the rate changes).
@@ -76,6 +81,14 @@ pub struct ThreadProf {
     pub row: *mut CtxCounters,
     /// The thread's program cache, beside this record (read by `measure`).
     pub cache: *const ThreadCache,
+    /// The address of the thread's last allocation the hooks saw (0 = none since
+    /// the context changed or it was freed): its free is a temporary allocation's.
+    pub last: usize,
+    /// Temporary allocations freed on this thread (the hooked frees, see
+    /// [`temporary_total`]).
+    pub temporary: u64,
+    /// What `measure` watches while `watch` is set.
+    pub watched: Watched,
     /// Links in the list of live threads' states (under `THREADS`).
     next: *mut ThreadProf,
     prev: *mut ThreadProf,
@@ -143,6 +156,8 @@ pub unsafe fn detach(prof: *mut ThreadProf) {
             (*p.next).prev = p.prev;
         }
     }
+    // SAFETY: as above: the exiting thread's record.
+    RETIRED_TEMPORARY.fetch_add(unsafe { (*prof).temporary }, Ordering::Relaxed);
     drop(threads);
     // SAFETY: the table is the exiting thread's and nobody uses it any more.
     unsafe {
@@ -162,6 +177,56 @@ pub fn with_thread_tables<R>(f: impl FnOnce(&mut dyn Iterator<Item = *mut Thread
         Some(p.table)
     });
     f(&mut it)
+}
+
+/// Temporary allocations of threads that exited.
+static RETIRED_TEMPORARY: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Temporary allocations of the program whose frees the hooks saw: every object
+/// allocated under a site (with exact site frees) or sampled, every large object, and,
+/// while tags of small spans exist, every small object freed on a thread whose
+/// allocations the hooks see (a site current or sampling on).
+pub fn temporary_total() -> u64 {
+    let threads = THREADS.lock();
+    let mut sum = RETIRED_TEMPORARY.load(Ordering::Relaxed);
+    let mut v = threads.head;
+    // SAFETY: listed records are valid while we hold the lock.
+    while let Some(p) = unsafe { v.as_ref() } {
+        // SAFETY: a word of a live record, written by its thread alone: read racily
+        // (volatile, so the read is not assumed stable), as the counters are.
+        sum = sum.wrapping_add(unsafe { ptr::read_volatile(&raw const p.temporary) });
+        v = p.next;
+    }
+    sum
+}
+
+/// Whether the free of `addr` on the thread whose state is `p` ends a temporary
+/// allocation (heaptrack's: no other allocation on the thread since it), counted in
+/// the thread's total. `last` is kept only while the hooks see the thread's
+/// allocations (it is cleared when the context changes and when a watch ends), so
+/// one comparison tells.
+#[inline(always)]
+pub fn note_free(p: &mut ThreadProf, addr: usize) -> bool {
+    if p.last != addr {
+        return false;
+    }
+    p.last = 0;
+    p.temporary += 1;
+    true
+}
+
+/// A free the hooks see without a tag to read (a large object none tagged): only
+/// the temporary count ([`note_free`]).
+pub fn on_free_untagged(prof: Option<&mut ThreadProf>, addr: *mut u8) {
+    if let Some(p) = prof {
+        note_free(p, addr as usize);
+    }
+}
+
+/// Sums the counter tables of live threads and the retired totals into `rows`
+/// (contexts below `rows.len()`), for the peak snapshot. Allocates nothing.
+fn sum_tables(rows: &mut [[counters::Totals; crate::size_class::NUM_CLASSES]]) {
+    with_thread_tables(|tables| counters::sum_into(tables, rows));
 }
 
 /// Holds the thread list's lock until [`force_unlock`] (around `fork`).
@@ -209,10 +274,123 @@ fn current_slow() -> *mut ThreadProf {
     PROF.try_with(Cell::get).unwrap_or(ptr::null_mut())
 }
 
-/// Whether allocations on the thread whose state is `p` need the hooks.
+/// Whether allocations on the thread whose state is `p` need the hooks: a context,
+/// a watch or sampling.
 #[inline(always)]
 pub fn wants_alloc_hook(p: &ThreadProf) -> bool {
-    p.ctx != 0 || RATE.load(Ordering::Relaxed) != 0
+    // SAFETY: `ctx` and `watch` are the first two `u32`s of a `repr(C)` struct
+    // aligned to 8 (it holds `i64`s): one aligned, initialised `u64`.
+    let word = unsafe { ptr::read(ptr::from_ref(p).cast::<u64>()) };
+    word != 0 || RATE.load(Ordering::Relaxed) != 0
+}
+
+/// A thread's live bytes as `measure` watches them, relative to the watch's start.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct Watched {
+    /// Slot (or page-rounded) bytes allocated since the start.
+    up: u64,
+    /// The thread cache's freed bytes at the start.
+    freed_base: u64,
+    /// Bytes freed since the start, as last read (a lower bound of the present).
+    freed_seen: u64,
+    /// The high-water mark of `up − freed` at allocations.
+    peak: u64,
+}
+
+/// Slot (or page-rounded) bytes freed through the thread's program cache so far.
+fn freed_bytes(p: &ThreadProf) -> u64 {
+    // SAFETY: the program cache beside the thread's state lives as long as it.
+    let Some(cache) = (unsafe { p.cache.as_ref() }) else {
+        return 0;
+    };
+    let small: u64 = (1..crate::size_class::NUM_CLASSES)
+        .map(|c| cache.counts(c).frees * class_size(c) as u64)
+        .sum();
+    small + cache.large.freed_bytes.load(Ordering::Relaxed)
+}
+
+/// Reads the frees anew and raises the high-water mark to the live bytes now.
+#[cold]
+fn watch_refresh(p: &mut ThreadProf) {
+    let freed = freed_bytes(p).wrapping_sub(p.watched.freed_base);
+    let w = &mut p.watched;
+    w.freed_seen = freed;
+    let live = w.up.wrapping_sub(w.freed_seen) as i64;
+    w.peak = w.peak.max(live.max(0) as u64);
+}
+
+/// An allocation of `slot` bytes on a watched thread: the high-water mark follows
+/// (the frees are read only when the bound `up − freed_seen` passes it).
+#[inline]
+fn watch_alloc(p: &mut ThreadProf, slot: u64) {
+    let w = &mut p.watched;
+    w.up += slot;
+    if w.up.wrapping_sub(w.freed_seen) as i64 > w.peak as i64 {
+        watch_refresh(p);
+    }
+}
+
+/// What [`watch_start`] saved of an enclosing watch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SavedWatch {
+    watch: u32,
+    watched: Watched,
+    /// The enclosing watch's live bytes when this one started.
+    outer_live: u64,
+}
+
+/// Starts watching the calling thread's live bytes (for `measure`): its
+/// allocations take the hooked paths until [`watch_stop`]. Nests.
+pub fn watch_start() -> SavedWatch {
+    // SAFETY: the calling thread's own live state, or null.
+    let Some(p) = (unsafe { current().as_mut() }) else {
+        return SavedWatch::default();
+    };
+    let mut saved = SavedWatch {
+        watch: p.watch,
+        watched: p.watched,
+        outer_live: 0,
+    };
+    if p.watch != 0 {
+        watch_refresh(p);
+        saved.watched = p.watched;
+        let w = &p.watched;
+        saved.outer_live = (w.up.wrapping_sub(w.freed_seen) as i64).max(0) as u64;
+    }
+    p.watched = Watched {
+        freed_base: freed_bytes(p),
+        ..Watched::default()
+    };
+    p.watch = 1;
+    p.row = ptr::null_mut();
+    saved
+}
+
+/// Ends the watch [`watch_start`] began; returns its high-water mark of live bytes
+/// (relative to its start), and folds it into an enclosing watch.
+pub fn watch_stop(saved: SavedWatch) -> u64 {
+    // SAFETY: the calling thread's own live state, or null.
+    let Some(p) = (unsafe { current().as_mut() }) else {
+        return 0;
+    };
+    let inner = p.watched;
+    p.watch = saved.watch;
+    p.watched = saved.watched;
+    // The thread's allocations may go unseen again.
+    p.last = 0;
+    let ctx = if p.ctx == SUSPENDED {
+        p.saved_ctx
+    } else {
+        p.ctx
+    };
+    p.row = cached_row(p, ctx);
+    if saved.watch != 0 {
+        let w = &mut p.watched;
+        w.up += inner.up;
+        w.peak = w.peak.max(saved.outer_live + inner.peak);
+    }
+    inner.peak
 }
 
 /// The calling thread's context (the one it resumes with, while suspended).
@@ -239,13 +417,21 @@ pub fn set_context(ctx: u32) {
         } else {
             p.ctx = ctx;
         }
+        // Allocations outside any site are not seen while sampling is off.
+        p.last = 0;
         // Made here, off the allocation path (from the counters' own pool, not the
         // Rust heap).
-        p.row = if ctx == 0 {
-            ptr::null_mut()
-        } else {
-            counters::row(&mut p.table, ctx)
-        };
+        p.row = cached_row(p, ctx);
+    }
+}
+
+/// The row to cache for context `ctx` (see [`ThreadProf::row`]): none for no context
+/// and while `measure` watches the thread ([`counts_inline`] then declines).
+fn cached_row(p: &mut ThreadProf, ctx: u32) -> *mut CtxCounters {
+    if ctx == 0 || p.watch != 0 {
+        ptr::null_mut()
+    } else {
+        counters::row(&mut p.table, ctx)
     }
 }
 
@@ -324,7 +510,11 @@ pub fn tag_profiler(heap: &Heap, cache: &ThreadCache, p: *mut u8, class: usize) 
 /// decides).
 #[inline(always)]
 pub fn counts_inline(p: &ThreadProf, slot: i64) -> bool {
-    if p.ctx == SUSPENDED || (p.ctx != 0 && p.row.is_null()) {
+    // A watch (`measure`) nulls the row, so its allocations take the general path
+    // with the same two tests: `word` is `ctx` and `watch` together.
+    // SAFETY: as in `wants_alloc_hook`.
+    let word = unsafe { ptr::read(ptr::from_ref(p).cast::<u64>()) };
+    if word == u64::from(SUSPENDED) || (word != 0 && p.row.is_null()) {
         return false;
     }
     let rate = RATE.load(Ordering::Relaxed);
@@ -346,6 +536,7 @@ pub fn site_alloc(
     // Unconditional: while sampling is off the countdown is unused, and it is drawn
     // afresh when a rate is set (`sample_rate` differs then).
     p.sample_left -= class_size(class) as i64;
+    p.last = a as usize;
     if p.ctx == 0 {
         return;
     }
@@ -386,6 +577,7 @@ pub fn site_free(
     size: usize,
     class: usize,
 ) -> Freed {
+    let temporary = note_free(p, a as usize);
     if !tags::may_be_tagged(a as usize) {
         return Freed::Program;
     }
@@ -410,6 +602,9 @@ pub fn site_free(
     if let Some(id) = sample_id {
         tags::note_taken(a as usize, tag);
         sample::freed(id);
+        if temporary {
+            sample::temporary(id);
+        }
     }
     if ctx == 0 {
         return Freed::Program;
@@ -423,6 +618,9 @@ pub fn site_free(
     if let Some(c) = counts {
         counters::add(&c.frees, 1);
         counters::add(&c.freed_requested, size as u64);
+        if temporary {
+            counters::add(&c.temporary, 1);
+        }
     }
     Freed::Program
 }
@@ -476,6 +674,10 @@ fn tag_ctx(prof: &ThreadProf) -> u32 {
 /// and tags its slot.
 pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allocated, due: bool) {
     count(prof, &a);
+    prof.last = a.p as usize;
+    if prof.watch != 0 {
+        watch_alloc(prof, a.slot);
+    }
     let sample = if due { take_sample(prof, a.slot) } else { None };
     let tag_ctx = tag_ctx(prof);
     if tag_ctx != 0 || sample.is_some() {
@@ -485,6 +687,10 @@ pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allo
             tags::set(unsafe { &*s }, a.p as usize, tags::pack(tag_ctx, sample));
         }
     }
+    // Last: the snapshot is to see this object, counted and sampled.
+    if a.refills != 0 || a.class == 0 {
+        peak::check(heap, sum_tables);
+    }
 }
 
 /// After a sampled small allocation the entry points served from the apart region
@@ -492,6 +698,10 @@ pub fn on_alloc(heap: &Heap, prof: &mut ThreadProf, cache: &ThreadCache, a: Allo
 /// [`on_alloc`]; returns the tag to keep beside the block (its region special).
 pub fn on_alloc_apart(prof: &mut ThreadProf, a: Allocated) -> u32 {
     count(prof, &a);
+    prof.last = a.p as usize;
+    if prof.watch != 0 {
+        watch_alloc(prof, a.slot);
+    }
     let sample = take_sample(prof, a.slot);
     tags::pack(tag_ctx(prof), sample)
 }
@@ -594,13 +804,19 @@ pub fn on_free(
 /// Charges the free of a program block that carried `tag` (0 = none) to its context
 /// and sample: the part of [`on_free`] after the tag is found, also the whole hook of
 /// a block of the apart region, whose tag the entry points keep.
-pub fn on_free_tag(prof: Option<&mut ThreadProf>, tag: u32, b: Block) {
+pub fn on_free_tag(mut prof: Option<&mut ThreadProf>, tag: u32, b: Block) {
+    let temporary = prof
+        .as_deref_mut()
+        .is_some_and(|p| note_free(p, b.p as usize));
     if tag == 0 {
         return;
     }
     let (ctx, sample_id) = tags::unpack(tag);
     if let Some(id) = sample_id {
         sample::freed(id);
+        if temporary {
+            sample::temporary(id);
+        }
     }
     if ctx == 0 {
         return;
@@ -614,6 +830,9 @@ pub fn on_free_tag(prof: Option<&mut ThreadProf>, tag: u32, b: Block) {
         counters::add(&cell.freed_requested, b.size as u64);
         if b.class == 0 {
             counters::add(&cell.freed_bytes, b.slot);
+        }
+        if temporary {
+            counters::add(&cell.temporary, 1);
         }
     }
 }

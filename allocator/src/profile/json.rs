@@ -192,6 +192,9 @@ impl Write for Profile {
             f.u64("max_frames", u64::from(self.max_frames));
             f.array("types", &self.types);
             f.bool("site_counts_only", self.site_counts_only);
+            f.object("peak", &self.peak);
+            f.u64("temporary_total", self.temporary_total);
+            f.object("timeline", &self.timeline);
         });
     }
 }
@@ -318,6 +321,68 @@ impl Write for SiteStat {
             f.u64("frees", self.frees);
             f.u64("live_objects", self.live_objects);
             f.u64("live_bytes", self.live_bytes);
+            f.u64("temporary", self.temporary);
+        });
+    }
+}
+
+impl Write for Peak {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.u64("t_ms", self.t_ms);
+            f.u64("live_bytes", self.live_bytes);
+            f.u64("mapped_bytes", self.mapped_bytes);
+            f.array("site_stats", &self.site_stats);
+            f.array("samples", &self.samples);
+        });
+    }
+}
+
+impl Write for PeakSiteStat {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.key("stack")
+                .array(&self.stack, |w, id| w.u64(u64::from(*id)));
+            f.u64("class", u64::from(self.class));
+            f.u64("live_objects", self.live_objects);
+            f.u64("live_bytes", self.live_bytes);
+        });
+    }
+}
+
+impl Write for PeakSample {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.u64("stack", u64::from(self.stack));
+            f.u64("size", self.size);
+            f.u64("rate", self.rate);
+            f.u64("inuse_objects", self.inuse_objects);
+            f.f64("inuse_objects_est", self.inuse_objects_est);
+            f.f64("inuse_bytes_est", self.inuse_bytes_est);
+        });
+    }
+}
+
+impl Write for Timeline {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.u64("interval_ms", self.interval_ms);
+            f.array("points", &self.points);
+        });
+    }
+}
+
+impl Write for TimelinePoint {
+    fn write(&self, w: &mut Writer) {
+        w.object(|f| {
+            f.u64("t_ms", self.t_ms);
+            f.u64("live_bytes", self.live_bytes);
+            f.u64("heap_in_use_bytes", self.heap_in_use_bytes);
+            f.u64("mapped_bytes", self.mapped_bytes);
+            f.u64("rss_bytes", self.rss_bytes);
+            f.u64("allocs", self.allocs);
+            f.u64("refills", self.refills);
+            f.u64("scavenged_bytes", self.scavenged_bytes);
         });
     }
 }
@@ -380,6 +445,8 @@ impl Write for Sample {
             f.f64("alloc_bytes_est", self.alloc_bytes_est);
             f.f64("inuse_objects_est", self.inuse_objects_est);
             f.f64("inuse_bytes_est", self.inuse_bytes_est);
+            f.u64("temporary_objects", self.temporary_objects);
+            f.f64("temporary_objects_est", self.temporary_objects_est);
         });
     }
 }

@@ -34,6 +34,10 @@ pub struct Measurement {
     pub live_objects: i64,
     /// `bytes_allocated − bytes_freed`.
     pub live_bytes: i64,
+    /// The high-water mark of the thread's live bytes during the closure, relative to
+    /// its start (slot or page-rounded bytes; dhat's `max_bytes`): exact. While
+    /// `measure` runs, the thread's allocations take the hooked paths to keep it.
+    pub peak_bytes: u64,
     /// Per size class that saw any traffic (class 0 = large objects), by class.
     pub classes: ClassMeasurements,
 }
@@ -160,10 +164,24 @@ fn read() -> Counts {
 /// drop(v);
 /// ```
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Measurement) {
+    struct Stop(Option<hooks::SavedWatch>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            // Also when `f` unwinds: the watch of this thread ends with it.
+            if let Some(s) = self.0.take() {
+                hooks::watch_stop(s);
+            }
+        }
+    }
+    let mut stop = Stop(Some(hooks::watch_start()));
     let before = read();
     let r = f();
     let after = read();
-    (r, diff(&before, &after))
+    let mut m = diff(&before, &after);
+    if let Some(s) = stop.0.take() {
+        m.peak_bytes = hooks::watch_stop(s);
+    }
+    (r, m)
 }
 
 fn diff(b: &Counts, a: &Counts) -> Measurement {

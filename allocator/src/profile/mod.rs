@@ -25,10 +25,12 @@ pub mod format;
 pub mod hooks;
 pub mod json;
 pub mod measure;
+pub mod peak;
 pub mod sample;
 pub mod site;
 pub mod symbolize;
 pub mod tags;
+pub mod timeline;
 pub mod writer;
 
 use crate::heap::Heap;
@@ -38,6 +40,11 @@ use crate::heap::Heap;
 /// exit hook and capture. Allocates nothing.
 pub(crate) fn init(heap: &'static Heap) {
     if writer::init_from_env(heap) {
+        let (ms, warning) = timeline::parse_ms(writer::getenv(b"SPANPROF_TIMELINE_MS\0"));
+        if let Some(w) = warning {
+            crate::os::write_stderr(&[w]);
+        }
+        timeline::init(heap, ms);
         capture::arm(
             writer::getenv(b"SPANPROF_SIGNAL\0"),
             writer::getenv(b"SPANPROF_INTERVAL\0"),
@@ -48,6 +55,9 @@ pub(crate) fn init(heap: &'static Heap) {
 /// Takes every profiler lock (before `fork`, around the allocator's own locks, in
 /// the order they nest at run time).
 pub(crate) fn lock_all(heap: &Heap) {
+    // The peak snapshot's flag is taken before the locks a snapshot takes.
+    timeline::lock_forever();
+    peak::lock_forever();
     context::lock_forever();
     sample::lock_forever();
     heap.lock_all();
@@ -69,5 +79,7 @@ pub(crate) unsafe fn unlock_all(heap: &Heap) {
         heap.unlock_all();
         sample::force_unlock();
         context::force_unlock();
+        peak::force_unlock();
+        timeline::force_unlock();
     }
 }

@@ -174,6 +174,8 @@ pub struct Record {
     pub alloc_bytes: AtomicU64,
     pub free_objects: AtomicU64,
     pub free_bytes: AtomicU64,
+    /// Frees with no other allocation on the thread since the object's.
+    pub temporary_objects: AtomicU64,
 }
 
 /// One distinct stack: `depth` addresses at `start` in the arena.
@@ -497,6 +499,35 @@ pub fn freed(id: u32) {
     r.free_bytes.fetch_add(r.size, Ordering::Relaxed);
 }
 
+/// A sampled object of record `id` was freed with no other allocation on its thread
+/// in between (counted besides [`freed`]).
+pub fn temporary(id: u32) {
+    let records = RECORDS.load(Ordering::Acquire);
+    if records.is_null() || id as usize >= MAX_RECORDS {
+        return;
+    }
+    // SAFETY: as in `freed`.
+    let r = unsafe { &*records.add(id as usize) };
+    r.temporary_objects.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Writes, per record, the objects in use now (allocated − freed) into `out`;
+/// returns how many records there are (at most `out.len()`). Allocates nothing.
+pub fn inuse_into(out: &mut [u64]) -> usize {
+    let t = TABLE.lock();
+    let n = t.len.min(out.len());
+    for (id, o) in out.iter_mut().enumerate().take(n) {
+        // SAFETY: id < len.
+        let r = unsafe { &*t.records.add(id) };
+        let freed = r.free_objects.load(Ordering::Relaxed);
+        *o = r
+            .alloc_objects
+            .load(Ordering::Relaxed)
+            .saturating_sub(freed);
+    }
+    n
+}
+
 /// A copy of one stack, for the profile writer.
 #[derive(Clone, Debug)]
 pub struct SampledStack {
@@ -517,6 +548,7 @@ pub struct Sampled {
     pub alloc_bytes: u64,
     pub free_objects: u64,
     pub free_bytes: u64,
+    pub temporary_objects: u64,
 }
 
 /// Every stack and record, the dropped-sample count and the frame limit.
@@ -553,6 +585,7 @@ pub fn snapshot() -> Snapshot {
                 alloc_bytes: r.alloc_bytes.load(Ordering::Relaxed),
                 free_objects: r.free_objects.load(Ordering::Relaxed),
                 free_bytes: r.free_bytes.load(Ordering::Relaxed),
+                temporary_objects: r.temporary_objects.load(Ordering::Relaxed),
             }
         })
         .collect();

@@ -25,6 +25,8 @@ pub struct Symbolized {
     pub locations: Vec<Location>,
     pub stacks: Vec<Stack>,
     pub samples: Vec<Sample>,
+    /// Per record of the snapshot, the index of the sample it went into.
+    pub record_samples: Vec<Option<u32>>,
 }
 
 /// Resolves every distinct address once and interns locations, stacks and samples.
@@ -41,8 +43,10 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
     let stack_ids: Vec<u32> = snap.stacks.iter().map(|s| b.stack(s)).collect();
     let mut samples: Vec<Sample> = Vec::new();
     let mut sample_ids: HashMap<(u32, u64, u64), usize> = HashMap::new();
+    let mut record_samples = Vec::with_capacity(snap.records.len());
     for r in &snap.records {
         let Some(&stack) = stack_ids.get(r.stack as usize) else {
+            record_samples.push(None);
             continue;
         };
         let i = *sample_ids
@@ -56,11 +60,13 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
                 });
                 samples.len() - 1
             });
+        record_samples.push(Some(i as u32));
         let s = &mut samples[i];
         s.alloc_objects += r.alloc_objects;
         s.alloc_bytes += r.alloc_bytes;
         s.free_objects += r.free_objects;
         s.free_bytes += r.free_bytes;
+        s.temporary_objects += r.temporary_objects;
     }
     for s in &mut samples {
         let scale = unbias(s.size, s.rate);
@@ -70,12 +76,14 @@ pub fn symbolize(snap: &Snapshot) -> Symbolized {
         s.alloc_bytes_est = s.alloc_bytes as f64 * scale;
         s.inuse_objects_est = inuse_objects as f64 * scale;
         s.inuse_bytes_est = inuse_bytes as f64 * scale;
+        s.temporary_objects_est = s.temporary_objects as f64 * scale;
     }
     Symbolized {
         mappings: b.mappings,
         locations: b.locations,
         stacks: b.stacks,
         samples,
+        record_samples,
     }
 }
 
@@ -816,6 +824,7 @@ mod tests {
                     alloc_bytes: 48 << (i / 2),
                     free_objects: 1,
                     free_bytes: 16 << (i / 2),
+                    temporary_objects: 0,
                 })
                 .collect(),
             dropped: 0,

@@ -146,6 +146,7 @@ pub fn init_from_env(heap: &'static Heap) -> bool {
         (None, None) => {}
     }
     if let Some(path) = out {
+        crate::profile::peak::enable();
         remember_start_dir();
         let mut buf = OUT.lock();
         let n = path.len().min(buf.len() - 1);
@@ -681,9 +682,12 @@ fn build_inner(heap: &Heap) -> Profile {
     profile.locations = sampled.locations;
     profile.stacks = sampled.stacks;
     profile.samples = sampled.samples;
+    profile.peak = peak(start, &site_id, &sampled.record_samples, &profile.samples);
     profile.dropped_samples = snap.dropped;
     profile.max_frames = snap.max_frames as u32;
     profile.site_counts_only = !crate::profile::tags::site_frees_exact();
+    profile.temporary_total = hooks::temporary_total();
+    profile.timeline = timeline(start);
     profile.types = TYPES.iter().copied().map(type_row).collect();
     profile
 }
@@ -813,11 +817,98 @@ fn site_stats(stats: &Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> Vec<Site
             frees: frees.saturating_sub(a.frees),
             freed_bytes: freed.saturating_sub(a.freed_bytes),
             freed_requested: 0,
+            temporary: 0,
         };
         if rest.allocs != 0 || rest.frees != 0 {
             out.push(stat(Vec::new(), class, &rest));
         }
     }
+    out
+}
+
+/// The timeline so far, with one point more for now (when it is on).
+fn timeline(start_ns: u64) -> Timeline {
+    crate::profile::timeline::tick(true);
+    let (interval_ms, points) = crate::profile::timeline::snapshot();
+    Timeline {
+        interval_ms,
+        points: points
+            .iter()
+            .map(|p| TimelinePoint {
+                t_ms: p.at_ns.saturating_sub(start_ns) / 1_000_000,
+                live_bytes: p.live_bytes,
+                heap_in_use_bytes: p.heap_in_use_bytes,
+                mapped_bytes: p.mapped_bytes,
+                rss_bytes: p.rss_bytes,
+                allocs: p.allocs,
+                refills: p.refills,
+                scavenged_bytes: p.scavenged_bytes,
+            })
+            .collect(),
+    }
+}
+
+/// The recorded peak in the format: per site stack and class what was live (exact),
+/// per sample what was in use (raw, and estimated as the samples are).
+fn peak(
+    start_ns: u64,
+    site_id: &dyn Fn(usize) -> Option<u32>,
+    record_samples: &[Option<u32>],
+    samples: &[Sample],
+) -> Peak {
+    let Some(snap) = crate::profile::peak::snapshot() else {
+        return Peak::default();
+    };
+    let mut out = Peak {
+        t_ms: snap.at_ns.saturating_sub(start_ns) / 1_000_000,
+        live_bytes: snap.live_bytes,
+        mapped_bytes: snap.mapped_bytes,
+        ..Peak::default()
+    };
+    if crate::profile::tags::site_frees_exact() {
+        for (ctx, row) in snap.sites.iter().enumerate().skip(1) {
+            let stack: Vec<u32> = context::stack(ctx as u32)
+                .iter()
+                .filter_map(|s| site_id(s.key()))
+                .collect();
+            for (class, t) in row.iter().enumerate() {
+                let live = t.allocs.saturating_sub(t.frees);
+                if live == 0 {
+                    continue;
+                }
+                out.site_stats.push(PeakSiteStat {
+                    stack: stack.clone(),
+                    class: class as u32,
+                    live_objects: live,
+                    live_bytes: t.slot_bytes.saturating_sub(t.freed_bytes),
+                });
+            }
+        }
+        out.site_stats
+            .sort_by_key(|s| core::cmp::Reverse(s.live_bytes));
+    }
+    let mut inuse = vec![0u64; samples.len()];
+    for (r, &n) in snap.records.iter().enumerate() {
+        if let Some(Some(i)) = record_samples.get(r) {
+            inuse[*i as usize] += n;
+        }
+    }
+    for (i, s) in samples.iter().enumerate() {
+        if inuse[i] == 0 {
+            continue;
+        }
+        let scale = symbolize::unbias(s.size, s.rate);
+        out.samples.push(PeakSample {
+            stack: s.stack,
+            size: s.size,
+            rate: s.rate,
+            inuse_objects: inuse[i],
+            inuse_objects_est: inuse[i] as f64 * scale,
+            inuse_bytes_est: (inuse[i] * s.size) as f64 * scale,
+        });
+    }
+    out.samples
+        .sort_by(|a, b| b.inuse_bytes_est.total_cmp(&a.inuse_bytes_est));
     out
 }
 
@@ -832,6 +923,7 @@ fn stat(stack: Vec<u32>, class: usize, t: &Totals) -> SiteStat {
         frees: t.frees,
         live_objects: t.allocs.saturating_sub(t.frees),
         live_bytes: t.slot_bytes.saturating_sub(t.freed_bytes),
+        temporary: t.temporary,
     }
 }
 
