@@ -90,6 +90,9 @@ fn sample() -> impl Strategy<Value = Sample> {
             alloc_bytes_est: e[1],
             inuse_objects_est: e[2],
             inuse_bytes_est: e[3],
+            // Written by the issue-14 writer; defaults until it lands here.
+            temporary_objects: 0,
+            temporary_objects_est: 0.0,
         })
 }
 
@@ -203,6 +206,10 @@ fn profile() -> impl Strategy<Value = Profile> {
                     max_frames: pid,
                     types: vec![TypeRow::default()],
                     site_counts_only: pid % 2 == 1,
+                    // Written by the issue-14 writer; defaults until it lands here.
+                    peak: Default::default(),
+                    temporary_total: 0,
+                    timeline: Default::default(),
                 }
             },
         )

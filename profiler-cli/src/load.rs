@@ -593,6 +593,7 @@ fn from_v1(v1: V1Profile) -> Profile {
             alloc_bytes_est: s.alloc_bytes_est,
             inuse_objects_est: s.inuse_objects_est,
             inuse_bytes_est: s.inuse_bytes_est,
+            ..Sample::default()
         });
     }
     Profile {
@@ -620,6 +621,7 @@ fn from_v1(v1: V1Profile) -> Profile {
         max_frames: 0,
         types: v1.types,
         site_counts_only: false,
+        ..Profile::default()
     }
 }
 

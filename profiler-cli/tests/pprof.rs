@@ -285,6 +285,7 @@ fn sample(stack: u32, size: u64, objects: u64, live: u64) -> Sample {
         alloc_bytes_est: (objects * size) as f64,
         inuse_objects_est: live as f64,
         inuse_bytes_est: (live * size) as f64,
+        ..Sample::default()
     }
 }
 

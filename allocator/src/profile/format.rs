@@ -84,6 +84,92 @@ pub struct Profile {
     /// older files (exact) have none.
     #[cfg_attr(feature = "serde", serde(default))]
     pub site_counts_only: bool,
+    /// The moment the heap was largest and what was live then (issue 14; all zero
+    /// and empty when nothing was recorded, as in older files).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub peak: Peak,
+    /// All temporary allocations of the program (freed with no other allocation on
+    /// that thread in between), any site or none.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary_total: u64,
+    /// The heap over time (empty `points` when none was recorded).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub timeline: Timeline,
+}
+
+/// The moment the heap was largest and what was live then.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Peak {
+    /// Milliseconds since the program started (the clock of `HeapEvent::at_ms`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub t_ms: u64,
+    /// The heap's live bytes at its largest (small objects at slot bytes, large
+    /// objects page-rounded).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub live_bytes: u64,
+    /// Mapped bytes at that moment.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mapped_bytes: u64,
+    /// Per site stack and size class, what was live then (exact).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub site_stats: Vec<PeakSiteStat>,
+    /// Per sampled stack, slot size and rate, what was in use then.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub samples: Vec<PeakSample>,
+}
+
+/// What one site stack and size class had live at the peak.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PeakSiteStat {
+    /// Site ids, outermost first, as [`SiteStat::stack`].
+    pub stack: Vec<u32>,
+    pub class: u32,
+    pub live_objects: u64,
+    pub live_bytes: u64,
+}
+
+/// What one sampled stack had in use at the peak.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PeakSample {
+    /// Index into [`Profile::stacks`].
+    pub stack: u32,
+    pub size: u64,
+    pub rate: u64,
+    /// Raw sampled objects in use, and the estimates for the whole program.
+    pub inuse_objects: u64,
+    pub inuse_objects_est: f64,
+    pub inuse_bytes_est: f64,
+}
+
+/// The heap over time: points in time order at `interval_ms` resolution.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Timeline {
+    /// The points' resolution now (it doubles each time the buffer is halved).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub interval_ms: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub points: Vec<TimelinePoint>,
+}
+
+/// One point of the timeline: levels at `t_ms` and cumulative totals up to it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TimelinePoint {
+    pub t_ms: u64,
+    pub live_bytes: u64,
+    /// Page-heap pages in use, in bytes.
+    pub heap_in_use_bytes: u64,
+    pub mapped_bytes: u64,
+    /// Resident set (`/proc/self/statm`).
+    pub rss_bytes: u64,
+    /// Cumulative: allocations, refills and scavenged bytes so far.
+    pub allocs: u64,
+    pub refills: u64,
+    pub scavenged_bytes: u64,
 }
 
 /// A type marked with `#[track_alloc]`, mapped to the slot a boxed value of it takes.
@@ -203,6 +289,10 @@ pub struct SiteStat {
     pub frees: u64,
     pub live_objects: u64,
     pub live_bytes: u64,
+    /// Temporary allocations: objects freed with no other allocation on that thread
+    /// in between (exact).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary: u64,
 }
 
 /// A loaded module's executable segment: where it was in memory, which file it came
@@ -282,6 +372,12 @@ pub struct Sample {
     pub alloc_bytes_est: f64,
     pub inuse_objects_est: f64,
     pub inuse_bytes_est: f64,
+    /// Temporary allocations among the sampled ones (raw), and the estimate for the
+    /// whole program.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary_objects: u64,
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub temporary_objects_est: f64,
 }
 
 /// One frame of a sampled stack as readers walk it: a line of a location, or the

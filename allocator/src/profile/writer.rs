@@ -832,6 +832,7 @@ fn stat(stack: Vec<u32>, class: usize, t: &Totals) -> SiteStat {
         frees: t.frees,
         live_objects: t.allocs.saturating_sub(t.frees),
         live_bytes: t.slot_bytes.saturating_sub(t.freed_bytes),
+        temporary: 0,
     }
 }
 
