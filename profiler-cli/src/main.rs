@@ -20,6 +20,7 @@ mod report;
 mod run;
 mod svg;
 mod symbolize;
+mod timeline;
 mod trim;
 mod workload;
 
@@ -86,6 +87,13 @@ enum Command {
         /// Title of the graph.
         #[arg(long)]
         title: Option<String>,
+    },
+    /// Draw the heap over time (live, page heap, mapped, RSS, rates, events, peak) as SVG.
+    Timeline {
+        profile: PathBuf,
+        /// Output file (`-` = stdout).
+        #[arg(short, long, default_value = "timeline.svg")]
+        output: PathBuf,
     },
     /// Print folded stacks (`root;…;leaf weight`), as flamegraph tools read them.
     #[command(after_long_help = "\
@@ -284,6 +292,11 @@ fn run(cli: Cli) -> Result<()> {
             let look = flame::Look { title, icicle };
             let svg = flame::svg(&profile.display().to_string(), &lines, &stacks, &look)?;
             write_output(&output, &svg)
+        }
+        Command::Timeline { profile, output } => {
+            check_not_input(&output, &[&profile])?;
+            let p = load::load(&profile)?;
+            write_output(&output, &timeline::svg(&p, &profile.display().to_string())?)
         }
         Command::Folded {
             profile,
