@@ -10,6 +10,7 @@ mod flame;
 mod folded;
 mod forward;
 mod grown;
+mod html;
 mod label;
 mod load;
 mod names;
@@ -94,6 +95,16 @@ enum Command {
         /// Output file (`-` = stdout).
         #[arg(short, long, default_value = "timeline.svg")]
         output: PathBuf,
+    },
+    /// Write one self-contained HTML page: summary, timeline, peak, leaks, temporary
+    /// allocations, interactive flamegraphs, sites, size classes and the audit.
+    Html {
+        profile: PathBuf,
+        /// Output file (`-` = stdout).
+        #[arg(short, long, default_value = "report.html")]
+        output: PathBuf,
+        #[command(flatten)]
+        frames: trim::FrameOpts,
     },
     /// Print folded stacks (`root;…;leaf weight`), as flamegraph tools read them.
     #[command(after_long_help = "\
@@ -297,6 +308,18 @@ fn run(cli: Cli) -> Result<()> {
             check_not_input(&output, &[&profile])?;
             let p = load::load(&profile)?;
             write_output(&output, &timeline::svg(&p, &profile.display().to_string())?)
+        }
+        Command::Html {
+            profile,
+            output,
+            frames,
+        } => {
+            check_not_input(&output, &[&profile])?;
+            let p = load_shown(&profile, frames)?;
+            write_output(
+                &output,
+                html::page(&p, &profile.display().to_string())?.as_bytes(),
+            )
         }
         Command::Folded {
             profile,
