@@ -454,17 +454,21 @@ fn flamegraphs(o: &mut String, p: &Profile, file: &str) -> Result<()> {
             size_class: None,
             class_frames: false,
         };
-        let lines: Vec<String> = fold(p, file, &opts)?
-            .iter()
-            .map(|(s, w)| format!("{s} {w}"))
-            .collect();
+        // Native stacks of a profile without samples: `fold` says why (an error for
+        // the flamegraph command); here it is a note under the caption.
+        let hint = (stacks == Stacks::Native)
+            .then(|| report::no_samples_hint(p))
+            .flatten();
+        let lines: Vec<String> = match hint {
+            Some(_) => Vec::new(),
+            None => fold(p, file, &opts)?
+                .iter()
+                .map(|(s, w)| format!("{s} {w}"))
+                .collect(),
+        };
         if lines.is_empty() {
-            let why = match (stacks, p.samples.is_empty()) {
-                (Stacks::Native, true) => {
-                    report::no_samples_hint(p).unwrap_or_else(|| "no stacks were sampled".into())
-                }
-                _ => "nothing to draw: no allocation has this weight".into(),
-            };
+            let why =
+                hint.unwrap_or_else(|| "nothing to draw: no allocation has this weight".into());
             let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(&why));
         } else {
             let svg = flame::svg(file, &lines, &opts, &look)?;
