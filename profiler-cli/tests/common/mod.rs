@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fresh;
+pub mod webdriver;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
