@@ -314,10 +314,11 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
         text.push_str(&format!("  {} (HTML report)\n", args.html.display()));
     }
     write_output(Path::new("-"), text.as_bytes())?;
-    if args.open && !args.no_html {
-        if let Err(e) = open_page(&args.html) {
-            eprintln!("spanprof: warning: {e}");
-        }
+    if args.open
+        && !args.no_html
+        && let Err(e) = open_page(&args.html)
+    {
+        eprintln!("spanprof: warning: {e}");
     }
     Ok(code)
 }

@@ -26,6 +26,9 @@ const GROWTH: RGBColor = RGBColor(140, 86, 75);
 const SCAVENGE: RGBColor = RGBColor(127, 127, 127);
 const PEAK: RGBColor = RGBColor(214, 39, 40);
 
+/// One level of a timeline point.
+type Level = fn(&spanprof::format::TimelinePoint) -> u64;
+
 /// The one-line problem of a profile without a timeline: how to get one.
 pub const NO_TIMELINE: &str = "no timeline in this profile: it is recorded while a program runs with SPANPROF_OUT set (by hand or through `spanprof run`), one point every SPANPROF_TIMELINE_MS milliseconds (default 10); profiles from older versions have none";
 
@@ -163,7 +166,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, p: &Profile) -> std::result::
         .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()
         .map_err(s)?;
-    let lines: [(&str, RGBColor, fn(&spanprof::format::TimelinePoint) -> u64); 4] = [
+    let lines: [(&str, RGBColor, Level); 4] = [
         ("live bytes", LIVE, |q| q.live_bytes),
         ("page heap in use", IN_USE, |q| q.heap_in_use_bytes),
         ("mapped", MAPPED, |q| q.mapped_bytes),

@@ -137,11 +137,11 @@ impl Session {
         // Ready when /status says so; a bounded number of tries, not a timing.
         let mut ready = false;
         for _ in 0..200 {
-            if let Ok((200, v)) = http(port, "GET", "/status", None) {
-                if v["value"]["ready"] == json!(true) {
-                    ready = true;
-                    break;
-                }
+            if let Ok((200, v)) = http(port, "GET", "/status", None)
+                && v["value"]["ready"] == json!(true)
+            {
+                ready = true;
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
