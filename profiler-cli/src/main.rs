@@ -89,15 +89,19 @@ enum Command {
         #[arg(long)]
         title: Option<String>,
     },
-    /// Draw the heap over time (live, page heap, mapped, RSS, rates, events, peak) as SVG.
+    /// Draw the heap over time as an SVG chart: levels, rates, heap events and the peak.
     Timeline {
         profile: PathBuf,
         /// Output file (`-` = stdout).
         #[arg(short, long, default_value = "timeline.svg")]
         output: PathBuf,
     },
-    /// Write one self-contained HTML page: summary, timeline, peak, leaks, temporary
-    /// allocations, interactive flamegraphs, sites, size classes and the audit.
+    /// One self-contained HTML page: summary, timeline, peak, leaks, flamegraphs, audit.
+    ///
+    /// Sections: the summary, the heap over time, Peak, Leaks and Temporary
+    /// allocations tables, the flamegraphs (interactive: zoom and search), the sites,
+    /// the size classes and the audit; a section whose data the profile lacks says
+    /// "not recorded". Everything is inline: the page needs no network.
     Html {
         profile: PathBuf,
         /// Output file (`-` = stdout).
