@@ -81,7 +81,7 @@ struct Table {
 }
 
 impl Table {
-    /// Columns: (heading, is a name column, left-aligned).
+    /// Columns: (heading, whether it holds names: left-aligned, monospace).
     fn new(head: &[(&'static str, bool)]) -> Table {
         Table {
             head: head.to_vec(),
@@ -325,7 +325,10 @@ fn leaks(o: &mut String, p: &Profile, live_bytes: u64) {
 fn temporary(o: &mut String, p: &Profile, objects: u64) {
     let any_site = p.site_stats.iter().any(|s| s.temporary > 0);
     let any_sample = p.samples.iter().any(|s| s.temporary_objects > 0);
-    if p.temporary_total == 0 && !any_site && !any_sample {
+    // Files that count temporaries also record a timeline or a peak: only where
+    // neither is there does a zero mean "not counted" rather than "none".
+    let newer = timeline::has_timeline(p) || p.peak.live_bytes > 0;
+    if p.temporary_total == 0 && !any_site && !any_sample && !newer {
         missing(
             o,
             "this profile has no temporary allocations counted (spanprof versions that count them write `temporary_total`)",

@@ -1,7 +1,8 @@
-//! `spanprof run [--rate N] [-o profile.json] [--svg heap.svg] -- PROGRAM ARGS…`: runs a
-//! program built with spanprof as its global allocator with `SPANPROF_OUT` (and
-//! `SPANPROF_RATE`) set, waits for it, then prints the report and draws the flamegraph
-//! of the profile it wrote. The program writes into a private temporary folder; once
+//! `spanprof run [--rate N] [-o profile.json] [--svg heap.svg] [--html report.html]
+//! [--open] -- PROGRAM ARGS…`: runs a program built with spanprof as its global
+//! allocator with `SPANPROF_OUT` (and `SPANPROF_RATE`) set, waits for it, then prints
+//! the report, draws the flamegraph and writes the HTML report of the profile it wrote
+//! (and, with `--open`, starts a browser on the page). The program writes into a private temporary folder; once
 //! it is done the profile is written to `-o` by the rule of every output
 //! (`output::write_output`: atomically over a regular file, in place to a device or
 //! FIFO, through symlinks), so a run that writes nothing leaves an earlier profile
