@@ -65,6 +65,7 @@ pub fn run(dir: &Path, paint: report::Paint) -> Result<(String, Vec<PathBuf>)> {
         "escape.txt",
         spanprof_escape::render_text(&findings, false).as_bytes(),
     )?;
+    write("report.html", crate::html::page(&profile, file)?.as_bytes())?;
     let text = report::render(&report::build(&profile, 10), paint);
     Ok((text, written))
 }

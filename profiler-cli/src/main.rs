@@ -10,6 +10,7 @@ mod flame;
 mod folded;
 mod forward;
 mod grown;
+mod html;
 mod label;
 mod load;
 mod names;
@@ -20,6 +21,7 @@ mod report;
 mod run;
 mod svg;
 mod symbolize;
+mod timeline;
 mod trim;
 mod views;
 mod workload;
@@ -101,6 +103,27 @@ enum Command {
         /// Title of the graph.
         #[arg(long)]
         title: Option<String>,
+    },
+    /// Draw the heap over time as an SVG chart: levels, rates, heap events and the peak.
+    Timeline {
+        profile: PathBuf,
+        /// Output file (`-` = stdout).
+        #[arg(short, long, default_value = "timeline.svg")]
+        output: PathBuf,
+    },
+    /// One self-contained HTML page: summary, timeline, peak, leaks, flamegraphs, audit.
+    ///
+    /// Sections: the summary, the heap over time, Peak, Leaks and Temporary
+    /// allocations tables, the flamegraphs (interactive: zoom and search), the sites,
+    /// the size classes and the audit; a section whose data the profile lacks says
+    /// "not recorded". Everything is inline: the page needs no network.
+    Html {
+        profile: PathBuf,
+        /// Output file (`-` = stdout).
+        #[arg(short, long, default_value = "report.html")]
+        output: PathBuf,
+        #[command(flatten)]
+        frames: trim::FrameOpts,
     },
     /// Print folded stacks (`root;…;leaf weight`), as flamegraph tools read them.
     #[command(after_long_help = "\
@@ -328,6 +351,23 @@ fn run(cli: Cli) -> Result<()> {
             let look = flame::Look { title, icicle };
             let svg = flame::svg(&profile.display().to_string(), &lines, &stacks, &look)?;
             write_output(&output, &svg)
+        }
+        Command::Timeline { profile, output } => {
+            check_not_input(&output, &[&profile])?;
+            let p = load::load(&profile)?;
+            write_output(&output, &timeline::svg(&p, &profile.display().to_string())?)
+        }
+        Command::Html {
+            profile,
+            output,
+            frames,
+        } => {
+            check_not_input(&output, &[&profile])?;
+            let p = load_shown(&profile, frames)?;
+            write_output(
+                &output,
+                html::page(&p, &profile.display().to_string())?.as_bytes(),
+            )
         }
         Command::Folded {
             profile,

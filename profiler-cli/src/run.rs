@@ -1,7 +1,8 @@
-//! `spanprof run [--rate N] [-o profile.json] [--svg heap.svg] -- PROGRAM ARGS…`: runs a
-//! program built with spanprof as its global allocator with `SPANPROF_OUT` (and
-//! `SPANPROF_RATE`) set, waits for it, then prints the report and draws the flamegraph
-//! of the profile it wrote. The program writes into a private temporary folder; once
+//! `spanprof run [--rate N] [-o profile.json] [--svg heap.svg] [--html report.html]
+//! [--open] -- PROGRAM ARGS…`: runs a program built with spanprof as its global
+//! allocator with `SPANPROF_OUT` (and `SPANPROF_RATE`) set, waits for it, then prints
+//! the report, draws the flamegraph and writes the HTML report of the profile it wrote
+//! (and, with `--open`, starts a browser on the page). The program writes into a private temporary folder; once
 //! it is done the profile is written to `-o` by the rule of every output
 //! (`output::write_output`: atomically over a regular file, in place to a device or
 //! FIFO, through symlinks), so a run that writes nothing leaves an earlier profile
@@ -41,6 +42,15 @@ pub struct RunArgs {
     /// Do not draw the flamegraph.
     #[arg(long, conflicts_with = "svg")]
     pub no_svg: bool,
+    /// Where the HTML report goes (`spanprof html`: one self-contained page).
+    #[arg(long, value_name = "FILE", default_value = "report.html")]
+    pub html: PathBuf,
+    /// Do not write the HTML report.
+    #[arg(long, conflicts_with = "html")]
+    pub no_html: bool,
+    /// Open the HTML report when done ($BROWSER, else xdg-open; open on macOS).
+    #[arg(long, conflicts_with = "no_html")]
+    pub open: bool,
     /// How many sites and stacks the report lists.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -167,7 +177,11 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
     };
     let shown = Path::new(program).display().to_string();
     // stdout carries the program's output and the report: no file goes there too.
-    for (flag, path) in [("-o", &args.output), ("--svg", &args.svg)] {
+    for (flag, path) in [
+        ("-o", &args.output),
+        ("--svg", &args.svg),
+        ("--html", &args.html),
+    ] {
         if path.as_os_str() == "-" {
             return Err(CliError::usage(
                 flag,
@@ -186,6 +200,12 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
         return Err(CliError::usage(
             args.svg.display(),
             "the flamegraph would overwrite the profile",
+        ));
+    }
+    if !args.no_html && absolute(&args.html)? == output {
+        return Err(CliError::usage(
+            args.html.display(),
+            "the HTML report would overwrite the profile",
         ));
     }
     let name = output
@@ -289,6 +309,71 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
             text.push_str(&format!("  {} (flamegraph, {kind})\n", args.svg.display()));
         }
     }
+    if !args.no_html {
+        let page = crate::html::page(&profile, &file)?;
+        write_output(&args.html, page.as_bytes())?;
+        text.push_str(&format!("  {} (HTML report)\n", args.html.display()));
+    }
     write_output(Path::new("-"), text.as_bytes())?;
+    if args.open
+        && !args.no_html
+        && let Err(e) = open_page(&args.html)
+    {
+        eprintln!("spanprof: warning: {e}");
+    }
     Ok(code)
+}
+
+/// The commands that may show a page: each of `$BROWSER` (a `:`-separated list, as
+/// `xdg-open` and `man` read it; `%s` stands for the file, else it is appended), then
+/// the desktop's opener.
+fn openers() -> Vec<String> {
+    let mut list: Vec<String> = std::env::var("BROWSER")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|c| !c.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    list.push(
+        if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        }
+        .into(),
+    );
+    list
+}
+
+/// Starts a viewer on `page` without waiting for it; an error (one line) when no
+/// opener could be started.
+pub fn open_page(page: &Path) -> std::result::Result<(), String> {
+    let mut tried = Vec::new();
+    for opener in openers() {
+        let mut words: Vec<String> = opener.split_whitespace().map(str::to_string).collect();
+        let file = page.display().to_string();
+        if words.iter().any(|w| w.contains("%s")) {
+            for w in &mut words {
+                *w = w.replace("%s", &file);
+            }
+        } else {
+            words.push(file);
+        }
+        let started = Command::new(&words[0])
+            .args(&words[1..])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map(drop);
+        match started {
+            Ok(()) => return Ok(()),
+            Err(e) => tried.push(format!("{}: {e}", words[0])),
+        }
+    }
+    Err(format!(
+        "cannot open {}: no browser could be started ({}); set BROWSER or open it yourself",
+        page.display(),
+        tried.join("; ")
+    ))
 }

@@ -651,7 +651,7 @@ fn executable_script(path: &Path, text: &str) {
 /// Also: the `spanprof` next to `cargo-spanprof` is the one run, not one on `PATH`.
 #[cfg(unix)]
 #[test]
-fn manifest_path_from_another_folder_then_open_the_flamegraph() {
+fn manifest_path_from_another_folder_then_open_the_report() {
     let krate = multi_crate("sp-away");
     let cwd = tempfile::tempdir().unwrap();
     let bin = cwd.path().join("fake-bin");
@@ -700,10 +700,12 @@ fn manifest_path_from_another_folder_then_open_the_flamegraph() {
     ran.expect_code(0)
         .expect_stdout("extra feature on")
         .expect_stdout("app args: [\"z\"]")
-        .expect_stdout("heap.svg (flamegraph");
+        .expect_stdout("heap.svg (flamegraph")
+        .expect_stdout("report.html (HTML report)");
     // Outputs go where the command ran, not into the package.
     assert!(cwd.path().join("profile.json").is_file());
     assert!(cwd.path().join("heap.svg").is_file());
+    assert!(cwd.path().join("report.html").is_file());
     assert!(!krate.dir().join("profile.json").exists());
 
     // The viewer is started, not waited for.
@@ -714,10 +716,10 @@ fn manifest_path_from_another_folder_then_open_the_flamegraph() {
     }
     let text = std::fs::read_to_string(&opened)
         .unwrap_or_else(|e| panic!("{opener} was not run ({e}):\n{}", ran.show()));
-    assert_eq!(text.trim(), "heap.svg");
+    assert_eq!(text.trim(), "report.html");
 
-    // A run that draws nothing has nothing to open, not even the flamegraph an
-    // earlier run left: a warning, and the run's own status.
+    // A run that writes no profile has nothing to open, not even the report an
+    // earlier run left: the run's own status.
     std::fs::remove_file(&opened).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-spanprof"));
     clean_env(&mut cmd);
@@ -734,9 +736,7 @@ fn manifest_path_from_another_folder_then_open_the_flamegraph() {
         "--",
         "abort",
     ]));
-    ran.expect_code(128 + 6)
-        .expect_stderr("wrote no profile")
-        .expect_stderr("cargo-spanprof: warning: no flamegraph was drawn to heap.svg");
+    ran.expect_code(128 + 6).expect_stderr("wrote no profile");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!opened.exists(), "{}", ran.show());
 }

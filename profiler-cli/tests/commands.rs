@@ -511,6 +511,7 @@ fn demo_writes_every_file() {
         "heap.pb.gz",
         "audit.txt",
         "escape.txt",
+        "report.html",
     ] {
         let len = std::fs::metadata(dir.join(f)).unwrap().len();
         assert!(len > 100, "{f} is {len} bytes");

@@ -301,7 +301,7 @@ fn dash_o_through_a_link_to_the_input_is_refused() {
 fn run_to(dir: &Path, out: &Path) -> Output {
     spanprof()
         .current_dir(dir)
-        .args(["run", "--rate", "1", "--no-svg", "-o"])
+        .args(["run", "--rate", "1", "--no-svg", "--no-html", "-o"])
         .arg(out)
         .arg("--")
         .arg(example("sample_program"))
@@ -344,7 +344,7 @@ fn run_dash_o_follows_the_same_rule() {
     // Nothing else is left in the folder.
     assert_eq!(names(&dir), ["fifo", "link.json", "target.json"]);
     // `-` is refused: stdout carries the program's output and the report.
-    for flag in ["-o", "--svg"] {
+    for flag in ["-o", "--svg", "--html"] {
         let out = spanprof()
             .current_dir(&dir)
             .args(["run", flag, "-", "--"])

@@ -28,12 +28,70 @@ fn run_writes_the_profile_prints_the_report_and_draws_the_flamegraph() {
         .stdout(predicate::str::contains("make_words"))
         .stdout(predicate::str::contains(
             "h.svg (flamegraph, sampled native stacks)",
-        ));
+        ))
+        .stdout(predicate::str::contains("report.html (HTML report)"));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
     assert!(!v["samples"].as_array().unwrap().is_empty());
     assert!(check_xml(&std::fs::read(&svg).unwrap()) > 10);
+    let page = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(page.contains("<section id=\"flamegraphs\">") && page.contains("make_words"));
     // No temporary file is left behind.
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+}
+
+#[cfg(unix)]
+#[test]
+fn open_shows_the_report_with_browser_and_warns_when_there_is_none() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("open");
+    let opened = dir.join("opened");
+    let browser = dir.join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    spanprof()
+        .current_dir(&dir)
+        .env("BROWSER", &browser)
+        .args(["run", "--no-svg", "--html", "r.html", "--open", "--"])
+        .arg(example("sample_program"))
+        .arg("ok")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("r.html (HTML report)"));
+    // Started, not waited for.
+    let mut waited = 0;
+    while !opened.exists() && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    assert_eq!(std::fs::read_to_string(&opened).unwrap().trim(), "r.html");
+
+    // No $BROWSER and no xdg-open on PATH: the report is written, one warning line,
+    // and the run's own status.
+    let empty = dir.join("no-bin");
+    std::fs::create_dir(&empty).unwrap();
+    spanprof()
+        .current_dir(&dir)
+        .env_remove("BROWSER")
+        .env("PATH", &empty)
+        .args(["run", "--no-svg", "--html", "r2.html", "--open", "--"])
+        .arg(example("sample_program"))
+        .arg("ok")
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains(
+                "spanprof: warning: cannot open r2.html: no browser could be started",
+            )
+            .and(predicate::function(|e: &str| e.lines().count() == 1)),
+        );
+    assert!(dir.join("r2.html").is_file());
 }
 
 #[test]

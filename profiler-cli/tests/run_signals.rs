@@ -45,7 +45,16 @@ fn run_and_stop_after(
     let stderr_path = dir.join("stderr.txt");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_spanprof"));
     cmd.current_dir(&dir)
-        .args(["run", "--rate", "4096", "--no-svg", "-o", "p.json", "--"])
+        .args([
+            "run",
+            "--rate",
+            "4096",
+            "--no-svg",
+            "--no-html",
+            "-o",
+            "p.json",
+            "--",
+        ])
         .arg(example("sample_program"))
         .arg("wait")
         .env_remove("SPANPROF_OUT")

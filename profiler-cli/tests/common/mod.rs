@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fresh;
+pub mod webdriver;
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
@@ -251,4 +252,65 @@ pub fn decode_pprof(gz: &[u8]) -> Pprof {
         }
     }
     p
+}
+
+/// The demo's profile with the issue-14 fields filled in by hand (a timeline, a peak,
+/// temporary counts), written to `dir/issue14.json`: 50 points 10 ms apart, live bytes
+/// rising to exactly 2 MiB at 200 ms (the peak) and falling again, 1,000 allocations
+/// and 4 refills per point (100,000 allocations/s, 400 refills/s), the demo's heap
+/// events and a scavenging at 300 ms; at the peak half of each site stack's objects
+/// and of each sampled stack's were live; a third of each site stack's allocations
+/// and half of each sample's were temporary.
+pub fn issue14_profile(dir: &Path) -> PathBuf {
+    let mut v = profile_value();
+    let points: Vec<serde_json::Value> = (0..50u64)
+        .map(|i| {
+            let t = i * 10;
+            let live = if t <= 200 { t * (2 << 20) / 200 } else { (2 << 20) - (t - 200) * 4096 };
+            serde_json::json!({
+                "t_ms": t, "live_bytes": live, "heap_in_use_bytes": live + 65536,
+                "mapped_bytes": 64u64 << 20, "rss_bytes": live + (3 << 20),
+                "allocs": i * 1000, "refills": i * 4, "scavenged_bytes": if t >= 300 { 65536 } else { 0 }
+            })
+        })
+        .collect();
+    v["timeline"] = serde_json::json!({ "interval_ms": 10, "points": points });
+    v["events"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({ "at_ms": 300, "kind": "scavenged", "bytes": 65536 }));
+    let mut peak_sites = Vec::new();
+    let mut temporary_total = 0;
+    for s in v["site_stats"].as_array_mut().unwrap() {
+        let allocs = s["allocs"].as_u64().unwrap();
+        let slot = s["slot_bytes"].as_u64().unwrap();
+        s["temporary"] = (allocs / 3).into();
+        temporary_total += allocs / 3;
+        if allocs > 1 {
+            peak_sites.push(serde_json::json!({
+                "stack": s["stack"], "class": s["class"],
+                "live_objects": allocs / 2, "live_bytes": slot / allocs * (allocs / 2)
+            }));
+        }
+    }
+    let mut peak_samples = Vec::new();
+    for s in v["samples"].as_array_mut().unwrap() {
+        let objects = s["alloc_objects"].as_u64().unwrap();
+        s["temporary_objects"] = (objects / 2).into();
+        s["temporary_objects_est"] = (s["alloc_objects_est"].as_f64().unwrap() / 2.0).into();
+        peak_samples.push(serde_json::json!({
+            "stack": s["stack"], "size": s["size"], "rate": s["rate"],
+            "inuse_objects": objects / 2,
+            "inuse_objects_est": s["alloc_objects_est"].as_f64().unwrap() / 2.0,
+            "inuse_bytes_est": s["alloc_bytes_est"].as_f64().unwrap() / 2.0
+        }));
+    }
+    v["temporary_total"] = temporary_total.into();
+    v["peak"] = serde_json::json!({
+        "t_ms": 200, "live_bytes": 2u64 << 20, "mapped_bytes": 64u64 << 20,
+        "site_stats": peak_sites, "samples": peak_samples
+    });
+    let path = dir.join("issue14.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    path
 }

@@ -61,7 +61,7 @@
 //!
 //! This file is the command line and the run: it gathers what cargo would read
 //! (`config`, `metadata`), has `plan` make the two commands of it, runs the build, finds
-//! the executable it made (`artifacts`), runs `spanprof run` and opens the flamegraph.
+//! the executable it made (`artifacts`), runs `spanprof run` (which opens the HTML report with `--open`).
 
 mod artifacts;
 mod config;
@@ -79,7 +79,6 @@ use plan::{Plan, build_failed, plan};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::SystemTime;
 
 #[derive(Parser, Debug)]
 #[command(name = "cargo spanprof", bin_name = "cargo spanprof", version)]
@@ -223,8 +222,14 @@ struct RunArgs {
     /// Do not draw the flamegraph.
     #[arg(long, conflicts_with = "svg", help_heading = RUN)]
     no_svg: bool,
-    /// Open the flamegraph when done (xdg-open, or open on macOS).
-    #[arg(long, conflicts_with = "no_svg", help_heading = RUN)]
+    /// The HTML report [default: report.html].
+    #[arg(long, value_name = "FILE", help_heading = RUN)]
+    html: Option<PathBuf>,
+    /// Do not write the HTML report.
+    #[arg(long, conflicts_with = "html", help_heading = RUN)]
+    no_html: bool,
+    /// Open the HTML report when done ($BROWSER, else xdg-open; open on macOS).
+    #[arg(long, conflicts_with = "no_html", help_heading = RUN)]
     open: bool,
     /// The program's arguments (only after `--`).
     #[arg(last = true, value_name = "ARGS")]
@@ -263,33 +268,6 @@ fn fail(problem: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// The desktop's "open this file" command.
-fn opener() -> &'static str {
-    if cfg!(target_os = "macos") {
-        "open"
-    } else if cfg!(windows) {
-        "explorer"
-    } else {
-        "xdg-open"
-    }
-}
-
-/// Starts `program file` without waiting for it (a viewer may stay open for hours).
-fn open_with(program: &str, file: &Path) -> Result<(), String> {
-    Command::new(program)
-        .arg(file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map(drop)
-        .map_err(|e| format!("cannot open {} with {program}: {e}", file.display()))
-}
-
-fn modified(p: &Path) -> Option<SystemTime> {
-    std::fs::metadata(p).and_then(|m| m.modified()).ok()
-}
-
 fn run(a: RunArgs) -> ExitCode {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let config = if a.no_stack_setup {
@@ -306,16 +284,11 @@ fn run(a: RunArgs) -> ExitCode {
         Ok(exe) => exe,
         Err(e) => return fail(e),
     };
-    // Only a flamegraph this run drew is opened, not one left by an earlier run.
-    let svg = a.svg.clone().unwrap_or_else(|| PathBuf::from("heap.svg"));
-    let svg_before = modified(&svg);
+    // `spanprof run --open` opens the report it wrote (never one an earlier run left).
     let code = match run_spanprof(&p, &exe, &a.args) {
         Ok(code) => code,
         Err(e) => return fail(e),
     };
-    if a.open {
-        open_if_drawn(&svg, svg_before);
-    }
     ExitCode::from(code)
 }
 
@@ -364,22 +337,6 @@ fn run_spanprof(p: &Plan, exe: &Path, args: &[OsString]) -> Result<u8, String> {
         .unwrap_or(1))
 }
 
-/// Opens `svg` if this run drew it (it changed since `before`); a viewer that does not
-/// start is only a warning: the profile and the flamegraph are there.
-fn open_if_drawn(svg: &Path, before: Option<SystemTime>) {
-    match modified(svg) {
-        Some(t) if Some(t) != before => {
-            if let Err(e) = open_with(opener(), svg) {
-                eprintln!("cargo-spanprof: warning: {e}");
-            }
-        }
-        _ => eprintln!(
-            "cargo-spanprof: warning: no flamegraph was drawn to {}; nothing to open",
-            svg.display()
-        ),
-    }
-}
-
 fn main() -> ExitCode {
     // `cargo spanprof …` runs `cargo-spanprof spanprof …`: drop the subcommand name.
     let mut args: Vec<OsString> = std::env::args_os().collect();
@@ -424,7 +381,7 @@ mod tests {
             &["--release", "--bogus-flag", "--", "x"][..],
             &["--release", "extra"][..],
             &["--release", "--profile", "prof"][..],
-            &["--no-svg", "--open"][..],
+            &["--no-html", "--open"][..],
         ] {
             let e = parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
             assert_eq!(e.exit_code(), 2, "{bad:?}");
@@ -446,16 +403,6 @@ mod tests {
                 .lines()
                 .any(|l| l.trim_start_matches("$ ").starts_with(INSTALL)),
             "README does not install with `{INSTALL}`"
-        );
-    }
-
-    #[test]
-    fn a_missing_opener_is_an_error_message_not_a_panic() {
-        let e = open_with("spanprof-no-such-opener", Path::new("heap.svg")).unwrap_err();
-        assert!(
-            e.starts_with("cannot open heap.svg with spanprof-no-such-opener: ")
-                && !e.contains('\n'),
-            "{e}"
         );
     }
 }

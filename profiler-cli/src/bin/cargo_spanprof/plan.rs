@@ -151,6 +151,16 @@ fn run_args(a: &RunArgs) -> Vec<OsString> {
     if a.no_svg {
         args.push("--no-svg".into());
     }
+    if let Some(h) = &a.html {
+        args.push("--html".into());
+        args.push(h.into());
+    }
+    if a.no_html {
+        args.push("--no-html".into());
+    }
+    if a.open {
+        args.push("--open".into());
+    }
     args
 }
 
