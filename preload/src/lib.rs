@@ -15,6 +15,17 @@ use spanprof_core::cabi;
 #[global_allocator]
 static GLOBAL: spanprof_core::SpanAlloc = spanprof_core::SpanAlloc::new();
 
+/// The library's constructor: starts spanprof (reads `SPANPROF_*`, arms the exit
+/// hook) even in a program that never calls `malloc`; most have called it already.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static START: extern "C" fn() = start;
+
+extern "C" fn start() {
+    // SAFETY: a block just allocated here, freed once.
+    unsafe { cabi::free(cabi::malloc(1)) };
+}
+
 /// C `malloc`.
 #[unsafe(no_mangle)]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
