@@ -219,7 +219,10 @@ fn is_machinery_file(file: &str, function: &str) -> bool {
         "/src/raw/alloc.rs",
     ];
     // libspanprof.so's C entry points (`malloc`, `calloc`, … and what they inline).
-    if file.ends_with("/allocator/src/cabi.rs") || file.ends_with("/preload/src/lib.rs") {
+    if ["/allocator/src/cabi.rs", "/allocator/src/malloc.rs", "/preload/src/lib.rs"]
+        .iter()
+        .any(|f| file.ends_with(f))
+    {
         return true;
     }
     let std_or_vendored = file.contains("/library/") || file.contains("/hashbrown-");
