@@ -219,9 +219,13 @@ fn is_machinery_file(file: &str, function: &str) -> bool {
         "/src/raw/alloc.rs",
     ];
     // libspanprof.so's C entry points (`malloc`, `calloc`, … and what they inline).
-    if ["/allocator/src/cabi.rs", "/allocator/src/malloc.rs", "/preload/src/lib.rs"]
-        .iter()
-        .any(|f| file.ends_with(f))
+    if [
+        "/allocator/src/cabi.rs",
+        "/allocator/src/malloc.rs",
+        "/preload/src/lib.rs",
+    ]
+    .iter()
+    .any(|f| file.ends_with(f))
     {
         return true;
     }

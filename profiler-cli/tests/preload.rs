@@ -152,7 +152,17 @@ fn python_runs_the_same_and_profiles() {
         &profile,
     );
     assert!(out.starts_with(b"total "));
-    report_names(&profile, &[&["PyDict", "PyList", "PyUnicode", "PyObject", "_PyEval", "Py_"]]);
+    report_names(
+        &profile,
+        &[&[
+            "PyDict",
+            "PyList",
+            "PyUnicode",
+            "PyObject",
+            "_PyEval",
+            "Py_",
+        ]],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -185,7 +195,9 @@ fn sort_runs_the_same_and_profiles() {
     let mut text = String::new();
     let mut x: u64 = 42;
     for i in 0..200_000 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         text.push_str(&format!("{:016x} line {i}\n", x >> 1));
     }
     std::fs::write(&input, text).unwrap();
@@ -220,7 +232,10 @@ fn cpp_runs_the_same_across_threads_fork_and_destructors() {
     assert!(gxx.success());
     let out = same_output(|| Command::new(&exe), &dir.join("cpp-%p.json"));
     let out = String::from_utf8_lossy(&out).into_owned();
-    assert!(out.contains("child 5000") && out.contains("destructor 1000"), "{out}");
+    assert!(
+        out.contains("child 5000") && out.contains("destructor 1000"),
+        "{out}"
+    );
     // The parent and the forked child each wrote their own profile.
     let profiles: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -257,7 +272,11 @@ fn spanprof_run_preloads_programs_built_without_spanprof() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("build_inventory"), "{stdout}");
     // A program built with spanprof is not preloaded (the library, pointed at a
     // missing file, is not needed); --preload forces it (ld.so warns that the file is
@@ -273,7 +292,11 @@ fn spanprof_run_preloads_programs_built_without_spanprof() {
             .env("SPANPROF_PRELOAD_LIB", "/nonexistent/libspanprof.so")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -287,16 +310,30 @@ fn the_note_marks_programs_built_with_spanprof_even_stripped() {
         eprintln!("skipped: no strip");
         return;
     }
-    assert!(Command::new("strip").arg(&stripped).status().unwrap().success());
+    assert!(
+        Command::new("strip")
+            .arg(&stripped)
+            .status()
+            .unwrap()
+            .success()
+    );
     let sections = Command::new("sh")
-        .args(["-c", "readelf -S \"$1\" 2>/dev/null || objdump -h \"$1\"", "sh"])
+        .args([
+            "-c",
+            "readelf -S \"$1\" 2>/dev/null || objdump -h \"$1\"",
+            "sh",
+        ])
         .arg(&stripped)
         .output()
         .unwrap();
     let s = String::from_utf8_lossy(&sections.stdout);
     assert!(s.contains(".note.spanprof"), "{s}");
     let sections = Command::new("sh")
-        .args(["-c", "readelf -S \"$1\" 2>/dev/null || objdump -h \"$1\"", "sh"])
+        .args([
+            "-c",
+            "readelf -S \"$1\" 2>/dev/null || objdump -h \"$1\"",
+            "sh",
+        ])
         .arg(example("system_alloc_program"))
         .output()
         .unwrap();

@@ -1,7 +1,7 @@
 -- inserts and queries for the preload tests and benchmark (sqlite3 :memory: < queries.sql)
 CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, grp INTEGER, payload BLOB);
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000)
-INSERT INTO t SELECT i, 'name-' || i || '-' || hex(randomblob(0)), i % 97, zeroblob(i % 300) FROM n;
+INSERT INTO t SELECT i, 'name-' || i || '-' || printf('%04x', (i * 2654435761) % 65536), i % 97, zeroblob(i % 300) FROM n;
 CREATE INDEX t_name ON t(name);
 CREATE INDEX t_grp ON t(grp);
 SELECT grp, count(*), sum(length(payload)) FROM t GROUP BY grp ORDER BY grp LIMIT 5;
