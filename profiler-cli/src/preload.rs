@@ -84,7 +84,11 @@ pub fn plan(program: &Path, mode: Mode) -> Result<Option<OsString>> {
     let wanted = match mode {
         Mode::Never => false,
         Mode::Force => true,
-        Mode::Auto => !resolve(program).is_some_and(|p| built_with_spanprof(&p)),
+        // A program that is not there is run as it is, for its "not found" error.
+        Mode::Auto => match resolve(program) {
+            Some(p) if p.exists() => !built_with_spanprof(&p),
+            _ => false,
+        },
     };
     if !wanted {
         return Ok(None);
