@@ -1,24 +1,33 @@
 //! The C semantics of libspanprof.so's API: `programs/capi.c` checks errno, the
 //! alignment of every function, usable sizes, `realloc(p, 0)`, overflow and more, and
-//! prints "ok"; this test compiles it with `cc` and runs it with the library (the one
-//! cargo built for this test) preloaded. Skipped, with a note, without a C compiler.
+//! prints "ok"; this test compiles it with `cc` and runs it with the library
+//! preloaded. Skipped, with a note, without a C compiler.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The library cargo built beside this test (`target/<profile>/` or its `deps/`).
+/// The built library: `target/<profile>/libspanprof.so` when `cargo build` made it;
+/// else (cargo does not build a `cdylib` for its own package's tests) built here by
+/// cargo into `target/<profile>/preload-build/` (the CLI's preload tests use the same).
 fn library() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let candidates = [
-        deps.parent().unwrap().join("libspanprof.so"),
-        deps.join("libspanprof.so"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("libspanprof.so not built: {candidates:?}"))
-        .clone()
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let lib = profile_dir.join("libspanprof.so");
+    if lib.is_file() {
+        return lib;
+    }
+    let target = profile_dir.join("preload-build");
+    let release = profile_dir.ends_with("release");
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(["build", "-p", "spanprof-preload", "--target-dir"])
+        .arg(&target);
+    if release {
+        cmd.arg("--release");
+    }
+    assert!(cmd.status().unwrap().success(), "building libspanprof.so");
+    target
+        .join(if release { "release" } else { "debug" })
+        .join("libspanprof.so")
 }
 
 #[test]
