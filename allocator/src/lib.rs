@@ -143,6 +143,22 @@ pub mod stats;
 mod profile;
 // The entry points, the only caller of the profiler's hooks:
 mod malloc;
+// The C allocation API over the entry points, for the preloadable libspanprof.so.
+#[doc(hidden)]
+pub mod cabi;
+
+/// An ELF note every program that links spanprof carries (`.note.spanprof`, an
+/// allocated section that `strip` keeps): `spanprof run` reads it to tell a program
+/// built with spanprof from one to run under `libspanprof.so`. Name "spanprof",
+/// type 1, and a descriptor that is also a byte string to search for.
+#[used]
+#[unsafe(link_section = ".note.spanprof")]
+static SPANPROF_NOTE: Note =
+    Note(*b"\x09\0\0\0\x18\0\0\0\x01\0\0\0spanprof\0\0\0\0SPANPROF-ALLOCATOR-NOTE\0");
+
+/// An ELF note's bytes, 4-aligned as notes are.
+#[repr(C, align(4))]
+struct Note([u8; 48]);
 
 use core::sync::atomic::Ordering;
 

@@ -71,6 +71,10 @@ thread_local! {
     static RECORD: Cell<*mut ThreadRecord> = const { Cell::new(ptr::null_mut()) };
     /// Touched once per thread to register the exit hook that retires the record.
     static EXIT: RecordExit = const { RecordExit };
+    /// Set while the thread's record is being made: registering the exit hook and
+    /// reading the thread's stack call the C library, which (with spanprof as the C
+    /// allocator, `cabi.rs`) allocates back into here; those go to the orphan cache.
+    static MAKING: Cell<bool> = const { Cell::new(false) };
 }
 
 struct RecordExit;
@@ -116,6 +120,15 @@ pub(crate) fn thread_record() -> *mut ThreadRecord {
 #[cold]
 #[inline(never)]
 fn new_thread_record() -> *mut ThreadRecord {
+    if MAKING.with(|m| m.replace(true)) {
+        return ptr::null_mut();
+    }
+    let r = make_thread_record();
+    MAKING.with(|m| m.set(false));
+    r
+}
+
+fn make_thread_record() -> *mut ThreadRecord {
     start();
     // Registering the exit hook fails once the thread's TLS is being torn down; such a
     // thread never gets a record of its own.

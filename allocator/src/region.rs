@@ -33,7 +33,7 @@ const BASE: usize = 0x1000_0000_0000;
 const SHIFT: u32 = 32;
 /// 4 GiB: at one object per 256 KiB sampled, room for the sampled objects of a
 /// 128 GiB live heap.
-const LEN: usize = 1 << SHIFT;
+pub(crate) const LEN: usize = 1 << SHIFT;
 /// Pages committed at a time.
 const COMMIT: usize = 1 << 20;
 /// The largest block, in pages (a small object of the largest class).

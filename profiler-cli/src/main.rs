@@ -16,6 +16,7 @@ mod load;
 mod names;
 mod output;
 mod pprof;
+mod preload;
 mod progress;
 mod report;
 mod run;

@@ -1,6 +1,7 @@
 //! `spanprof run [--rate N] [-o profile.json] [--svg heap.svg] [--html report.html]
 //! [--open] -- PROGRAM ARGS…`: runs a program built with spanprof as its global
-//! allocator with `SPANPROF_OUT` (and `SPANPROF_RATE`) set, waits for it, then prints
+//! allocator with `SPANPROF_OUT` (and `SPANPROF_RATE`) set (any other program with
+//! `libspanprof.so` preloaded, see `preload.rs`), waits for it, then prints
 //! the report, draws the flamegraph and writes the HTML report of the profile it wrote
 //! (and, with `--open`, starts a browser on the page). The program writes into a private temporary folder; once
 //! it is done the profile is written to `-o` by the rule of every output
@@ -56,6 +57,13 @@ pub struct RunArgs {
     pub top: usize,
     #[command(flatten)]
     pub frames: crate::trim::FrameOpts,
+    /// Run the program with libspanprof.so preloaded even if it was built with spanprof
+    /// (by default only programs built without it are, which profiles their C allocator).
+    #[arg(long, conflicts_with = "no_preload")]
+    pub preload: bool,
+    /// Never preload libspanprof.so.
+    #[arg(long)]
+    pub no_preload: bool,
     /// The program and its arguments (after `--`).
     #[arg(
         required = true,
@@ -214,7 +222,18 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
     let scratch = Scratch::new()?;
     let temp = scratch.dir.join(&name);
 
+    let mode = if args.preload {
+        crate::preload::Mode::Force
+    } else if args.no_preload {
+        crate::preload::Mode::Never
+    } else {
+        crate::preload::Mode::Auto
+    };
+    let preload = crate::preload::plan(Path::new(program), mode)?;
     let mut cmd = Command::new(program);
+    if let Some(value) = &preload {
+        cmd.env("LD_PRELOAD", value);
+    }
     // The program would name the temporary file in its "wrote" line; run names the
     // real one when it is done.
     cmd.args(rest)
@@ -248,8 +267,13 @@ pub fn run(args: RunArgs, paint: report::Paint) -> Result<u8> {
     if !temp.exists() {
         let why = if status.success() {
             format!(
-                "no profile was written to {} (was it built with spanprof::SpanAlloc as its #[global_allocator]?)",
-                args.output.display()
+                "no profile was written to {} ({})",
+                args.output.display(),
+                if preload.is_some() {
+                    "it ran with libspanprof.so preloaded: a statically linked program, or one with an allocator of its own, does not use the C library's malloc"
+                } else {
+                    "was it built with spanprof::SpanAlloc as its #[global_allocator]? --preload profiles its C allocator instead"
+                }
             )
         } else {
             format!("{} and wrote no profile", describe(status))

@@ -155,9 +155,10 @@ fn push_trimmed(locations: &mut Vec<Location>, id: u32, line: usize) -> u32 {
 /// the allocator (the runtime trims them when it writes a profile; a stripped build
 /// symbolized later may still have them). Other `spanprof::` names may be a
 /// program's own, since a binary crate can be called `spanprof` too.
-const ALLOCATOR_MODULES: [&str; 12] = [
+const ALLOCATOR_MODULES: [&str; 13] = [
     "SpanAlloc",
     "alloc_slow",
+    "cabi::",
     "cache::",
     "central::",
     "fixalloc::",
@@ -196,7 +197,16 @@ pub fn is_alloc_machinery(function: &str, file: Option<&str>) -> bool {
         || bare
             .strip_prefix("spanprof::")
             .is_some_and(|rest| ALLOCATOR_MODULES.iter().any(|m| rest.starts_with(m)));
-    by_name || file.is_some_and(|f| is_machinery_file(f, function))
+    by_name || is_c_allocation(bare) || file.is_some_and(|f| is_machinery_file(f, function))
+}
+
+/// C++'s `operator new` (mangled `_Znwm`, `_Znam` and their `nothrow` and
+/// `align_val_t` forms), which only calls `malloc`: the frame the program called
+/// it from is the allocation's site.
+fn is_c_allocation(function: &str) -> bool {
+    function.starts_with("_Znw")
+        || function.starts_with("_Zna")
+        || function.starts_with("operator new")
 }
 
 fn is_machinery_file(file: &str, function: &str) -> bool {
@@ -208,6 +218,17 @@ fn is_machinery_file(file: &str, function: &str) -> bool {
         "/library/std/src/sys/alloc/",
         "/src/raw/alloc.rs",
     ];
+    // libspanprof.so's C entry points (`malloc`, `calloc`, … and what they inline).
+    if [
+        "/allocator/src/cabi.rs",
+        "/allocator/src/malloc.rs",
+        "/preload/src/lib.rs",
+    ]
+    .iter()
+    .any(|f| file.ends_with(f))
+    {
+        return true;
+    }
     let std_or_vendored = file.contains("/library/") || file.contains("/hashbrown-");
     std_or_vendored
         && (FILES.iter().any(|f| file.contains(f))

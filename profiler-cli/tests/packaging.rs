@@ -53,7 +53,13 @@ fn cargo_run_picks_spanprof_and_install_gives_only_the_two_commands() {
     assert_eq!(targets(&p, "bin"), ["cargo-spanprof", "spanprof"]);
     assert_eq!(
         targets(&p, "example"),
-        ["deep_stack", "escape_bench", "sample_program", "strip_me"]
+        [
+            "deep_stack",
+            "escape_bench",
+            "sample_program",
+            "strip_me",
+            "system_alloc_program"
+        ]
     );
 }
 
