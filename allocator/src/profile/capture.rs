@@ -316,24 +316,8 @@ fn start_writer() -> bool {
     unsafe { libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK) };
     WAKE_READ.store(fds[0], Ordering::Release);
     WAKE_WRITE.store(fds[1], Ordering::Release);
-    // SAFETY: the attribute and signal sets live on this stack for the calls; the new
-    // thread inherits the full mask set around pthread_create (so process signals go
-    // to the program's threads, not to it), and the caller's mask is restored after.
-    let started = unsafe {
-        let mut all: libc::sigset_t = core::mem::zeroed();
-        let mut old: libc::sigset_t = core::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-        libc::pthread_attr_init(&mut attr);
-        libc::pthread_attr_setstacksize(&mut attr, WRITER_STACK);
-        libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
-        let mut thread: libc::pthread_t = core::mem::zeroed();
-        let r = libc::pthread_create(&mut thread, &attr, writer_main, ptr::null_mut());
-        libc::pthread_attr_destroy(&mut attr);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut());
-        r == 0
-    };
+    // Process signals go to the program's threads, not to it (all blocked there).
+    let started = crate::os::spawn_detached(writer_main, WRITER_STACK);
     if !started {
         close_pipe();
     }
