@@ -574,12 +574,22 @@ impl PageHeap {
         // Whatever hangs off the span goes with it (see `span.rs`, "Specials").
         s.release_special();
         self.ops += 1;
-        if s.npages <= ARENA_PAGES {
+        // A mapping of its own (any size: a huge alignment, or a huge object shrunk in
+        // place) is unmapped whole; its pages never join the arenas' free pages or the
+        // span cache, whose records must have every page in the page map.
+        let direct = {
+            let meta = index[s.start >> ARENA_SHIFT].load(Ordering::Acquire);
+            // SAFETY: a live span's arena is registered and stays mapped.
+            unsafe { (*meta).direct_len != 0 }
+        };
+        if !direct {
             add(&counters.heap_free, s.npages * PAGE_SIZE);
         }
         let now = os::now_ns();
         let in_use = counters.pages_in_use.load(Ordering::Relaxed) as usize;
-        if s.npages <= CACHED_MAX_PAGES && self.cached_pages + s.npages <= in_use / 8 + CACHED_SLACK
+        if !direct
+            && s.npages <= CACHED_MAX_PAGES
+            && self.cached_pages + s.npages <= in_use / 8 + CACHED_SLACK
         {
             // The page map keeps pointing at the dead record, so a second free of the
             // same object is still recognised.
