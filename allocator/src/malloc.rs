@@ -40,6 +40,7 @@ use crate::lock::SpinLock;
 use crate::profile::hooks::{self, Allocated, Block, SUSPENDED, ThreadProf};
 use crate::profile::{self, symbolize, tags};
 use crate::region;
+use crate::scavenger;
 use crate::size_class::{PAGE_SIZE, class_for, class_size, slot_bytes};
 use crate::span;
 
@@ -249,9 +250,21 @@ fn alloc_in(cache: *mut ThreadCache, req: Request) -> (*mut u8, bool) {
 /// Everything but the two fast paths: first use of a thread, refills, large
 /// objects, threads without a record, and allocations the profiler sees. Kept out of
 /// line so the fast paths need no stack frame.
+/// Starts the background scavenger when the heap asked for it while this slow path
+/// held its locks (`scavenger::start_wanted`), on the way out, when none is held.
+struct StartScavenger;
+
+impl Drop for StartScavenger {
+    #[inline]
+    fn drop(&mut self) {
+        scavenger::start_wanted();
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn alloc_slow(layout: Layout, class: usize) -> (*mut u8, bool) {
+    let _scavenger = StartScavenger;
     let r = thread_record();
     if r.is_null() {
         return alloc_in(ptr::null_mut(), Request::new(layout, class));
@@ -480,6 +493,7 @@ unsafe fn hook_args<'a>(
 #[cold]
 #[inline(never)]
 unsafe fn dealloc_slow(p: *mut u8, layout: Layout, class: usize) {
+    let _scavenger = StartScavenger;
     let r = thread_record();
     if class != 0 && region::contains(p as usize) {
         // SAFETY: forwarded: a block of the region is one of its live blocks.

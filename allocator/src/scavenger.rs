@@ -7,9 +7,11 @@
 //! owns *when*: the thread, its pacing and its switch. The heap registers its work
 //! once ([`enable`]: the global heap only, at the entry points' start-up, never a
 //! test's heap) and calls [`wake`] whenever it frees pages. The first wake that finds
-//! [`START_FREE`] bytes free and unreleased (Go's `heapFree`) starts the thread, so a
-//! program that never frees much never has one and none starts inside the
-//! allocator's first allocation.
+//! [`START_FREE`] bytes free and unreleased (Go's `heapFree`) marks the thread wanted,
+//! and the entry points start it on their way out of the slow path, holding no lock
+//! ([`start_wanted`]: creating a thread may allocate, through spanprof itself under
+//! `LD_PRELOAD`). So a program that never frees much never has one and none starts
+//! inside the allocator's first allocation.
 //!
 //! Pacing follows Go's `scavengePercent`: the thread works in batches of about 1 ms
 //! and then sleeps 99 times as long (1 % of a core) while the heap is busy; when the
@@ -62,6 +64,8 @@ const RETRY_NS: u64 = 1_000_000_000;
 const NOT_STARTED: u8 = 0;
 const RUNNING: u8 = 1;
 const DISABLED: u8 = 2;
+/// A wake found enough to do; the thread starts at the next [`start_wanted`].
+const WANTED: u8 = 3;
 
 static STATE: AtomicU8 = AtomicU8::new(NOT_STARTED);
 /// The registered work (a `WorkFn` as an address; 0 = none) and its context.
@@ -96,19 +100,36 @@ pub fn wake(free: u64) {
             GEN.fetch_add(1, Ordering::SeqCst);
             os::futex_wake(&GEN);
         }
-        NOT_STARTED if free >= START_FREE && WORK.load(Ordering::Relaxed) != 0 => start(),
+        NOT_STARTED if free >= START_FREE && WORK.load(Ordering::Relaxed) != 0 => want(),
         _ => {}
+    }
+}
+
+/// Marks the thread wanted. Wakes run under the heap's locks, and creating a thread
+/// may allocate (glibc's `pthread_create` calls `calloc` for the new thread's TLS,
+/// which is spanprof's own under `LD_PRELOAD`): the entry points start it with
+/// [`start_wanted`] once they hold no lock.
+#[cold]
+fn want() {
+    let retry = RETRY_AT.load(Ordering::Relaxed);
+    if retry != 0 && os::now_ns() < retry {
+        return;
+    }
+    let _ = STATE.compare_exchange(NOT_STARTED, WANTED, Ordering::AcqRel, Ordering::Relaxed);
+}
+
+/// Starts the thread if a wake wanted it. The caller must hold no allocator lock.
+#[inline]
+pub fn start_wanted() {
+    if STATE.load(Ordering::Relaxed) == WANTED {
+        start();
     }
 }
 
 #[cold]
 fn start() {
-    let retry = RETRY_AT.load(Ordering::Relaxed);
-    if retry != 0 && os::now_ns() < retry {
-        return;
-    }
     if STATE
-        .compare_exchange(NOT_STARTED, DISABLED, Ordering::AcqRel, Ordering::Relaxed)
+        .compare_exchange(WANTED, DISABLED, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
     {
         return;
