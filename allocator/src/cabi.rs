@@ -225,9 +225,10 @@ pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
         ),
     };
     if fits_in_place(old_layout, size) {
-        // SAFETY: p is a live block of old_layout (it maps to the block's class or
-        // large span), and the new size stays in it.
-        return unsafe { A.realloc(p.cast(), old_layout, size) }.cast();
+        // The block stays as it is. Its requested bytes stay as counted at `malloc`:
+        // C does not say what the old request was, and charging the change from the
+        // block's rounded size would drift the totals down by up to a page per call.
+        return p;
     }
     let q = alloc(size, c_align(size), false);
     if !q.is_null() {
@@ -320,7 +321,7 @@ pub unsafe fn malloc_usable_size(p: *mut c_void) -> usize {
             // SAFETY: a live glibc block has its chunk's size word just before it.
             let word = unsafe { p.cast::<usize>().sub(1).read() };
             let chunk = word & !7;
-            if word & 2 != 0 { chunk - 16 } else { chunk - 8 }
+            chunk.saturating_sub(if word & 2 != 0 { 16 } else { 8 })
         }
     }
 }
