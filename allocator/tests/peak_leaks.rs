@@ -190,6 +190,18 @@ fn the_timeline_stays_bounded_and_halves_its_resolution() {
             .all(|q| q.mapped_bytes >= q.heap_in_use_bytes)
     );
     assert!(t.points.last().unwrap().rss_bytes > 0);
+    // The last point is the program's heap when the exit profile read its counters,
+    // not what writing the profile allocated afterwards (symbolizing at exit runs on
+    // the program's books: the thread's record is gone).
+    let live_at_end: u64 = p.classes.iter().map(|c| c.live_bytes).sum::<u64>()
+        + p.large.bytes_allocated.saturating_sub(p.large.bytes_freed);
+    let last = t.points.last().unwrap();
+    assert!(
+        last.live_bytes <= live_at_end + (1 << 20),
+        "last point {} B live, profile {} B",
+        last.live_bytes,
+        live_at_end
+    );
 }
 
 #[test]

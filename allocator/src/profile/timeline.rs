@@ -12,7 +12,7 @@
 //! 1024 points. Nothing here allocates except [`snapshot`] (for the writer).
 
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use crate::heap::Heap;
 use crate::lock::SpinLock;
@@ -95,9 +95,21 @@ pub fn next_deadline_ms() -> Option<u64> {
     (b.interval_ms != 0).then(|| b.last_ms + b.interval_ms)
 }
 
+/// Set when the exit profile is being written: the writer thread takes no more
+/// points (the writing's own allocations are not the program's heap).
+static FROZEN: AtomicBool = AtomicBool::new(false);
+
+/// Ends the periodic points (the exit profile's build still takes its last one).
+pub fn freeze() {
+    FROZEN.store(true, Ordering::Relaxed);
+}
+
 /// Takes a point now if one is due (or `force`): from the writer thread, and once
-/// more when the final profile is built.
+/// more when a profile is built.
 pub fn tick(force: bool) {
+    if !force && FROZEN.load(Ordering::Relaxed) {
+        return;
+    }
     // SAFETY: non-null only as stored from a `&'static Heap`.
     let Some(heap) = (unsafe { HEAP.load(Ordering::Acquire).as_ref() }) else {
         return;

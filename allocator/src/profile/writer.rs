@@ -190,6 +190,11 @@ fn write_next_inner(last: bool, announce: bool, report_error: bool) -> bool {
     let Some(heap) = series_heap() else {
         return false;
     };
+    if last {
+        // Writing the exit profile allocates on the program's books (no thread record
+        // to suspend, see above): the timeline ends with the counters read here.
+        crate::profile::timeline::freeze();
+    }
     let profile = build_inner(heap);
     // Bytes, not text: a path need not be UTF-8.
     let pattern = {
@@ -594,6 +599,9 @@ pub fn build(heap: &Heap) -> Profile {
 
 fn build_inner(heap: &Heap) -> Profile {
     let stats = heap.stats();
+    // The timeline's last point, with the counters, before anything here allocates
+    // (at exit that would be on the program's books).
+    crate::profile::timeline::tick(true);
     let rate = RATE.load(Ordering::Relaxed);
     let sites: Vec<&'static Site> = SITES.iter().copied().collect();
     let site_id = |key: usize| sites.iter().position(|s| s.key() == key).map(|i| i as u32);
@@ -826,9 +834,8 @@ fn site_stats(stats: &Stats, site_id: &dyn Fn(usize) -> Option<u32>) -> Vec<Site
     out
 }
 
-/// The timeline so far, with one point more for now (when it is on).
+/// The timeline so far (its last point taken when the build began).
 fn timeline(start_ns: u64) -> Timeline {
-    crate::profile::timeline::tick(true);
     let (interval_ms, points) = crate::profile::timeline::snapshot();
     Timeline {
         interval_ms,
