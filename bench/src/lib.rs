@@ -150,6 +150,12 @@ pub const WORKLOADS: &[Workload] = &[
         default_ops: 150_000,
         op: "one buffer grown to 4-64 KB",
     },
+    Workload {
+        name: "json",
+        run: json,
+        default_ops: 2,
+        op: "serde_json round trip of a 20 MB catalogue",
+    },
 ];
 
 impl Workload {
@@ -447,6 +453,93 @@ pub fn realloc_grow(ops: u64) -> (f64, u64) {
     (secs, done)
 }
 
+/// One product of the [`json`] workload's catalogue.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Product {
+    /// Stock-keeping number.
+    pub id: u64,
+    /// Display name, 12-40 B.
+    pub name: String,
+    /// Free text, 40-400 B.
+    pub description: String,
+    /// 1-6 tags of 4-16 B.
+    pub tags: Vec<String>,
+    /// Price in cents.
+    pub price_cents: u64,
+    /// 0-4 variants.
+    pub variants: Vec<Variant>,
+}
+
+/// A variant of a [`Product`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Variant {
+    /// Variant code, 6-20 B.
+    pub sku: String,
+    /// Units in stock.
+    pub stock: u32,
+    /// Attribute name/value pairs, 0-3.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// A string of `lo..=hi` bytes cut from [`PIECE`] at a random offset.
+fn text(rng: &mut SplitMix64, lo: usize, hi: usize) -> String {
+    let n = rng.range(lo, hi);
+    let mut s = String::with_capacity(n);
+    while s.len() < n {
+        let take = (n - s.len()).min(PIECE.len());
+        let at = rng.below(PIECE.len() - take + 1);
+        s.push_str(&PIECE[at..at + take]);
+    }
+    s
+}
+
+/// The catalogue of the [`json`] workload: 40,000 products, about 20 MB as compact
+/// JSON (31 MB pretty-printed).
+pub fn catalogue(rng: &mut SplitMix64) -> Vec<Product> {
+    (0..40_000u64)
+        .map(|id| Product {
+            id,
+            name: text(rng, 12, 40),
+            description: text(rng, 40, 400),
+            tags: (0..rng.range(1, 6)).map(|_| text(rng, 4, 16)).collect(),
+            price_cents: rng.range(99, 999_999) as u64,
+            variants: (0..rng.range(0, 4))
+                .map(|_| Variant {
+                    sku: text(rng, 6, 20),
+                    stock: rng.below(1000) as u32,
+                    attributes: (0..rng.range(0, 3))
+                        .map(|_| (text(rng, 3, 10), text(rng, 3, 24)))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// json: the real-crate workload of issue 13. One op builds the [`catalogue`],
+/// serializes it (compact), re-parses that as an untyped `serde_json::Value` (maps,
+/// vectors, strings), pretty-prints the value and parses the pretty text back into
+/// typed products, checking the count. Buffers of tens of MB grow by reallocation;
+/// peak RSS is dominated by the live documents, as in a service that reshapes JSON.
+pub fn json(ops: u64) -> (f64, u64) {
+    let _hook = thread_hook();
+    let mut rng = SplitMix64::new(SEED);
+    let start = Instant::now();
+    for _ in 0..ops {
+        let products = catalogue(&mut rng);
+        let compact = serde_json::to_string(&products).expect("catalogue serializes");
+        drop(products);
+        let value: serde_json::Value = serde_json::from_str(&compact).expect("compact parses");
+        drop(compact);
+        let pretty = serde_json::to_string_pretty(&value).expect("value serializes");
+        drop(value);
+        let back: Vec<Product> = serde_json::from_str(&pretty).expect("pretty parses");
+        assert_eq!(back.len(), 40_000, "json: products lost in the round trip");
+        drop(black_box((pretty, back)));
+    }
+    (start.elapsed().as_secs_f64(), ops)
+}
+
 /// The `main` of every `bench-<allocator>` binary: parses `<workload> [ops]` from the
 /// command line (ops defaults to the workload's default), runs it under whatever
 /// global allocator the binary set, and prints
@@ -571,6 +664,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_catalogue_is_about_20_mb() {
+        let products = catalogue(&mut SplitMix64::new(SEED));
+        let compact = serde_json::to_string(&products).unwrap();
+        let mb = compact.len() as f64 / 1e6;
+        assert!(
+            (18.0..=26.0).contains(&mb),
+            "compact catalogue is {mb:.1} MB"
+        );
+    }
+
+    #[test]
     fn splitmix_is_deterministic_and_in_range() {
         let mut a = SplitMix64::new(SEED);
         let mut b = SplitMix64::new(SEED);
@@ -592,7 +696,12 @@ mod tests {
     #[test]
     fn every_workload_runs() {
         for w in WORKLOADS {
-            let ops = (w.default_ops / 10_000).max(10);
+            // json's op is one whole round trip of a 20 MB document: run one.
+            let ops = if w.name == "json" {
+                1
+            } else {
+                (w.default_ops / 10_000).max(10)
+            };
             let (secs, done) = (w.run)(ops);
             assert!(secs > 0.0 && secs < 10.0, "{}: {secs} s", w.name);
             // larson rounds down to whole rounds; the others do exactly `ops`.

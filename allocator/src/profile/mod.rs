@@ -21,6 +21,7 @@
 pub mod capture;
 pub mod context;
 pub mod counters;
+pub mod expmath;
 pub mod format;
 pub mod hooks;
 pub mod json;

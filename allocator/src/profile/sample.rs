@@ -231,7 +231,7 @@ pub fn next_interval(rng: &mut u64, rate: u64) -> i64 {
     let r = rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
     // Uniform in (0, 1]: 53 random bits.
     let u = ((r >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-    let v = -u.ln() * rate as f64;
+    let v = -super::expmath::ln_unit(u) * rate as f64;
     v.min(i64::MAX as f64 / 2.0) as i64
 }
 

@@ -93,7 +93,7 @@ pub fn unbias(size: u64, rate: u64) -> f64 {
     if rate <= 1 || size == 0 {
         return 1.0;
     }
-    1.0 / (1.0 - (-(size as f64) / rate as f64).exp())
+    1.0 / super::expmath::one_minus_exp_neg(size as f64 / rate as f64)
 }
 
 /// The functions at return address `ip`, innermost first; empty when nothing
