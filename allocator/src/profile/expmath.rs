@@ -46,7 +46,7 @@ pub fn ln_unit(u: f64) -> f64 {
 /// Exact to the last few bits even for tiny `x`, where computing `1 − exp(−x)`
 /// directly would cancel.
 pub fn one_minus_exp_neg(x: f64) -> f64 {
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return 0.0;
     }
     if x < 0.5 {
