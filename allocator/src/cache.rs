@@ -72,32 +72,44 @@ fn bump(c: &AtomicU64) {
     c.store(c.load(Ordering::Relaxed) + 1, Ordering::Release);
 }
 
-/// Free-list bound in bytes per class: generous for small objects (churn of small
-/// objects is where reuse pays), tight for big ones (where it would cost resident
-/// memory). The count is clamped to [`MIN_LIST`, `MAX_LIST`].
+/// Free-list bound in bytes per class, at most: generous for small objects (churn of
+/// small objects is where reuse pays), tight for big ones (where it would cost
+/// resident memory). The count is clamped to [`MIN_LIST`, `MAX_LIST`].
 const LIST_BYTES_SMALL: usize = 64 * 1024;
 const LIST_BYTES_BIG: usize = 16 * 1024;
-const MIN_LIST: usize = 1;
+/// Free-list bound in bytes per class at first, and the least it shrinks to.
+const LIST_BYTES_FLOOR: usize = 4 * 1024;
+const MIN_LIST: usize = 2;
 const MAX_LIST: usize = 256;
+const FLOOR_MAX_LIST: usize = 32;
 
-/// Free-list bound (in slots) per class.
-const LIST_CAP: [u32; NUM_CLASSES] = {
-    let mut caps = [0u32; NUM_CLASSES];
+/// `bytes / size` clamped to [`MIN_LIST`, `max`].
+const fn slots(bytes: usize, size: usize, max: usize) -> u32 {
+    let n = bytes / size;
+    (if n < MIN_LIST {
+        MIN_LIST
+    } else if n > max {
+        max
+    } else {
+        n
+    }) as u32
+}
+
+/// Free-list bounds (in slots) per class: `[floor, ceiling]`. A class's bound starts
+/// at the floor and moves between the two by [`ThreadCache::free`]'s rule.
+const LIST_CAP: [[u32; 2]; NUM_CLASSES] = {
+    let mut caps = [[0u32; 2]; NUM_CLASSES];
     let mut c = 1;
     while c < NUM_CLASSES {
         let size = crate::size_class::class_size(c);
-        let n = if size <= 1024 {
+        let most = if size <= 1024 {
             LIST_BYTES_SMALL
         } else {
             LIST_BYTES_BIG
-        } / size;
-        caps[c] = if n < MIN_LIST {
-            MIN_LIST as u32
-        } else if n > MAX_LIST {
-            MAX_LIST as u32
-        } else {
-            n as u32
         };
+        let ceiling = slots(most, size, MAX_LIST);
+        let floor = slots(LIST_BYTES_FLOOR, size, FLOOR_MAX_LIST);
+        caps[c] = [if floor < ceiling { floor } else { ceiling }, ceiling];
         c += 1;
     }
     caps
@@ -116,6 +128,8 @@ pub struct Current {
     span: *mut Span,
     /// Length of `list`.
     list_len: u32,
+    /// Bound of `list_len` (0 in a fresh record: set on the first overflow).
+    list_cap: u32,
     /// Freed slots of other spans.
     list: *mut Slot,
     /// Objects allocated.
@@ -154,6 +168,8 @@ pub struct ColdCounters {
     pub refills: AtomicU64,
     /// Frees of slots outside the freeing thread's current span.
     pub remote_frees: AtomicU64,
+    /// `Current::allocs` at the free list's last overflow (owner thread only).
+    allocs_at_overflow: AtomicU64,
 }
 
 /// Large objects allocated and freed through one cache (for `measure`; the heap's
@@ -424,8 +440,7 @@ impl ThreadCache {
             bump(&c.frees);
             return true;
         }
-        // SAFETY: LIST_CAP has NUM_CLASSES entries.
-        if c.list_len >= unsafe { *LIST_CAP.get_unchecked(class) } || region::contains(a) {
+        if c.list_len >= c.list_cap || region::contains(a) {
             return false;
         }
         #[cfg(any(debug_assertions, feature = "hardened"))]
@@ -452,10 +467,35 @@ impl ThreadCache {
             return;
         }
         // The free list is full: keep half, flush the rest, then push.
-        self.flush_list(lists, class, LIST_CAP[class] / 2);
+        let cap = self.adapt_list_cap(class);
+        self.flush_list(lists, class, cap / 2);
         // SAFETY: forwarded; the list has room now.
         let pushed = unsafe { self.try_free(lists, p, class) };
         debug_assert!(pushed);
+    }
+
+    /// Moves the free-list bound of `class` on an overflow and returns it: doubled
+    /// (up to the class's ceiling) when the thread allocated objects of the class
+    /// since the last overflow, since it may take them back from the list; halved
+    /// (down to the floor) when it did not, as a thread that only frees what others
+    /// allocate would otherwise park up to the ceiling per class (64 KiB) of their
+    /// memory. After tcmalloc's per-class `max_length` (slow start, shrink on
+    /// overflow); only this slow path reads or moves it.
+    #[cold]
+    fn adapt_list_cap(&mut self, class: usize) -> u32 {
+        let [floor, ceiling] = LIST_CAP[class];
+        let c = &mut self.cur[class];
+        let allocs = c.allocs.load(Ordering::Relaxed);
+        let last = &self.cold[class].allocs_at_overflow;
+        c.list_cap = if c.list_cap == 0 {
+            floor
+        } else if allocs != last.load(Ordering::Relaxed) {
+            (c.list_cap * 2).min(ceiling)
+        } else {
+            (c.list_cap / 2).max(floor)
+        };
+        last.store(allocs, Ordering::Relaxed);
+        c.list_cap
     }
 
     /// Returns all but `keep` slots of a class's free list to their spans' remote

@@ -145,6 +145,35 @@ fn child_case() {
             v.shrink_to_fit();
             report("after_shrink", rss_kib());
         }
+        "free_only_thread" => {
+            // A thread that frees what another allocates, and allocates nothing of
+            // those classes itself (a consumer), must not park the objects in its
+            // cache's free lists: the spans they pin stay out of the page heap.
+            const SIZES: [usize; 7] = [16, 32, 64, 128, 256, 512, 1024];
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<Box<[u8]>>>();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let consumer = std::thread::spawn(move || {
+                for batch in rx {
+                    drop(batch);
+                    done_tx.send(()).unwrap();
+                }
+            });
+            let before = spanprof::stats().heap.bytes_in_use;
+            for round in 0..4 {
+                for size in SIZES {
+                    let objs: Vec<Box<[u8]>> = (0..20_000)
+                        .map(|i| vec![(i + round) as u8; size].into_boxed_slice())
+                        .collect();
+                    tx.send(objs).unwrap();
+                    done_rx.recv().unwrap();
+                }
+            }
+            // The consumer is alive and idle: whatever its cache holds stays held.
+            let held = spanprof::stats().heap.bytes_in_use.saturating_sub(before);
+            report("held_kib", held / 1024);
+            drop(tx);
+            consumer.join().unwrap();
+        }
         _ => return,
     }
     std::process::exit(0);
@@ -189,6 +218,17 @@ fn get(figures: &[(String, u64)], key: &str) -> u64 {
 #[test]
 fn child() {
     child_case();
+}
+
+#[test]
+fn a_thread_that_only_frees_parks_little() {
+    let f = run_case("free_only_thread", true);
+    // Seven classes: each keeps the producer's current span and at most one empty
+    // span (8 KiB each), and the consumer's lists stay at their 4 KiB floor: about
+    // 90 KiB. With every list at its 64 KiB ceiling (the bound before it adapted)
+    // the spans the consumer pinned came to 280 KiB.
+    let held = get(&f, "held_kib");
+    assert!(held <= 180, "{held} KiB of spans in use with nothing live");
 }
 
 #[test]
