@@ -79,7 +79,7 @@ const LIST_BYTES_SMALL: usize = 64 * 1024;
 const LIST_BYTES_BIG: usize = 16 * 1024;
 /// Free-list bound in bytes per class at first, and the least it shrinks to.
 const LIST_BYTES_FLOOR: usize = 4 * 1024;
-const MIN_LIST: usize = 2;
+const MIN_LIST: usize = 1;
 const MAX_LIST: usize = 256;
 const FLOOR_MAX_LIST: usize = 32;
 
