@@ -6,41 +6,16 @@
 //! installed (sqlite3, g++) are skipped with a note; CI installs them (`.ci/run`).
 
 mod common;
+#[path = "../../preload/tests/support/library.rs"]
+mod support;
 
 use common::{example, scratch_dir};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use support::library;
 
 const SPANPROF: &str = env!("CARGO_BIN_EXE_spanprof");
 const PROGRAMS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../preload/tests/programs");
-
-/// The built libspanprof.so of this profile: `target/<profile>/libspanprof.so` when
-/// `cargo build` made it; else (`cargo test` does not build a `cdylib` that no test
-/// links) built here by cargo into `target/<profile>/preload-build/`.
-fn library() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-        let lib = profile_dir.join("libspanprof.so");
-        if lib.is_file() {
-            return lib;
-        }
-        let target = profile_dir.join("preload-build");
-        let release = profile_dir.ends_with("release");
-        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-        cmd.args(["build", "-p", "spanprof-preload", "--target-dir"])
-            .arg(&target);
-        if release {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().unwrap().success(), "building libspanprof.so");
-        target
-            .join(if release { "release" } else { "debug" })
-            .join("libspanprof.so")
-    })
-}
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
