@@ -130,7 +130,18 @@ fn sqlite3_runs_the_same_and_profiles() {
         },
         &profile,
     );
-    report_names(&profile, &[&["sqlite3"]]);
+    report_names(&profile, &[&["Top sampled stacks"]]);
+    // In the stacks, not the header (which names the program).
+    stacks_name(
+        &profile,
+        &[&[
+            "sqlite3_step",
+            "sqlite3_exec",
+            "sqlite3_prepare_v2",
+            "sqlite3VdbeExec",
+            "sqlite3Malloc",
+        ]],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

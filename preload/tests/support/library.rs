@@ -12,6 +12,7 @@
 //!    the tests run), with a note on stderr. Both test files share that folder, so
 //!    a plain `cargo test --workspace` builds it once.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -31,17 +32,18 @@ fn find_or_build() -> PathBuf {
         .and_then(Path::parent)
         .expect("tests run from <target>/<profile>/deps");
     let built = profile_dir.join("libspanprof.so");
-    match modified(&built) {
+    let why = match modified(&built) {
         Some(t) if newest_source().is_none_or(|s| s <= t) => return built,
-        Some(_) => eprintln!(
-            "note: {} is older than its sources; building libspanprof.so for the tests",
-            built.display()
-        ),
-        None => eprintln!(
-            "note: no {}; building libspanprof.so for the tests (`cargo build -p spanprof-preload` first saves this)",
-            built.display()
-        ),
-    }
+        Some(_) => "is older than its sources",
+        None => "is missing",
+    };
+    // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "note: {} {why}; building libspanprof.so for the tests into {}/preload-build (`cargo build --workspace --lib --tests` first saves this)",
+        built.display(),
+        profile_dir.display()
+    );
     let target = profile_dir.join("preload-build");
     let release = profile_dir.ends_with("release");
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
