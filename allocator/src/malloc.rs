@@ -83,15 +83,25 @@ const DEAD: *mut ThreadRecord = ptr::without_provenance_mut(1);
 mod record_slot {
     use super::ThreadRecord;
 
+    /// The word's symbol: hidden (never exported from a library), and named with
+    /// the crate's version so that two versions of spanprof in one program (one as
+    /// the allocator, one as a library's dependency) keep a word each.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    macro_rules! sym_name {
+        () => {
+            concat!("spanprof_thread_record_", env!("CARGO_PKG_VERSION"))
+        };
+    }
+
     #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
     core::arch::global_asm!(
         ".pushsection .tbss,\"awT\",@nobits",
         ".p2align 3",
-        ".globl spanprof_thread_record",
-        ".hidden spanprof_thread_record",
-        ".type spanprof_thread_record,@object",
-        ".size spanprof_thread_record,8",
-        "spanprof_thread_record:",
+        concat!(".globl ", sym_name!()),
+        concat!(".hidden ", sym_name!()),
+        concat!(".type ", sym_name!(), ",@object"),
+        concat!(".size ", sym_name!(), ",8"),
+        concat!(sym_name!(), ":"),
         ".zero 8",
         ".popsection",
     );
@@ -106,7 +116,7 @@ mod record_slot {
         // linker or the static linker); no other memory is touched.
         unsafe {
             core::arch::asm!(
-                "mov {v}, qword ptr [rip + spanprof_thread_record@GOTTPOFF]",
+                concat!("mov {v}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
                 "mov {v}, qword ptr fs:[{v}]",
                 v = out(reg) v,
                 options(nostack, readonly, preserves_flags),
@@ -124,7 +134,7 @@ mod record_slot {
         // else.
         unsafe {
             core::arch::asm!(
-                "mov {off}, qword ptr [rip + spanprof_thread_record@GOTTPOFF]",
+                concat!("mov {off}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
                 "mov qword ptr fs:[{off}], {v}",
                 off = out(reg) _,
                 v = in(reg) r.expose_provenance(),
