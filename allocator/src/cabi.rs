@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::cache::CentralLists;
 use crate::heap::fits_in_place;
-use crate::malloc::{HEAP, SpanAlloc};
+use crate::malloc::{HEAP, SpanAlloc, alloc_class, dealloc_class};
 use crate::region;
 use crate::size_class::{PAGE_SIZE, class_for, class_size};
 use crate::span::SpanState;
@@ -62,6 +62,20 @@ enum Owner {
 #[inline(always)]
 fn c_align(size: usize) -> usize {
     if size <= 8 { 8 } else { MIN_ALIGN }
+}
+
+/// The size class of a request of `size` (at least 1) bytes at C's alignment
+/// ([`c_align`]): `class_for(size, c_align(size))` without its search for a class of
+/// the alignment. Every class size above 8 but 24 is a multiple of 16, so it is the
+/// class for 8-byte alignment, or the next one (32) for 24. A test checks every size.
+#[inline(always)]
+fn c_class(size: usize) -> usize {
+    let c = class_for(size, 8);
+    if size > 8 && c != 0 && !class_size(c).is_multiple_of(MIN_ALIGN) {
+        c + 1
+    } else {
+        c
+    }
 }
 
 /// The layout a small block of `class` is freed with: one that maps back to `class`.
@@ -126,22 +140,27 @@ fn enomem() -> *mut c_void {
 /// Allocates `size` bytes (at least 1) aligned to `align`; null and ENOMEM on failure.
 #[inline(always)]
 fn alloc(size: usize, align: usize, zero: bool) -> *mut c_void {
-    let Ok(layout) = Layout::from_size_align(size.max(1), align) else {
+    let size = size.max(1);
+    let Ok(layout) = Layout::from_size_align(size, align) else {
         return enomem();
     };
-    // SAFETY: the layout has a non-zero size.
+    let class = if align == c_align(size) {
+        c_class(size)
+    } else {
+        class_for(size, align)
+    };
+    // SAFETY: the layout has a non-zero size, and `class` is its class.
     let p = unsafe {
         if zero {
             A.alloc_zeroed(layout)
         } else {
-            A.alloc(layout)
+            alloc_class(layout, class)
         }
     };
     if p.is_null() {
         return enomem();
     }
     if region::contains(p as usize) {
-        let class = class_for(layout.size(), layout.align());
         APART_CLASS[region_page(p as usize)].store(class as u8, Ordering::Relaxed);
     }
     p.cast()
@@ -155,7 +174,7 @@ fn alloc(size: usize, align: usize, zero: bool) -> *mut c_void {
 unsafe fn release(p: *mut c_void, owner: Owner) {
     match owner {
         // SAFETY: the caller's promise; the layout maps back to the block's class.
-        Owner::Small(c) => unsafe { A.dealloc(p.cast(), small_layout(c)) },
+        Owner::Small(c) => unsafe { dealloc_class(p.cast(), small_layout(c), c) },
         // SAFETY: as above; a large block is freed by its start whatever the size.
         Owner::Large(b) => unsafe { A.dealloc(p.cast(), large_layout(b)) },
         // SAFETY: not ours, so the C library's (the only other allocator of C blocks).
@@ -169,11 +188,13 @@ unsafe fn release(p: *mut c_void, owner: Owner) {
 }
 
 /// C `malloc`.
+#[inline]
 pub fn malloc(size: usize) -> *mut c_void {
     alloc(size, c_align(size), false)
 }
 
 /// C `calloc`: zeroed; ENOMEM when `n * size` overflows.
+#[inline]
 pub fn calloc(n: usize, size: usize) -> *mut c_void {
     match n.checked_mul(size) {
         Some(total) => alloc(total, c_align(total), true),
@@ -186,15 +207,20 @@ pub fn calloc(n: usize, size: usize) -> *mut c_void {
 /// # Safety
 /// `p` must be null or a live block from this API (or from the C library's own
 /// allocator); nothing may use it afterwards.
+#[inline]
 pub unsafe fn free(p: *mut c_void) {
     if p.is_null() {
         return;
     }
-    // SAFETY: __errno_location returns the calling thread's errno.
-    let errno = unsafe { *libc::__errno_location() };
-    // SAFETY: the caller's promise.
-    unsafe { release(p, owner(p)) };
-    set_errno(errno);
+    // SAFETY: __errno_location returns the calling thread's errno (located once: a
+    // call into the C library), valid as long as the thread; the block is the
+    // caller's promise.
+    unsafe {
+        let errno = libc::__errno_location();
+        let saved = *errno;
+        release(p, owner(p));
+        *errno = saved;
+    }
 }
 
 /// C `realloc`: `realloc(NULL, n)` is `malloc(n)`; `realloc(p, 0)` frees `p` and
@@ -202,6 +228,7 @@ pub unsafe fn free(p: *mut c_void) {
 ///
 /// # Safety
 /// As [`free`].
+#[inline]
 pub unsafe fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() {
         return malloc(size);
@@ -335,4 +362,19 @@ pub fn malloc_trim(_pad: usize) -> c_int {
 /// `mallopt`: accepted and ignored (spanprof has no such tunables); returns 1, success.
 pub fn mallopt(_param: c_int, _value: c_int) -> c_int {
     1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_class_is_the_class_of_c_alignment() {
+        for size in 1..=crate::size_class::MAX_SMALL_SIZE + 2 * PAGE_SIZE {
+            assert_eq!(c_class(size), class_for(size, c_align(size)), "size {size}");
+        }
+        for size in [usize::MAX / 2, usize::MAX - 100, usize::MAX] {
+            assert_eq!(c_class(size), class_for(size, c_align(size)));
+        }
+    }
 }

@@ -67,9 +67,104 @@ static RECORDS: SpinLock<RecordPool> = SpinLock::new(RecordPool::new(size_of::<T
 /// cache from then on.
 const DEAD: *mut ThreadRecord = ptr::without_provenance_mut(1);
 
+/// The thread's record: null before first use, `DEAD` after thread exit.
+///
+/// On x86-64 glibc Linux it is a thread-local word of the initial-exec TLS model,
+/// declared in assembly and read with two instructions (the offset from the GOT, then
+/// a load relative to `%fs`): in `libspanprof.so`, a `cdylib`, rustc's `thread_local!`
+/// is general-dynamic and every access calls `__tls_get_addr` (about 11 instructions
+/// and a call; two per C `malloc`/`free` pair), and stable Rust has no way to ask for
+/// another model. In an executable the linker turns these accesses into the
+/// local-exec form, as it does for `thread_local!`. A library with initial-exec TLS
+/// takes its thread-local words from the static TLS block: always there for a library
+/// loaded at start-up (`LD_PRELOAD`, or linked), and from the few hundred bytes glibc
+/// keeps spare for `dlopen` otherwise (this is 8 bytes; jemalloc and mimalloc use the
+/// same model). Elsewhere, a `thread_local!`.
+mod record_slot {
+    use super::ThreadRecord;
+
+    /// The word's symbol: hidden (never exported from a library), and named with
+    /// the crate's version so that two versions of spanprof in one program (one as
+    /// the allocator, one as a library's dependency) keep a word each.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    macro_rules! sym_name {
+        () => {
+            concat!("spanprof_thread_record_", env!("CARGO_PKG_VERSION"))
+        };
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    core::arch::global_asm!(
+        ".pushsection .tbss,\"awT\",@nobits",
+        ".p2align 3",
+        concat!(".globl ", sym_name!()),
+        concat!(".hidden ", sym_name!()),
+        concat!(".type ", sym_name!(), ",@object"),
+        concat!(".size ", sym_name!(), ",8"),
+        concat!(sym_name!(), ":"),
+        ".zero 8",
+        ".popsection",
+    );
+
+    /// The calling thread's word.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    #[inline(always)]
+    pub(super) fn get() -> *mut ThreadRecord {
+        let v: usize;
+        // SAFETY: reads the calling thread's 8-byte TLS word declared above (its
+        // offset from the thread pointer comes from the GOT, filled in by the dynamic
+        // linker or the static linker); no other memory is touched.
+        unsafe {
+            core::arch::asm!(
+                concat!("mov {v}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
+                "mov {v}, qword ptr fs:[{v}]",
+                v = out(reg) v,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        // The record's provenance was exposed by `set`.
+        core::ptr::with_exposed_provenance_mut(v)
+    }
+
+    /// Sets the calling thread's word.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    #[inline(always)]
+    pub(super) fn set(r: *mut ThreadRecord) {
+        // SAFETY: writes the calling thread's 8-byte TLS word declared above, nothing
+        // else.
+        unsafe {
+            core::arch::asm!(
+                concat!("mov {off}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
+                "mov qword ptr fs:[{off}], {v}",
+                off = out(reg) _,
+                v = in(reg) r.expose_provenance(),
+                options(nostack, preserves_flags),
+            );
+        }
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+    thread_local! {
+        static RECORD: core::cell::Cell<*mut ThreadRecord> =
+            const { core::cell::Cell::new(core::ptr::null_mut()) };
+    }
+
+    /// The calling thread's word.
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+    #[inline(always)]
+    pub(super) fn get() -> *mut ThreadRecord {
+        RECORD.with(core::cell::Cell::get)
+    }
+
+    /// Sets the calling thread's word.
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")))]
+    #[inline(always)]
+    pub(super) fn set(r: *mut ThreadRecord) {
+        RECORD.with(|c| c.set(r));
+    }
+}
+
 thread_local! {
-    /// The thread's record: null before first use, `DEAD` after thread exit.
-    static RECORD: Cell<*mut ThreadRecord> = const { Cell::new(ptr::null_mut()) };
     /// Touched once per thread to register the exit hook that retires the record.
     static EXIT: RecordExit = const { RecordExit };
     /// Set while the thread's record is being made: registering the exit hook and
@@ -82,7 +177,8 @@ struct RecordExit;
 
 impl Drop for RecordExit {
     fn drop(&mut self) {
-        let r = RECORD.with(|c| c.replace(DEAD));
+        let r = record_slot::get();
+        record_slot::set(DEAD);
         if r.is_null() || r == DEAD {
             return;
         }
@@ -108,7 +204,7 @@ impl Drop for RecordExit {
 /// cache" (thread exiting, or out of memory).
 #[inline(always)]
 pub(crate) fn thread_record() -> *mut ThreadRecord {
-    let r = RECORD.with(Cell::get);
+    let r = record_slot::get();
     if r as usize > DEAD as usize {
         return r;
     }
@@ -134,7 +230,7 @@ fn make_thread_record() -> *mut ThreadRecord {
     // Registering the exit hook fails once the thread's TLS is being torn down; such a
     // thread never gets a record of its own.
     if EXIT.try_with(|_| ()).is_err() {
-        RECORD.with(|c| c.set(DEAD));
+        record_slot::set(DEAD);
         return ptr::null_mut();
     }
     let r = {
@@ -153,7 +249,7 @@ fn make_thread_record() -> *mut ThreadRecord {
         HEAP.register(&raw mut (*r).cache, false);
         hooks::attach(&raw mut (*r).prof, &raw const (*r).cache, thread_stack());
     }
-    RECORD.with(|slot| slot.set(r));
+    record_slot::set(r);
     r
 }
 
@@ -608,29 +704,59 @@ impl SpanAlloc {
     }
 }
 
+/// `GlobalAlloc::alloc` of a layout whose class the caller knows (the C API's
+/// `malloc` finds it without `class_for`'s search for a class of the alignment).
+///
+/// # Safety
+/// As `GlobalAlloc::alloc`, and `class == class_for(layout.size(), layout.align())`.
+#[inline(always)]
+pub(crate) unsafe fn alloc_class(layout: Layout, class: usize) -> *mut u8 {
+    let r = record_slot::get();
+    if class != 0 && r as usize > DEAD as usize {
+        // SAFETY: r is this thread's live record when above DEAD.
+        if hooks::wants_alloc_hook(unsafe { &(*r).prof }) {
+            // Out of line, in a small function of its own, so the plain path
+            // keeps its registers.
+            // SAFETY: as above.
+            return unsafe { alloc_hooked_small(r, layout, class) };
+        }
+        // SAFETY: as above.
+        let p = unsafe { (*r).cache.next_free_fast(&HEAP, class) };
+        if !p.is_null() {
+            return p;
+        }
+    }
+    alloc_slow(layout, class).0
+}
+
+/// `GlobalAlloc::dealloc` of a block whose class the caller knows (`class_for` of
+/// `layout`): the C API's `free` finds it from the pointer and does not compute it
+/// again from a layout.
+///
+/// # Safety
+/// As `GlobalAlloc::dealloc`, and `class == class_for(layout.size(), layout.align())`.
+#[inline(always)]
+pub(crate) unsafe fn dealloc_class(p: *mut u8, layout: Layout, class: usize) {
+    let r = record_slot::get();
+    // The plain fast path only, as in `alloc`.
+    let fast = class != 0 && r as usize > DEAD as usize && !tags::TAGGED.load(Ordering::Relaxed);
+    // SAFETY: r is this thread's live record; the caller passes a block we
+    // allocated with this layout.
+    if fast && unsafe { (*r).cache.try_free(&HEAP, p, class) } {
+        return;
+    }
+    // SAFETY: as above.
+    unsafe { dealloc_slow(p, layout, class) }
+}
+
 // SAFETY: every method returns memory of at least `layout.size()` bytes aligned to
 // `layout.align()` that no other live allocation overlaps (the heap's invariant), or
 // null on failure; none unwinds (no panicking code paths; fatal errors abort).
 unsafe impl GlobalAlloc for SpanAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let class = class_for(layout.size(), layout.align());
-        let r = RECORD.with(Cell::get);
-        if class != 0 && r as usize > DEAD as usize {
-            // SAFETY: r is this thread's live record when above DEAD.
-            if hooks::wants_alloc_hook(unsafe { &(*r).prof }) {
-                // Out of line, in a small function of its own, so the plain path
-                // keeps its registers.
-                // SAFETY: as above.
-                return unsafe { alloc_hooked_small(r, layout, class) };
-            }
-            // SAFETY: as above.
-            let p = unsafe { (*r).cache.next_free_fast(&HEAP, class) };
-            if !p.is_null() {
-                return p;
-            }
-        }
-        alloc_slow(layout, class).0
+        // SAFETY: forwarded; the class is the layout's.
+        unsafe { alloc_class(layout, class_for(layout.size(), layout.align())) }
     }
 
     #[inline]
@@ -645,18 +771,8 @@ unsafe impl GlobalAlloc for SpanAlloc {
 
     #[inline]
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        let class = class_for(layout.size(), layout.align());
-        let r = RECORD.with(Cell::get);
-        // The plain fast path only, as in `alloc`.
-        let fast =
-            class != 0 && r as usize > DEAD as usize && !tags::TAGGED.load(Ordering::Relaxed);
-        // SAFETY: r is this thread's live record; the caller passes a block we
-        // allocated with this layout.
-        if fast && unsafe { (*r).cache.try_free(&HEAP, p, class) } {
-            return;
-        }
-        // SAFETY: as above.
-        unsafe { dealloc_slow(p, layout, class) }
+        // SAFETY: forwarded; the class is the layout's.
+        unsafe { dealloc_class(p, layout, class_for(layout.size(), layout.align())) }
     }
 
     #[inline]

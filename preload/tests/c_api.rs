@@ -6,29 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The built library: `target/<profile>/libspanprof.so` when `cargo build` made it;
-/// else (cargo does not build a `cdylib` for its own package's tests) built here by
-/// cargo into `target/<profile>/preload-build/` (the CLI's preload tests use the same).
-fn library() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
-    let lib = profile_dir.join("libspanprof.so");
-    if lib.is_file() {
-        return lib;
-    }
-    let target = profile_dir.join("preload-build");
-    let release = profile_dir.ends_with("release");
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.args(["build", "-p", "spanprof-preload", "--target-dir"])
-        .arg(&target);
-    if release {
-        cmd.arg("--release");
-    }
-    assert!(cmd.status().unwrap().success(), "building libspanprof.so");
-    target
-        .join(if release { "release" } else { "debug" })
-        .join("libspanprof.so")
-}
+#[path = "support/library.rs"]
+mod support;
+
+use support::library;
 
 #[test]
 fn the_c_api_keeps_c_semantics() {

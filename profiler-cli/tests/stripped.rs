@@ -137,8 +137,12 @@ fn a_stripped_binary_keeps_its_frames_and_symbolize_names_them() {
         "{named}"
     );
     for f in &functions {
+        // The shim stays (`<spanprof::malloc::SpanAlloc as GlobalAlloc>::alloc`);
+        // addr2line names a return address by the innermost function inlined there,
+        // which in the shim is its fast path `alloc_class` (shared with the C API).
+        let shim = f.starts_with("spanprof::malloc::alloc_class");
         assert!(
-            !f.starts_with("spanprof::") && !f.starts_with("backtrace::"),
+            shim || (!f.starts_with("spanprof::") && !f.starts_with("backtrace::")),
             "spanprof's frame {f} kept in a stripped binary's stacks"
         );
     }
