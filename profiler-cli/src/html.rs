@@ -192,10 +192,14 @@ fn summary(o: &mut String, p: &Profile, r: &report::Report) {
 fn peak(o: &mut String, p: &Profile) {
     let k = &p.peak;
     if k.live_bytes == 0 && k.site_stats.is_empty() && k.samples.is_empty() {
-        missing(
-            o,
-            "this profile has no peak (it is recorded while the program runs, by spanprof versions that write `peak`)",
-        );
+        if p.timeline.points.is_empty() {
+            missing(
+                o,
+                "this profile has no peak (it is recorded while the program runs, by spanprof versions that write `peak`)",
+            );
+        } else {
+            missing(o, crate::views::no_peak_reason(p));
+        }
         return;
     }
     let _ = writeln!(
