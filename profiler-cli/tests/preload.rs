@@ -235,7 +235,7 @@ fn spanprof_run_preloads_programs_built_without_spanprof() {
     let dir = scratch_dir("preload-run");
     let profile = dir.join("run.json");
     let out = Command::new(SPANPROF)
-        .args(["run", "--no-svg", "--rate", "4096", "-o"])
+        .args(["run", "--no-svg", "--no-html", "--rate", "4096", "-o"])
         .arg(&profile)
         .arg("--")
         .arg(example("system_alloc_program"))
@@ -256,7 +256,9 @@ fn spanprof_run_preloads_programs_built_without_spanprof() {
     let sample = example("sample_program");
     for extra in [None, Some("--preload")] {
         let mut cmd = Command::new(SPANPROF);
-        cmd.args(["run", "--no-svg", "-o"]).arg(&profile);
+        // No report.html either: it would land in the folder the tests run in.
+        cmd.args(["run", "--no-svg", "--no-html", "-o"])
+            .arg(&profile);
         cmd.args(extra);
         let out = cmd
             .arg("--")
