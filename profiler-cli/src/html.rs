@@ -156,7 +156,11 @@ fn summary(o: &mut String, p: &Profile, r: &report::Report) {
         ("waste", bytes_cell(t.waste_bytes)),
         (
             "live at end",
-            format!("{} objects, {}", t.live_objects, human(t.live_bytes)),
+            format!(
+                "{}, {}",
+                report::count(t.live_objects, "object", "objects"),
+                human(t.live_bytes)
+            ),
         ),
         ("refills", t.refills.to_string()),
         (
@@ -188,10 +192,14 @@ fn summary(o: &mut String, p: &Profile, r: &report::Report) {
 fn peak(o: &mut String, p: &Profile) {
     let k = &p.peak;
     if k.live_bytes == 0 && k.site_stats.is_empty() && k.samples.is_empty() {
-        missing(
-            o,
-            "this profile has no peak (it is recorded while the program runs, by spanprof versions that write `peak`)",
-        );
+        if p.timeline.points.is_empty() {
+            missing(
+                o,
+                "this profile has no peak (it is recorded while the program runs, by spanprof versions that write `peak`)",
+            );
+        } else {
+            missing(o, crate::views::no_peak_reason(p));
+        }
         return;
     }
     let _ = writeln!(
@@ -635,6 +643,31 @@ mod tests {
             esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn the_summary_counts_one_object_in_the_singular() {
+        let mut p = Profile {
+            classes: vec![spanprof::format::ClassCounters {
+                class: 27,
+                size: 576,
+                allocs: 3,
+                frees: 2,
+                bytes_allocated: 3 * 576,
+                live_objects: 1,
+                live_bytes: 576,
+                ..Default::default()
+            }],
+            ..Profile::default()
+        };
+        let mut o = String::new();
+        summary(&mut o, &p, &report::build(&p, 10));
+        assert!(o.contains("<td>1 object, 576 B</td>"), "{o}");
+        p.classes[0].live_objects = 2;
+        p.classes[0].live_bytes = 2 * 576;
+        let mut o = String::new();
+        summary(&mut o, &p, &report::build(&p, 10));
+        assert!(o.contains("<td>2 objects, 1.1 KiB</td>"), "{o}");
     }
 
     #[test]

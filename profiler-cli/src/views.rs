@@ -30,6 +30,9 @@ pub struct Row {
 pub struct PeakView {
     /// Whether the profile recorded a peak (written with `SPANPROF_OUT`).
     pub recorded: bool,
+    /// Why none was, when none was (see [`no_peak_reason`]).
+    #[serde(skip)]
+    pub why_none: &'static str,
     pub t_ms: u64,
     pub live_bytes: u64,
     pub mapped_bytes: u64,
@@ -103,11 +106,23 @@ fn site_key(p: &Profile, stack: &[u32]) -> (String, String) {
     (site_names(p, stack).join(" > "), String::new())
 }
 
+/// Why a profile has no peak. Peaks and the timeline are recorded under the same
+/// condition (`SPANPROF_OUT`), so a profile with a timeline was recording: its live
+/// bytes never passed the first peak's margin.
+pub fn no_peak_reason(p: &Profile) -> &'static str {
+    if p.timeline.points.is_empty() {
+        "peaks are recorded in profiles written with SPANPROF_OUT"
+    } else {
+        "the live bytes never reached 1 MiB, the least peak recorded"
+    }
+}
+
 pub fn peak(p: &Profile, top: usize) -> PeakView {
     let pk = &p.peak;
     let users = user_frames(p);
     PeakView {
         recorded: pk.live_bytes > 0,
+        why_none: no_peak_reason(p),
         t_ms: pk.t_ms,
         live_bytes: pk.live_bytes,
         mapped_bytes: pk.mapped_bytes,
@@ -258,10 +273,7 @@ fn row_lines(o: &mut String, rows: &[Row], what: &str) {
 pub fn render_peak(o: &mut String, v: &PeakView, paint: Paint) {
     let _ = writeln!(o, "\n{}", paint.heading("Peak (the heap at its largest)"));
     if !v.recorded {
-        let _ = writeln!(
-            o,
-            "  (no peak recorded: peaks are recorded in profiles written with SPANPROF_OUT)"
-        );
+        let _ = writeln!(o, "  (no peak recorded: {})", v.why_none);
         return;
     }
     let _ = writeln!(

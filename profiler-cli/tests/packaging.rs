@@ -58,7 +58,8 @@ fn cargo_run_picks_spanprof_and_install_gives_only_the_two_commands() {
             "escape_bench",
             "sample_program",
             "strip_me",
-            "system_alloc_program"
+            "system_alloc_program",
+            "views_program"
         ]
     );
 }

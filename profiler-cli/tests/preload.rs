@@ -242,6 +242,7 @@ fn spanprof_run_preloads_programs_built_without_spanprof() {
     let sample = example("sample_program");
     for extra in [None, Some("--preload")] {
         let mut cmd = Command::new(SPANPROF);
+        // No report.html either: it would land in the folder the tests run in.
         cmd.args(["run", "--no-svg", "--no-html", "-o"])
             .arg(&profile);
         cmd.args(extra);

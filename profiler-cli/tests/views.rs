@@ -198,3 +198,70 @@ fn folded_weighs_site_stacks_by_peak_bytes_and_temporaries() {
     assert_eq!(run("peak-bytes"), "big 1048576\ngrow 480\n");
     assert_eq!(run("temporary"), "grow 7\n");
 }
+
+/// The Peak section of `report` and of the HTML page for the profile at `path`.
+fn no_peak_sections(path: &std::path::Path) -> (String, String) {
+    let out = spanprof().arg("report").arg(path).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let start = text.find("Peak (").expect(&text);
+    let end = text.find("Leaks (").expect(&text);
+    let page = path.with_extension("html");
+    let out = spanprof()
+        .arg("html")
+        .arg(path)
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(&page).unwrap();
+    let start_html = html.find("<h2>Peak").expect(&html);
+    let end_html = html.find("<h2>Leaks").expect(&html);
+    (
+        text[start..end].to_string(),
+        html[start_html..end_html].to_string(),
+    )
+}
+
+#[test]
+fn no_peak_says_why() {
+    // A profile of a program run with SPANPROF_OUT (it has a timeline) whose live
+    // bytes stayed under the first peak's margin: recorded, but no peak.
+    let recorded = spanprof::Profile {
+        version: spanprof::format::FORMAT_VERSION,
+        timeline: spanprof::format::Timeline {
+            interval_ms: 10,
+            points: vec![spanprof::format::TimelinePoint {
+                t_ms: 10,
+                live_bytes: 4096,
+                ..Default::default()
+            }],
+        },
+        ..spanprof::Profile::default()
+    };
+    let path = scratch_dir("views-no-peak").join("small.json");
+    std::fs::write(&path, serde_json::to_vec(&recorded).unwrap()).unwrap();
+    let (text, html) = no_peak_sections(&path);
+    assert!(
+        text.contains("(no peak recorded: the live bytes never reached 1 MiB"),
+        "{text}"
+    );
+    assert!(!text.contains("SPANPROF_OUT"), "{text}");
+    assert!(html.contains("never reached 1 MiB"), "{html}");
+
+    // Without a timeline, it was not recording.
+    let unrecorded = spanprof::Profile {
+        version: spanprof::format::FORMAT_VERSION,
+        ..spanprof::Profile::default()
+    };
+    std::fs::write(&path, serde_json::to_vec(&unrecorded).unwrap()).unwrap();
+    let (text, html) = no_peak_sections(&path);
+    assert!(
+        text.contains(
+            "(no peak recorded: peaks are recorded in profiles written with SPANPROF_OUT)"
+        ),
+        "{text}"
+    );
+    assert!(html.contains("this profile has no peak"), "{html}");
+}

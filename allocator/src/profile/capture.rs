@@ -355,9 +355,7 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let timeout = due.map_or(-1, |t| {
-            t.saturating_sub(now_ms()).min(i32::MAX as u64) as c_int
-        });
+        let timeout = due.map_or(-1, |t| poll_timeout(t, crate::os::now_ns()));
         let mut pfd = libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -394,6 +392,14 @@ extern "C" fn writer_main(_: *mut c_void) -> *mut c_void {
             }
         }
     }
+}
+
+/// `poll`'s timeout (ms) to wake at or after the monotonic time `due_ms`, at
+/// `now_ns`: rounded up, so the thread does not wake a fraction of a millisecond
+/// early, find nothing due, and poll again for the rest.
+fn poll_timeout(due_ms: u64, now_ns: u64) -> c_int {
+    let wait_ns = due_ms.saturating_mul(1_000_000).saturating_sub(now_ns);
+    wait_ns.div_ceil(1_000_000).min(i32::MAX as u64) as c_int
 }
 
 /// Serialises the writes of the environment's series.
@@ -473,6 +479,23 @@ extern "C" fn after_fork_in_child() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wait_ends_at_the_deadline_not_before() {
+        // 0.4 ms before a deadline: wait 1 ms, not 0 (which would wake early).
+        assert_eq!(poll_timeout(20, 19_600_000), 1);
+        assert_eq!(poll_timeout(20, 12_900_000), 8);
+        assert_eq!(poll_timeout(20, 10_000_000), 10);
+        // At or past it: no wait.
+        assert_eq!(poll_timeout(20, 20_000_000), 0);
+        assert_eq!(poll_timeout(20, 25_000_000), 0);
+        // The wake-up (now + timeout) is never before the deadline.
+        for now_ns in (0..30_000_000).step_by(77_777) {
+            let wake_ns = now_ns + poll_timeout(20, now_ns) as u64 * 1_000_000;
+            assert!(wake_ns >= 20_000_000 || now_ns >= 20_000_000, "{now_ns}");
+        }
+        assert_eq!(poll_timeout(u64::MAX, 0), i32::MAX);
+    }
 
     #[test]
     fn signals_by_name_or_number() {

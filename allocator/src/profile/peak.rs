@@ -45,8 +45,11 @@ static PEAK_MAPPED: AtomicU64 = AtomicU64::new(0);
 static PEAK_AT_NS: AtomicU64 = AtomicU64::new(0);
 /// No exact check while the bound (pages in use plus 1/16) stays below this: the
 /// last peak plus the margin, or, after a check that found no new peak, the bound
-/// then plus the margin.
-static FLOOR: AtomicU64 = AtomicU64::new(0);
+/// then plus the margin. It starts at the first peak's margin: below that no
+/// check can find a peak, and a check that finds none holds the next for 1 ms (a
+/// start at 0 checked the first refill, and a short program's whole peak could
+/// pass unseen in that millisecond).
+static FLOOR: AtomicU64 = AtomicU64::new(MIN_MARGIN);
 /// No exact check before this time (after one that found no new peak).
 static QUIET_UNTIL_NS: AtomicU64 = AtomicU64::new(0);
 /// Per context and class, the totals at the peak (`MAX_CTX × NUM_CLASSES`).

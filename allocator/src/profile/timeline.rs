@@ -89,10 +89,17 @@ pub fn init(heap: &'static Heap, ms: u64) {
     BUF.lock().interval_ms = ms;
 }
 
-/// The monotonic time (ms) at which the next point is due; `None` when off.
+/// The monotonic time (ms) at which the next point is due; `None` when off or
+/// frozen (no point will be taken: a deadline then would stay in the past, and the
+/// writer thread would wake for it again and again).
 pub fn next_deadline_ms() -> Option<u64> {
     let b = BUF.lock();
-    (b.interval_ms != 0).then(|| b.last_ms + b.interval_ms)
+    deadline(&b, FROZEN.load(Ordering::Relaxed))
+}
+
+/// When the next point is due in `b`, unless the timeline is off or `frozen`.
+fn deadline(b: &Buffer, frozen: bool) -> Option<u64> {
+    (b.interval_ms != 0 && !frozen).then(|| b.last_ms + b.interval_ms)
 }
 
 /// Set when the exit profile is being written: the writer thread takes no more
@@ -127,7 +134,12 @@ pub fn tick(force: bool) {
     if b.points.is_null() {
         match os::map(CAPACITY * size_of::<Point>()) {
             Some(m) => b.points = m.as_ptr().cast(),
-            None => return,
+            None => {
+                // No memory for points: the timeline is off (its deadline would
+                // otherwise stay due, and the writer thread wake for it at once).
+                b.interval_ms = 0;
+                return;
+            }
         }
     }
     if b.len == CAPACITY {
@@ -239,6 +251,21 @@ mod tests {
         let (n, w) = parse_ms(Some(b"10ms"));
         assert_eq!(n, 10);
         assert!(w.is_some());
+    }
+
+    #[test]
+    fn no_deadline_when_off_or_frozen() {
+        let mut b = Buffer {
+            points: ptr::null_mut(),
+            len: 0,
+            interval_ms: 10,
+            last_ms: 1000,
+        };
+        assert_eq!(deadline(&b, false), Some(1010));
+        // Frozen at exit: no point will be taken, so none is due.
+        assert_eq!(deadline(&b, true), None);
+        b.interval_ms = 0;
+        assert_eq!(deadline(&b, false), None);
     }
 
     #[test]
