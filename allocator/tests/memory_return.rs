@@ -224,11 +224,11 @@ fn child() {
 fn a_thread_that_only_frees_parks_little() {
     let f = run_case("free_only_thread", true);
     // Seven classes: each keeps the producer's current span and at most one empty
-    // span (8 KiB each), and the consumer's lists stay at their 4 KiB floor: about
-    // 90 KiB. With every list at its 64 KiB ceiling (the bound before it adapted)
+    // span (8 KiB each), and the consumer's lists stay at their 16 KiB floor: about
+    // 140 KiB. With every list at its 64 KiB ceiling (the bound before it adapted)
     // the spans the consumer pinned came to 280 KiB.
     let held = get(&f, "held_kib");
-    assert!(held <= 180, "{held} KiB of spans in use with nothing live");
+    assert!(held <= 200, "{held} KiB of spans in use with nothing live");
 }
 
 #[test]
