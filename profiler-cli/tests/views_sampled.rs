@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{example, scratch_dir, spanprof};
+use common::{assert_ok, example, scratch_dir, spanprof};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -33,11 +33,7 @@ fn profile() -> &'static Path {
             .env_remove("SPANPROF_SIGNAL")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(
             said.contains(&format!(
@@ -57,11 +53,7 @@ fn folded(weight: &str) -> Vec<(Vec<String>, u64)> {
         .args(["--stacks", "native", "--weight", weight])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -169,11 +161,7 @@ fn flamegraphs_show_the_same_weights() {
             .arg(&svg)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         let svg = std::fs::read_to_string(&svg).unwrap();
         let titles = titles(&svg);
         for (function, shown) in frames {

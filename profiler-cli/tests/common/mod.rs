@@ -29,6 +29,15 @@ pub fn example(name: &str) -> PathBuf {
     program
 }
 
+/// Fails the test with the child's stderr unless it exited 0.
+pub fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fresh folder under cargo's test scratch folder, named after the test and pid.
 pub fn scratch_dir(name: &str) -> PathBuf {
     let dir =
