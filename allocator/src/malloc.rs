@@ -228,6 +228,13 @@ fn retire_record() {
     if r.is_null() || r == DEAD {
         return;
     }
+    let key = EXIT_KEY.load(Ordering::Acquire);
+    if key != 0 {
+        // SAFETY: a key made by `start`, never deleted. Cleared, glibc calls no
+        // destructor of ours for the thread after this one (the library may be
+        // unloaded by then when it was `dlopen`ed).
+        unsafe { libc::pthread_setspecific((key - 1) as libc::pthread_key_t, ptr::null()) };
+    }
     // SAFETY: r is this thread's record and the thread is exiting; nothing uses it
     // after the slot was set to DEAD (frees from here on go to the orphan caches).
     unsafe {
