@@ -31,7 +31,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::cache::ThreadCache;
 use crate::fixalloc::RecordPool;
@@ -215,26 +215,56 @@ struct RecordExit;
 
 impl Drop for RecordExit {
     fn drop(&mut self) {
-        let r = record_slot::get();
-        record_slot::set(DEAD);
-        if r.is_null() || r == DEAD {
-            return;
+        retire_record();
+    }
+}
+
+/// Retires the calling thread's record (at its exit): its caches flushed, its
+/// profiler state detached, the record back to the pool; the thread allocates
+/// through the orphan cache from then on.
+fn retire_record() {
+    let r = record_slot::get();
+    record_slot::set(DEAD);
+    if r.is_null() || r == DEAD {
+        return;
+    }
+    let key = EXIT_KEY.load(Ordering::Acquire);
+    if key != 0 {
+        // SAFETY: a key made by `start`, never deleted. Cleared, glibc calls no
+        // destructor of ours for the thread after this one (the library may be
+        // unloaded by then when it was `dlopen`ed).
+        unsafe { libc::pthread_setspecific((key - 1) as libc::pthread_key_t, ptr::null()) };
+    }
+    // SAFETY: r is this thread's record and the thread is exiting; nothing uses it
+    // after the slot was set to DEAD (frees from here on go to the orphan caches).
+    unsafe {
+        hooks::detach(&raw mut (*r).prof);
+        HEAP.unregister(&raw mut (*r).cache);
+        let shadow = (*r).shadow;
+        if !shadow.is_null() {
+            HEAP.retire_cache(shadow);
         }
-        // SAFETY: r is this thread's record and the thread is exiting; nothing uses it
-        // after the slot was set to DEAD (frees from here on go to the orphan caches).
-        unsafe {
-            hooks::detach(&raw mut (*r).prof);
-            HEAP.unregister(&raw mut (*r).cache);
-            let shadow = (*r).shadow;
-            if !shadow.is_null() {
-                HEAP.retire_cache(shadow);
-            }
-            let mut pool = RECORDS.lock();
-            let mapped = pool.mapped;
-            pool.free(ptr::NonNull::new_unchecked(r.cast()));
-            // Wrapping: a chunk unmapped adds the two's complement of its bytes.
-            HEAP.note_metadata((pool.mapped as u64).wrapping_sub(mapped as u64));
-        }
+        let mut pool = RECORDS.lock();
+        let mapped = pool.mapped;
+        pool.free(ptr::NonNull::new_unchecked(r.cast()));
+        // Wrapping: a chunk unmapped adds the two's complement of its bytes.
+        HEAP.note_metadata((pool.mapped as u64).wrapping_sub(mapped as u64));
+    }
+}
+
+/// The pthread key whose destructor retires a record that [`RecordExit`] cannot: one
+/// made after the thread's thread-local destructors ran, by the thread's first
+/// allocation or free in a pthread key destructor (glibc runs those after the
+/// thread-local ones, and a thread-local destructor registered then never runs).
+/// Such a record would otherwise stay registered for good, with a cache and a span
+/// per class it used. Key plus one; 0 until made (or when none could be).
+static EXIT_KEY: AtomicUsize = AtomicUsize::new(0);
+
+/// [`EXIT_KEY`]'s destructor, given the record it was set to: retires it unless
+/// [`RecordExit`] did already (the slot is then `DEAD`).
+extern "C" fn exit_key_destructor(r: *mut libc::c_void) {
+    if record_slot::get() == r.cast::<ThreadRecord>() {
+        retire_record();
     }
 }
 
@@ -288,6 +318,12 @@ fn make_thread_record() -> *mut ThreadRecord {
         hooks::attach(&raw mut (*r).prof, &raw const (*r).cache, thread_stack());
     }
     record_slot::set(r);
+    let key = EXIT_KEY.load(Ordering::Acquire);
+    if key != 0 {
+        // SAFETY: a key made by `start`, never deleted. A value set while the thread
+        // runs its key destructors has its destructor run in a further round.
+        unsafe { libc::pthread_setspecific((key - 1) as libc::pthread_key_t, r.cast()) };
+    }
     r
 }
 
@@ -307,6 +343,11 @@ fn start() {
         alloc_hooked_small as *const () as usize,
     ]);
     install_fork_handlers();
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: key is a valid out-pointer; the destructor is a plain function.
+    if unsafe { libc::pthread_key_create(&mut key, Some(exit_key_destructor)) } == 0 {
+        EXIT_KEY.store(key as usize + 1, Ordering::Release);
+    }
     HEAP.enable_scavenger();
     profile::init(&HEAP);
 }

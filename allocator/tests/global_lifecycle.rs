@@ -85,6 +85,61 @@ fn thousands_of_threads_spawned_and_joined() {
     assert!(spans < 2000, "{spans} spans in use after thread churn");
 }
 
+/// The pthread key of [`a_thread_whose_first_heap_use_is_a_key_destructor_retires_its_cache`].
+static KEY: std::sync::OnceLock<libc::pthread_key_t> = std::sync::OnceLock::new();
+
+/// A key destructor (run after the thread's Rust and C++ thread-local destructors):
+/// frees the block the main thread allocated and allocates one of its own.
+extern "C" fn key_destructor(v: *mut libc::c_void) {
+    // SAFETY: the value is the Box the main thread leaked for this thread.
+    let b = unsafe { Box::from_raw(v.cast::<[u8; 200]>()) };
+    assert_eq!(b[199], 7);
+    drop(b);
+    let own = std::hint::black_box(vec![1u8; 300]);
+    assert_eq!(own[299], 1);
+}
+
+/// A thread that touches the heap only in its key destructor.
+extern "C" fn key_thread(v: *mut libc::c_void) -> *mut libc::c_void {
+    // SAFETY: the key was created before any thread runs this.
+    unsafe { libc::pthread_setspecific(*KEY.get().unwrap(), v) };
+    std::ptr::null_mut()
+}
+
+#[test]
+fn a_thread_whose_first_heap_use_is_a_key_destructor_retires_its_cache() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    KEY.get_or_init(|| {
+        let mut k: libc::pthread_key_t = 0;
+        // SAFETY: k is a valid out-pointer; the destructor is a plain function.
+        let rc = unsafe { libc::pthread_key_create(&mut k, Some(key_destructor)) };
+        assert_eq!(rc, 0);
+        k
+    });
+    let before = spanprof::stats();
+    for _ in 0..64 {
+        let block = Box::into_raw(Box::new([7u8; 200]));
+        // SAFETY: a zeroed pthread_t is overwritten by pthread_create; default
+        // attributes; the thread's argument stays valid until its destructor frees it.
+        unsafe {
+            let mut t: libc::pthread_t = std::mem::zeroed();
+            let rc = libc::pthread_create(&mut t, std::ptr::null(), key_thread, block.cast());
+            assert_eq!(rc, 0);
+            assert_eq!(libc::pthread_join(t, std::ptr::null_mut()), 0);
+        }
+    }
+    let after = spanprof::stats();
+    // Each of those threads made its record in its key destructor, after its
+    // thread-local destructors had run: the record must still be retired at exit,
+    // not left registered (a cache, and a span per class it used, per thread).
+    assert!(
+        after.heap.thread_caches <= before.heap.thread_caches + 4,
+        "exited threads handed their caches back: {} → {}",
+        before.heap.thread_caches,
+        after.heap.thread_caches
+    );
+}
+
 #[test]
 fn fork_then_allocate_in_child() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
