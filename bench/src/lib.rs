@@ -164,6 +164,17 @@ impl Workload {
     pub fn allocates(&self) -> bool {
         self.name != "go-seed-baseline"
     }
+
+    /// A small op count for tests: 1/10,000 of the default, at least `at_least`,
+    /// except for workloads whose op is itself long (json: one round trip of a
+    /// 20 MB document), which run one op.
+    pub fn smoke_ops(&self, at_least: u64) -> u64 {
+        if self.default_ops < 100 {
+            1
+        } else {
+            (self.default_ops / 10_000).max(at_least)
+        }
+    }
 }
 
 /// The workload called `name`.
@@ -696,12 +707,7 @@ mod tests {
     #[test]
     fn every_workload_runs() {
         for w in WORKLOADS {
-            // json's op is one whole round trip of a 20 MB document: run one.
-            let ops = if w.name == "json" {
-                1
-            } else {
-                (w.default_ops / 10_000).max(10)
-            };
+            let ops = w.smoke_ops(10);
             let (secs, done) = (w.run)(ops);
             assert!(secs > 0.0 && secs < 10.0, "{}: {secs} s", w.name);
             // larson rounds down to whole rounds; the others do exactly `ops`.

@@ -26,7 +26,7 @@ fn hook_runs_on_every_workload_thread() {
     });
     for w in WORKLOADS {
         let (calls, drops) = (CALLS.load(Ordering::SeqCst), DROPS.load(Ordering::SeqCst));
-        (w.run)((w.default_ops / 10_000).max(40));
+        (w.run)(w.smoke_ops(40));
         // The loop thread, plus xthread's consumer and larson's two workers.
         let threads = match w.name {
             "xthread" => 2,
