@@ -86,119 +86,114 @@ const DEAD: *mut ThreadRecord = ptr::without_provenance_mut(1);
 mod record_slot {
     use super::ThreadRecord;
 
-    /// The word's symbol: hidden (never exported from a library), and named with
-    /// the crate's version so that two versions of spanprof in one program (one as
-    /// the allocator, one as a library's dependency) keep a word each.
+    #[cfg(not(all(
+        feature = "initial-exec-tls",
+        target_arch = "x86_64",
+        target_os = "linux",
+        target_env = "gnu"
+    )))]
+    pub(super) use fallback::{get, set};
     #[cfg(all(
         feature = "initial-exec-tls",
         target_arch = "x86_64",
         target_os = "linux",
         target_env = "gnu"
     ))]
-    macro_rules! sym_name {
-        () => {
-            concat!("spanprof_thread_record_", env!("CARGO_PKG_VERSION"))
-        };
-    }
+    pub(super) use initial_exec::{get, set};
 
+    /// The word in assembly, read and written relative to `%fs`.
     #[cfg(all(
         feature = "initial-exec-tls",
         target_arch = "x86_64",
         target_os = "linux",
         target_env = "gnu"
     ))]
-    core::arch::global_asm!(
-        ".pushsection .tbss,\"awT\",@nobits",
-        ".p2align 3",
-        concat!(".globl ", sym_name!()),
-        concat!(".hidden ", sym_name!()),
-        concat!(".type ", sym_name!(), ",@object"),
-        concat!(".size ", sym_name!(), ",8"),
-        concat!(sym_name!(), ":"),
-        ".zero 8",
-        ".popsection",
-    );
+    mod initial_exec {
+        use super::ThreadRecord;
 
-    /// The calling thread's word.
-    #[cfg(all(
-        feature = "initial-exec-tls",
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu"
-    ))]
-    #[inline(always)]
-    pub(super) fn get() -> *mut ThreadRecord {
-        let v: usize;
-        // SAFETY: reads the calling thread's 8-byte TLS word declared above (its
-        // offset from the thread pointer comes from the GOT, filled in by the dynamic
-        // linker or the static linker); no other memory is touched.
-        unsafe {
-            core::arch::asm!(
-                concat!("mov {v}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
-                "mov {v}, qword ptr fs:[{v}]",
-                v = out(reg) v,
-                options(nostack, readonly, preserves_flags),
-            );
+        /// The word's symbol: hidden (never exported from a library), and named with
+        /// the crate's version so that two versions of spanprof in one program (one as
+        /// the allocator, one as a library's dependency) keep a word each.
+        macro_rules! sym_name {
+            () => {
+                concat!("spanprof_thread_record_", env!("CARGO_PKG_VERSION"))
+            };
         }
-        // The record's provenance was exposed by `set`.
-        core::ptr::with_exposed_provenance_mut(v)
-    }
 
-    /// Sets the calling thread's word.
-    #[cfg(all(
-        feature = "initial-exec-tls",
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu"
-    ))]
-    #[inline(always)]
-    pub(super) fn set(r: *mut ThreadRecord) {
-        // SAFETY: writes the calling thread's 8-byte TLS word declared above, nothing
-        // else.
-        unsafe {
-            core::arch::asm!(
-                concat!("mov {off}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
-                "mov qword ptr fs:[{off}], {v}",
-                off = out(reg) _,
-                v = in(reg) r.expose_provenance(),
-                options(nostack, preserves_flags),
-            );
+        core::arch::global_asm!(
+            ".pushsection .tbss,\"awT\",@nobits",
+            ".p2align 3",
+            concat!(".globl ", sym_name!()),
+            concat!(".hidden ", sym_name!()),
+            concat!(".type ", sym_name!(), ",@object"),
+            concat!(".size ", sym_name!(), ",8"),
+            concat!(sym_name!(), ":"),
+            ".zero 8",
+            ".popsection",
+        );
+
+        /// The calling thread's word.
+        #[inline(always)]
+        pub(in super::super) fn get() -> *mut ThreadRecord {
+            let v: usize;
+            // SAFETY: reads the calling thread's 8-byte TLS word declared above (its
+            // offset from the thread pointer comes from the GOT, filled in by the dynamic
+            // linker or the static linker); no other memory is touched.
+            unsafe {
+                core::arch::asm!(
+                    concat!("mov {v}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
+                    "mov {v}, qword ptr fs:[{v}]",
+                    v = out(reg) v,
+                    options(nostack, readonly, preserves_flags),
+                );
+            }
+            // The record's provenance was exposed by `set`.
+            core::ptr::with_exposed_provenance_mut(v)
+        }
+
+        /// Sets the calling thread's word.
+        #[inline(always)]
+        pub(in super::super) fn set(r: *mut ThreadRecord) {
+            // SAFETY: writes the calling thread's 8-byte TLS word declared above, nothing
+            // else.
+            unsafe {
+                core::arch::asm!(
+                    concat!("mov {off}, qword ptr [rip + ", sym_name!(), "@GOTTPOFF]"),
+                    "mov qword ptr fs:[{off}], {v}",
+                    off = out(reg) _,
+                    v = in(reg) r.expose_provenance(),
+                    options(nostack, preserves_flags),
+                );
+            }
         }
     }
 
+    /// Everywhere else: a `thread_local!`.
     #[cfg(not(all(
         feature = "initial-exec-tls",
         target_arch = "x86_64",
         target_os = "linux",
         target_env = "gnu"
     )))]
-    thread_local! {
-        static RECORD: core::cell::Cell<*mut ThreadRecord> =
-            const { core::cell::Cell::new(core::ptr::null_mut()) };
-    }
+    mod fallback {
+        use super::ThreadRecord;
 
-    /// The calling thread's word.
-    #[cfg(not(all(
-        feature = "initial-exec-tls",
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu"
-    )))]
-    #[inline(always)]
-    pub(super) fn get() -> *mut ThreadRecord {
-        RECORD.with(core::cell::Cell::get)
-    }
+        thread_local! {
+            static RECORD: core::cell::Cell<*mut ThreadRecord> =
+                const { core::cell::Cell::new(core::ptr::null_mut()) };
+        }
 
-    /// Sets the calling thread's word.
-    #[cfg(not(all(
-        feature = "initial-exec-tls",
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu"
-    )))]
-    #[inline(always)]
-    pub(super) fn set(r: *mut ThreadRecord) {
-        RECORD.with(|c| c.set(r));
+        /// The calling thread's word.
+        #[inline(always)]
+        pub(in super::super) fn get() -> *mut ThreadRecord {
+            RECORD.with(core::cell::Cell::get)
+        }
+
+        /// Sets the calling thread's word.
+        #[inline(always)]
+        pub(in super::super) fn set(r: *mut ThreadRecord) {
+            RECORD.with(|c| c.set(r));
+        }
     }
 }
 
